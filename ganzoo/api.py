@@ -1,0 +1,222 @@
+"""The plugin contract: what a plugin registers and what the engine calls.
+
+Every built-in plugin in ``plugins/`` and every third-party plugin registers
+objects of these types through the hooks in :mod:`ganzoo.hookspecs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+
+class GanzooError(Exception):
+    """A user-facing error: the message names the culprit and suggests a fix."""
+
+
+class IncompatibleError(GanzooError):
+    """An architecture, loss, task or dataset combination that cannot work."""
+
+
+@dataclass
+class NetConfig:
+    """What a network builder needs to know; one for G and one for D.
+
+    ``in_channels`` is ``None`` for a noise-input generator (it reads ``nz``) and
+    for a discriminator that sees only the image. An image-to-image generator
+    (inpainting, translation) or a discriminator that also sees a mask gets the
+    channel count of its input here.
+    """
+
+    image_size: int
+    channels: int
+    nz: int = 100
+    width: int = 64
+    num_classes: int = 0
+    in_channels: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A generator/discriminator pair and what it supports.
+
+    Generators for generation tasks take ``(z)`` or ``(z, y)`` and return images
+    in [-1, 1]; discriminators take ``(x)`` or ``(x, y)`` and return logits of
+    shape ``(B,)`` or, for patch discriminators, ``(B, 1, h, w)``.
+    """
+
+    generator: Callable[[NetConfig], nn.Module]
+    discriminator: Callable[[NetConfig], nn.Module]
+    description: str
+    tasks: tuple[str, ...] = ("unconditional",)
+    image_sizes: tuple[int, ...] | None = None
+    size_multiple: int = 1
+    min_size: int = 1
+    channels: tuple[int, ...] | None = None
+    conditional: bool = False
+
+    def check(self, name: str, task: str, image_size: int, channels: int, conditional: bool = False) -> None:
+        """Refuse an impossible combination before any training starts."""
+        problems = []
+        if task not in self.tasks:
+            problems.append(f"task '{task}' (it serves: {', '.join(self.tasks)})")
+        if self.image_sizes is not None and image_size not in self.image_sizes:
+            sizes = ", ".join(str(s) for s in self.image_sizes)
+            problems.append(f"--image-size {image_size} (it supports: {sizes})")
+        elif self.image_sizes is None and (image_size % self.size_multiple or image_size < self.min_size):
+            problems.append(
+                f"--image-size {image_size} (it needs a multiple of {self.size_multiple}, at least {self.min_size})"
+            )
+        if self.channels is not None and channels not in self.channels:
+            problems.append(f"{channels} channels (it supports: {', '.join(map(str, self.channels))})")
+        if conditional and not self.conditional:
+            problems.append("class-conditional training (it is unconditional only)")
+        if problems:
+            raise IncompatibleError(f"architecture '{name}' cannot do " + "; ".join(problems) + ".")
+
+
+class Loss:
+    """An adversarial loss: pure functions of discriminator logits.
+
+    ``penalty`` gets an eager callable ``D(x) -> logits`` (never a compiled
+    module: double backward does not go through ``torch.compile``).
+    """
+
+    description: ClassVar[str] = ""
+    n_critic: int = 1
+
+    def __init__(self, **options: Any) -> None:
+        for key, value in options.items():
+            if not hasattr(self, key):
+                raise GanzooError(f"loss {type(self).__name__} has no option '{key}'")
+            default = getattr(self, key)
+            if isinstance(default, bool) and isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise GanzooError(f"loss option '{key}' must be true or false, got '{value}'")
+                value = value.lower() in ("true", "1")
+            setattr(self, key, type(default)(value))
+
+    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, fake: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def penalty(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor | None:
+        return None
+
+    def after_d_step(self, D: nn.Module) -> None:
+        """Called after each optimiser step of D (weight clipping lives here)."""
+
+    def score(self, logits: Tensor) -> Tensor:
+        """The D(x) / D(G(z)) figure seed 001 prints: mean probability of 'real'.
+
+        Returned as a tensor so the engine syncs with the device only when it logs.
+        """
+        return torch.sigmoid(logits.detach().float()).mean()
+
+
+@dataclass
+class DataOptions:
+    """Options common to every dataset; ``options`` holds dataset-specific ones."""
+
+    root: str | None = None
+    image_size: int = 32
+    channels: int | None = None
+    split: str = "train"
+    seed: int = 0
+    download: bool = False
+    skip_bad_images: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset builder.
+
+    ``build`` returns a ``torch.utils.data.Dataset`` whose items are dicts:
+    layout ``image``: ``{"image": float CxHxW in [-1, 1], "label": int64}``
+    (label -1 when there are none); layout ``unaligned``: ``{"A": ..., "B": ...}``.
+    """
+
+    build: Callable[[DataOptions], torch.utils.data.Dataset]
+    description: str
+    channels: int | None = None
+    num_classes: int = 0
+    layout: str = "image"
+    needs_root: bool = False
+    default_root: str | None = None
+
+
+@dataclass
+class StepContext:
+    """What the engine hands a task on every step."""
+
+    nets: dict[str, nn.Module]
+    eager: dict[str, nn.Module]
+    loss: Loss
+    device: torch.device
+    generator: torch.Generator
+    step: int = 0
+
+    def randn(self, *shape: int) -> Tensor:
+        """Noise from the engine's own generator, so resume is exact."""
+        return torch.randn(*shape, generator=self.generator, device="cpu").to(self.device)
+
+
+class Task:
+    """A training task: which networks it needs and how a batch becomes D and G steps.
+
+    The engine owns devices, precision, optimisers, EMA, checkpoints and logging.
+    ``d_nets`` are updated in the D step, ``g_nets`` in the G step, ``ema_nets``
+    get an exponential moving average when ``--ema`` is on.
+    """
+
+    description: ClassVar[str] = ""
+    layout: ClassVar[str] = "image"
+    d_nets: ClassVar[tuple[str, ...]] = ("D",)
+    g_nets: ClassVar[tuple[str, ...]] = ("G",)
+    ema_nets: ClassVar[tuple[str, ...]] = ("G",)
+    default_loss: ClassVar[str] = "bce"
+    default_arch: ClassVar[str] = "dcgan"
+    options: dict[str, Any]
+
+    def __init__(self, arch: Architecture, config: Any, dataset: DatasetSpec, **options: Any) -> None:
+        self.arch = arch
+        self.config = config
+        self.dataset = dataset
+        self.options = options
+
+    def build(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def d_step(self, ctx: StepContext, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """The discriminator loss for one batch, and detached figures to log."""
+        raise NotImplementedError
+
+    def g_step(self, ctx: StepContext, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """The generator loss for one batch, and detached figures to log."""
+        raise NotImplementedError
+
+    def fixed_inputs(self, ctx: StepContext, batch: dict[str, Tensor], n: int) -> dict[str, Tensor]:
+        """Inputs held fixed over the run so sample grids are comparable."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def samples(self, nets: dict[str, nn.Module], fixed: dict[str, Tensor]) -> Tensor:
+        """Images in [-1, 1] for the sample grid (B, C, H, W)."""
+        raise NotImplementedError
+
+    def sample_nrow(self, n: int) -> int:
+        """Images per row in the sample grid."""
+        return max(1, int(round(n**0.5)))
+
+
+class Metric:
+    """A quality metric; see plugins/metrics for the concrete protocol of each."""
+
+    description: ClassVar[str] = ""

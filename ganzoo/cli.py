@@ -1,0 +1,272 @@
+"""The ``ganzoo`` command line (click).
+
+Plugins add commands through the ``register_commands(cli)`` hook; they are
+loaded the first time the group lists or looks up a command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+from . import __version__
+from .api import GanzooError
+from .registry import KINDS, ALIASES, get_registry
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class GanzooGroup(click.Group):
+    """A click group that turns GanzooError into a one-line error and loads plugin commands lazily."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if not GanzooGroup._plugins_added:
+            GanzooGroup._plugins_added = True
+            get_registry().add_commands(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._add_plugin_commands()
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GanzooError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def complete_names(kind: str) -> Callable[..., list[str]]:
+    """Shell completion of registered names (see README: shell completion)."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        return [e.name for e in get_registry().list(kind) if e.name.startswith(incomplete)]
+
+    return complete
+
+
+@click.group(cls=GanzooGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="ganzoo")
+def cli() -> None:
+    """ganzoo: train, compare and extend GANs.
+
+    \b
+    Quick start (CPU, no download):
+      ganzoo train                         # dcgan + bce on procedural shapes
+      ganzoo sample runs/<run>/ -n 64 --out grid.png
+      ganzoo list archs 'dc*'              # what is registered, and by whom
+      ganzoo plugins --json                # installed plugins
+    """
+
+
+def _entry_json(entry: Any) -> dict[str, Any]:
+    data = {"name": entry.name, "kind": entry.kind, "plugin": entry.plugin, "distribution": entry.distribution,
+            "qualified": entry.qualified, "description": entry.description}
+    obj = entry.obj
+    if entry.kind == "archs":
+        data.update(tasks=list(obj.tasks), image_sizes=list(obj.image_sizes) if obj.image_sizes else None,
+                    size_multiple=obj.size_multiple, channels=list(obj.channels) if obj.channels else None,
+                    conditional=obj.conditional)
+    elif entry.kind == "datasets":
+        data.update(channels=obj.channels, num_classes=obj.num_classes, layout=obj.layout, needs_root=obj.needs_root)
+    elif entry.kind == "losses":
+        data.update(n_critic=getattr(obj, "n_critic", 1))
+    return data
+
+
+@cli.command("list", context_settings=CONTEXT)
+@click.argument("kind", type=click.Choice(sorted([*KINDS, *ALIASES])), metavar="KIND")
+@click.argument("pattern", default="*")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def list_cmd(kind: str, pattern: str, as_json: bool) -> None:
+    """List registered KIND entries matching an fnmatch PATTERN (archs, losses, tasks, datasets, metrics, masks).
+
+    \b
+    Examples:
+      ganzoo list archs
+      ganzoo list archs 'dc*' --json
+      ganzoo list losses 'wgan*'
+    """
+    entries = get_registry().list(kind, pattern)
+    if as_json:
+        click.echo(json.dumps([_entry_json(e) for e in entries], indent=2))
+        return
+    if not entries:
+        click.echo(f"no {kind} match '{pattern}'", err=True)
+        return
+    width = max(len(e.name) for e in entries)
+    for e in entries:
+        provider = e.plugin if e.distribution == "ganzoo" else f"{e.plugin} ({e.distribution})"
+        click.echo(f"{e.name:<{width}}  {e.description}  [{provider}]")
+
+
+@cli.command("plugins", context_settings=CONTEXT)
+@click.option("--all", "show_all", is_flag=True, help="Also show plugins that failed to load or were not selected.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins_cmd(show_all: bool, as_json: bool) -> None:
+    """List installed plugins (entry-point group 'ganzoo'), built-in ones included.
+
+    \b
+    Environment:
+      GANZOO_LOAD_PLUGINS=a,b   load only these third-party plugins (empty: none)
+      GANZOO_STRICT_PLUGINS=1   a plugin that fails to import is an error, not a warning
+    """
+    registry = get_registry()
+    rows = []
+    for info in registry.plugins:
+        if info.status != "loaded" and not show_all:
+            continue
+        row = dataclasses.asdict(info)
+        row.update(hooks=list(info.hooks), entry_point_group="ganzoo", provides=registry.provided_by(info.name))
+        rows.append(row)
+    conflicts = [[e.qualified for e in found] for found in registry.conflicts()]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "conflicts": conflicts} if conflicts else rows, indent=2))
+        return
+    for row in rows:
+        kind = "built-in" if row["builtin"] else "third-party"
+        provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["provides"].items())
+        status = "" if row["status"] == "loaded" else f"  [{row['status']}: {row['error']}]"
+        click.echo(f"{row['name']:<22} {row['distribution']} {row['version']} ({kind})  {provides}{status}")
+    for found in conflicts:
+        click.echo(f"conflict: {' and '.join(found)} register the same name; use the qualified name", err=True)
+
+
+def _train_options(fn: Callable) -> Callable:
+    options = [
+        click.option("--arch", shell_complete=complete_names("archs"), help="Architecture (ganzoo list archs). [dcgan]"),
+        click.option("--loss", shell_complete=complete_names("losses"), help="Adversarial loss (ganzoo list losses). [task default]"),
+        click.option("--task", shell_complete=complete_names("tasks"), help="Task (ganzoo list tasks). [unconditional]"),
+        click.option("--dataset", shell_complete=complete_names("datasets"), help="Dataset (ganzoo list datasets). [shapes]"),
+        click.option("--data-root", help="Directory with the dataset files (e.g. ../shared/data/mnist)."),
+        click.option("--image-size", type=int, help="Image side in pixels. [first size the arch supports]"),
+        click.option("--channels", type=int, help="Image channels. [the dataset's own]"),
+        click.option("--batch-size", type=int, help="Batch size per process. [64]"),
+        click.option("--steps", type=int, help="Generator updates to train for. [600]"),
+        click.option("--epochs", type=float, help="Train for this many passes over the data instead of --steps."),
+        click.option("--lr", type=float, help="Adam learning rate. [2e-4]"),
+        click.option("--lr-d", type=float, help="Discriminator learning rate. [--lr]"),
+        click.option("--lr-policy", type=click.Choice(["constant", "linear"]), help="LR schedule. [constant]"),
+        click.option("--nz", type=int, help="Latent size. [100]"),
+        click.option("--width", type=int, help="Base feature width (ngf/ndf). [64]"),
+        click.option("--n-critic", type=int, help="D steps per G step. [the loss's default]"),
+        click.option("--ema/--no-ema", default=None, help="Keep an EMA of G for sampling. [off]"),
+        click.option("--device", help="cpu, cuda, cuda:1, mps or auto. [auto]"),
+        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), help="Autocast precision. [fp32]"),
+        click.option("--channels-last/--no-channels-last", default=None, help="channels_last memory format."),
+        click.option("--compile/--no-compile", default=None, help="torch.compile G and D separately."),
+        click.option("--kernels", type=click.Choice(["auto", "ref", "triton"]), help="Fused-kernel implementation. [auto]"),
+        click.option("--seed", type=int, help="Random seed. [0]"),
+        click.option("--workers", type=int, help="DataLoader worker processes. [0]"),
+        click.option("--download/--no-download", default=None, help="Allow torchvision datasets to download (needs internet)."),
+        click.option("--skip-bad-images/--no-skip-bad-images", default=None, help="Skip unreadable image files with a warning."),
+        click.option("--out", type=click.Path(file_okay=False), help="Run directory. [runs/<arch>-<loss>-<dataset>-<time>]"),
+        click.option("--log-every", type=int, help="Log every N steps. [50]"),
+        click.option("--sample-every", type=int, help="Write a sample grid every N steps. [200]"),
+        click.option("--ckpt-every", type=int, help="Write the checkpoint every N steps. [500]"),
+        click.option("--progress/--no-progress", default=None, help="Show a progress bar. [on]"),
+        click.option("--arch-opt", "arch_options", multiple=True, metavar="K=V", help="Architecture option (repeatable)."),
+        click.option("--loss-opt", "loss_options", multiple=True, metavar="K=V", help="Loss option, e.g. gp_weight=5."),
+        click.option("--task-opt", "task_options", multiple=True, metavar="K=V", help="Task option (repeatable)."),
+        click.option("--data-opt", "data_options", multiple=True, metavar="K=V", help="Dataset option, e.g. n=2000."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def build_config(config_file: str | None, cli_values: dict[str, Any]) -> "RunConfig":
+    """Defaults < TOML file < command line."""
+    from .engine.config import RunConfig, load_toml, parse_options
+
+    values: dict[str, Any] = load_toml(config_file) if config_file else {}
+    for key, value in cli_values.items():
+        if key.endswith("_options"):
+            if value:
+                values[key] = {**values.get(key, {}), **parse_options(value, "--" + key.replace("_options", "-opt"))}
+        elif value is not None:
+            values[key] = value
+    return RunConfig.from_dict(values, config_file or "command line")
+
+
+@cli.command("train", context_settings=CONTEXT)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file with any of these options.")
+@click.option("--resume", type=click.Path(), help="Continue a run from its checkpoint file or run directory.")
+@_train_options
+def train_cmd(config_file: str | None, resume: str | None, **values: Any) -> None:
+    """Train a GAN: any architecture x loss x task x dataset that fits.
+
+    With no options it trains dcgan + bce on the embedded 'shapes' dataset for a
+    short CPU budget and writes samples.png, log.jsonl and checkpoint.safetensors
+    to the run directory.
+
+    \b
+    Examples:
+      ganzoo train
+      ganzoo train --arch dcgan --dataset mnist --data-root ../shared/data/mnist --steps 3000
+      ganzoo train --arch resnet-sn --loss hinge --precision bf16 --compile
+      ganzoo train --config run.toml --seed 1
+      ganzoo train --resume runs/dcgan-bce-shapes-20260101-120000 --steps 2000
+    """
+    from .engine.trainer import Trainer
+
+    config = build_config(config_file, values)
+    trainer = Trainer(config, resume=resume)
+    run_dir = trainer.fit()
+    click.echo(f"run directory: {run_dir}")
+    click.echo(f"  samples:    {run_dir / 'samples.png'}")
+    click.echo(f"  checkpoint: {run_dir / 'checkpoint.safetensors'}")
+    click.echo(f"  log:        {run_dir / 'log.jsonl'}")
+
+
+@cli.command("sample", context_settings=CONTEXT)
+@click.argument("checkpoint", type=click.Path())
+@click.option("-n", "--num", default=64, show_default=True, help="Number of images.")
+@click.option("--out", default="samples.png", show_default=True, type=click.Path(dir_okay=False), help="Grid PNG to write.")
+@click.option("--seed", default=0, show_default=True, help="Noise seed.")
+@click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator when the checkpoint has one.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--nrow", type=int, help="Images per row. [about sqrt(n), or one class per column]")
+def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device: str, nrow: int | None) -> None:
+    """Draw samples from a trained CHECKPOINT (file or run directory) into a grid PNG.
+
+    \b
+    Example:
+      ganzoo sample runs/dcgan-bce-shapes-20260101-120000 -n 64 --out grid.png --seed 3
+    """
+    import torch
+
+    from .api import StepContext
+    from .engine.trainer import load_for_inference, resolve_device
+    from .images import save_grid
+
+    asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
+    ctx = StepContext(nets, nets, asm.loss, resolve_device(device), torch.Generator().manual_seed(seed))
+    try:
+        fixed = asm.task.fixed_inputs(ctx, None, num)
+    except (TypeError, KeyError):
+        raise GanzooError(
+            f"checkpoint task '{asm.config.task}' translates or completes images; "
+            "use `ganzoo inpaint` or `ganzoo translate` instead of sample"
+        ) from None
+    images = asm.task.samples(nets, fixed)
+    path = save_grid(images, out, nrow=nrow or asm.task.sample_nrow(num))
+    click.echo(f"wrote {num} samples to {path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="ganzoo")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The shared training engine: one trainer for every task."""

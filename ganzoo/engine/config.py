@@ -1,0 +1,127 @@
+"""The run configuration: one dataclass, settable from CLI options or a TOML file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..api import GanzooError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run; saved as ``config.toml``/JSON in the run dir."""
+
+    arch: str = "dcgan"
+    loss: str | None = None
+    task: str = "unconditional"
+    dataset: str = "shapes"
+    data_root: str | None = None
+    image_size: int | None = None
+    channels: int | None = None
+    batch_size: int = 64
+    steps: int = 600
+    epochs: float | None = None
+    lr: float = 2e-4
+    lr_d: float | None = None
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_policy: str = "constant"
+    decay_start: float = 0.5
+    nz: int = 100
+    width: int = 64
+    n_critic: int | None = None
+    ema: bool = False
+    ema_decay: float = 0.999
+    device: str = "auto"
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    kernels: str = "auto"
+    seed: int = 0
+    workers: int = 0
+    download: bool = False
+    skip_bad_images: bool = False
+    out: str | None = None
+    log_every: int = 50
+    sample_every: int = 200
+    ckpt_every: int = 500
+    n_samples: int = 64
+    progress: bool = True
+    arch_options: dict[str, Any] = field(default_factory=dict)
+    loss_options: dict[str, Any] = field(default_factory=dict)
+    task_options: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "RunConfig":
+        """Build from a mapping; unknown keys are an error naming the source and the key."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            import difflib
+
+            hints = [difflib.get_close_matches(k, names, n=1) for k in unknown]
+            parts = [f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in zip(unknown, hints)]
+            raise GanzooError(f"{source}: unknown setting {', '.join(parts)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        return cls.from_dict(json.loads(text), "checkpoint config")
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config; keys are RunConfig field names (dashes allowed)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise GanzooError(f"config file '{path}' does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise GanzooError(f"config file '{path}' is not valid TOML: {exc}") from None
+    return {key.replace("-", "_"): value for key, value in data.items()}
+
+
+def parse_options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
+    """Turn ``key=value`` strings into a dict, reading values as TOML (numbers, booleans, strings)."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise GanzooError(f"{flag} expects KEY=VALUE, got '{pair}'")
+        try:
+            result[key.strip().replace("-", "_")] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            result[key.strip().replace("-", "_")] = value
+    return result
+
+
+def save_toml(config: RunConfig, path: Path) -> None:
+    """Write the resolved config so the run can be repeated with ``--config``."""
+    lines = []
+    tables = []
+    for key, value in dataclasses.asdict(config).items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            if value:
+                tables.append((key, value))
+            continue
+        lines.append(f"{key} = {json.dumps(value)}")
+    for key, table in tables:
+        lines.append(f"\n[{key}]")
+        lines.extend(f"{k} = {json.dumps(v)}" for k, v in table.items())
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,405 @@
+"""One task-agnostic trainer: devices, precision, optimisers, EMA, checkpoints, logging.
+
+A task plugin only says which networks it needs and how a batch becomes the
+D step and the G step; everything else is here, shared by every task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from .. import __version__
+from ..api import DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, StepContext, Task
+from ..images import save_grid
+from ..registry import get_registry
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    flatten_optimizer,
+    load_checkpoint,
+    load_module,
+    module_tensors,
+    save_checkpoint,
+    unflatten_optimizer,
+)
+from .config import RunConfig, save_toml
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; an unavailable device is a clear error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanzooError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
+    return device
+
+
+@dataclass
+class Assembly:
+    """A task with its networks, loss and dataset, checked to fit together."""
+
+    config: RunConfig
+    task: Task
+    loss: Loss
+    dataset: DatasetSpec
+    nets: dict[str, nn.Module]
+
+
+def assemble(config: RunConfig) -> Assembly:
+    """Resolve names through the registry and refuse impossible combinations before training."""
+    registry = get_registry()
+    task_cls = registry.get("tasks", config.task)
+    arch = registry.get("archs", config.arch)
+    loss_name = config.loss or task_cls.default_loss
+    loss = registry.get("losses", loss_name)(**config.loss_options)
+    if config.n_critic is not None:
+        loss.n_critic = config.n_critic
+    spec = registry.get("datasets", config.dataset)
+    if spec.layout != task_cls.layout:
+        raise IncompatibleError(
+            f"dataset '{config.dataset}' yields '{spec.layout}' items but task '{config.task}' needs "
+            f"'{task_cls.layout}' items; pick a dataset listed by `ganzoo list datasets`"
+        )
+    if config.image_size is None:
+        config.image_size = arch.image_sizes[0] if arch.image_sizes else 32
+    if config.channels is None:
+        config.channels = spec.channels or 3
+    arch.check(config.arch, config.task, config.image_size, config.channels)
+    config.loss = loss_name
+    task = task_cls(arch, config, spec, **config.task_options)
+    return Assembly(config, task, loss, spec, task.build())
+
+
+def data_options(config: RunConfig, split: str = "train") -> DataOptions:
+    return DataOptions(
+        root=config.data_root,
+        image_size=config.image_size,
+        channels=config.channels,
+        split=split,
+        seed=config.seed,
+        download=config.download,
+        skip_bad_images=config.skip_bad_images,
+        options=dict(config.data_options),
+    )
+
+
+class EpochBatches:
+    """Shuffled index batches, epoch after epoch, that can start at any global batch.
+
+    Order depends only on (seed, epoch), so a resumed run sees the same batches
+    as an uninterrupted one; under DDP each rank takes its DistributedSampler shard.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, start: int = 0, rank: int = 0, world: int = 1):
+        self.dataset, self.batch_size, self.seed, self.start = dataset, batch_size, seed, start
+        self.rank, self.world = rank, world
+        self.per_epoch = (len(dataset) // world) // batch_size
+        if self.per_epoch == 0:
+            raise GanzooError(
+                f"the dataset has {len(dataset)} items, fewer than --batch-size {batch_size} x {world} process(es); "
+                "lower --batch-size or add data"
+            )
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batch = self.start
+        while True:
+            epoch, pos = divmod(batch, self.per_epoch)
+            sampler = DistributedSampler(
+                self.dataset, num_replicas=self.world, rank=self.rank, shuffle=True, seed=self.seed, drop_last=True
+            )
+            sampler.set_epoch(epoch)
+            indices = list(sampler)
+            for p in range(pos, self.per_epoch):
+                yield indices[p * self.batch_size : (p + 1) * self.batch_size]
+                batch += 1
+
+
+def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
+    for net in nets:
+        for param in net.parameters():
+            param.requires_grad_(flag)
+
+
+class Trainer:
+    """Train any architecture x loss x task that fits; see :func:`assemble`."""
+
+    def __init__(self, config: RunConfig, resume: str | Path | None = None) -> None:
+        self.resume_state: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+        if resume is not None:
+            tensors, meta = load_checkpoint(resume)
+            saved = RunConfig.from_json(json.dumps(meta["config"]))
+            config = self._merge_resume(saved, config, resume)
+            self.resume_state = (tensors, meta)
+        self.config = config
+        self.rank = int(os.environ.get("RANK", 0))
+        self.world = int(os.environ.get("WORLD_SIZE", 1))
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        self.asm = assemble(config)
+        self.task, self.loss = self.asm.task, self.asm.loss
+        self.dtype = PRECISIONS[config.precision] if config.precision in PRECISIONS else self._bad_precision()
+        memory = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.eager = {k: v.to(self.device, memory_format=memory) for k, v in self.asm.nets.items()}
+        self.nets = {k: torch.compile(v) if config.compile else v for k, v in self.eager.items()}
+        self.opt_d, self.opt_g = (self._adam(self.task.d_nets, config.lr_d or config.lr),
+                                  self._adam(self.task.g_nets, config.lr))
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
+        self.ema = {
+            k: AveragedModel(self.eager[k], multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+            for k in self.task.ema_nets
+        } if config.ema else {}
+        self.gen = torch.Generator().manual_seed(config.seed)
+        self.dataset = self.asm.dataset.build(data_options(config))
+        self.per_epoch = (len(self.dataset) // self.world) // config.batch_size
+        if config.epochs is not None:
+            config.steps = max(1, math.ceil(config.epochs * self.per_epoch / self.loss.n_critic))
+        self.scheds = [torch.optim.lr_scheduler.LambdaLR(opt, self._lr_factor) for opt in (self.opt_d, self.opt_g)]
+        self.step, self.batches = 0, 0
+        if self.resume_state is not None:
+            self._restore(*self.resume_state)
+        self.run_dir = Path(config.out or self._default_out())
+
+    def _bad_precision(self) -> None:
+        raise GanzooError(f"--precision {self.config.precision}: choose one of {', '.join(PRECISIONS)}")
+
+    def _merge_resume(self, saved: RunConfig, given: RunConfig, resume: str | Path) -> RunConfig:
+        """Resume keeps the saved run; only budget, output and device-side settings may change."""
+        may_change = {"steps", "epochs", "out", "device", "log_every", "sample_every", "ckpt_every", "progress",
+                      "workers", "compile", "data_root"}
+        defaults = RunConfig()
+        for key in ("arch", "loss", "task", "dataset", "image_size", "channels", "width", "nz", "batch_size"):
+            value = getattr(given, key)
+            if value != getattr(defaults, key) and value != getattr(saved, key):
+                raise GanzooError(
+                    f"--resume {resume}: checkpoint was trained with {key}={getattr(saved, key)!r}, "
+                    f"not {value!r}; drop that option or start a new run"
+                )
+        changes = {k: getattr(given, k) for k in may_change if getattr(given, k) != getattr(defaults, k)}
+        if given.out is None:
+            changes["out"] = str(Path(resume).parent if Path(resume).is_file() else Path(resume))
+        return replace(saved, **changes)
+
+    def _default_out(self) -> str:
+        c = self.config
+        return f"runs/{c.arch}-{c.loss}-{c.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+    def _adam(self, names: tuple[str, ...], lr: float) -> torch.optim.Optimizer:
+        params = [p for name in names for p in self.eager[name].parameters()]
+        return torch.optim.Adam(params, lr=lr, betas=(self.config.beta1, self.config.beta2))
+
+    def _lr_factor(self, step: int) -> float:
+        """Constant LR, or constant then linear decay to zero (the CycleGAN schedule)."""
+        if self.config.lr_policy == "constant":
+            return 1.0
+        if self.config.lr_policy != "linear":
+            raise GanzooError(f"--lr-policy {self.config.lr_policy}: choose constant or linear")
+        start = int(self.config.decay_start * self.config.steps)
+        return 1.0 - max(0, step - start) / max(1, self.config.steps - start)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def context(self, generator: torch.Generator | None = None) -> StepContext:
+        return StepContext(self.nets, self.eager, self.loss, self.device, generator or self.gen, self.step)
+
+    def _batches(self) -> Iterator[dict[str, torch.Tensor]]:
+        sampler = EpochBatches(self.dataset, self.config.batch_size, self.config.seed, self.batches, self.rank,
+                               self.world)
+        # A private generator: the loader's worker seed must not draw from the global RNG (exact resume).
+        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.config.workers,
+                            pin_memory=self.device.type == "cuda", persistent_workers=self.config.workers > 0,
+                            generator=torch.Generator().manual_seed(self.config.seed))
+        memory = torch.channels_last if self.config.channels_last else torch.contiguous_format
+        for batch in loader:
+            self.batches += 1
+            yield {k: (v.to(self.device, non_blocking=True, memory_format=memory) if v.dim() == 4
+                       else v.to(self.device, non_blocking=True)) for k, v in batch.items()}
+
+    def _optimise(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(opt)
+        self.scaler.update()
+
+    def train_step(self, batches: Iterator[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """n_critic D updates (each on a fresh batch), then one G update."""
+        ctx = self.context()
+        d_nets = [self.eager[k] for k in self.task.d_nets]
+        for _ in range(self.loss.n_critic):
+            batch = next(batches)
+            with self._autocast():
+                d_loss, logs = self.task.d_step(ctx, batch)
+            self._optimise(d_loss, self.opt_d)
+            for net in d_nets:
+                self.loss.after_d_step(net)
+        set_requires_grad(d_nets, False)
+        with self._autocast():
+            g_loss, g_logs = self.task.g_step(ctx, batch)
+        self._optimise(g_loss, self.opt_g)
+        set_requires_grad(d_nets, True)
+        for sched in self.scheds:
+            sched.step()
+        for name, avg in self.ema.items():
+            avg.update_parameters(self.eager[name])
+        self.step += 1
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **logs, **g_logs}
+
+    def sample_nets(self) -> dict[str, nn.Module]:
+        """The networks to sample from: EMA copies where there are any."""
+        return {**self.eager, **{k: v.module for k, v in self.ema.items()}}
+
+    def fixed_inputs(self) -> dict[str, torch.Tensor]:
+        """Held fixed for the whole run (and across resume): own generator, first dataset items."""
+        n = min(self.config.n_samples, len(self.dataset))
+        batch = torch.utils.data.default_collate([self.dataset[i] for i in range(n)])
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        gen = torch.Generator().manual_seed(self.config.seed + 1)
+        return self.task.fixed_inputs(self.context(gen), batch, self.config.n_samples)
+
+    def save_samples(self, fixed: dict[str, torch.Tensor]) -> Path:
+        nets = self.sample_nets()
+        for net in nets.values():
+            net.eval()
+        images = self.task.samples(nets, fixed)
+        for net in nets.values():
+            net.train()
+        path = self.run_dir / "samples" / f"step_{self.step:06d}.png"
+        save_grid(images, path, nrow=self.task.sample_nrow(images.shape[0]))
+        save_grid(images, self.run_dir / "samples.png", nrow=self.task.sample_nrow(images.shape[0]))
+        return path
+
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors: dict[str, torch.Tensor] = {}
+        for name, net in self.eager.items():
+            tensors.update(module_tensors(name, net))
+        for name, avg in self.ema.items():
+            tensors.update(module_tensors(f"ema.{name}", avg))
+        optim_meta = {}
+        for label, opt in (("opt_d", self.opt_d), ("opt_g", self.opt_g)):
+            flat, rest = flatten_optimizer(label, opt.state_dict())
+            tensors.update(flat)
+            optim_meta[label] = rest
+        tensors["rng.engine"] = self.gen.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        meta = {
+            "config": json.loads(self.config.to_json()),
+            "step": self.step,
+            "batches": self.batches,
+            "ganzoo_version": __version__,
+            "arch": self.config.arch,
+            "loss": self.config.loss,
+            "task": self.config.task,
+            "dataset": self.config.dataset,
+            "optimizers": optim_meta,
+            "schedulers": [s.state_dict() for s in self.scheds],
+            "scaler": self.scaler.state_dict(),
+        }
+        return tensors, meta
+
+    def save(self) -> Path:
+        tensors, meta = self.state_tensors()
+        return save_checkpoint(self.run_dir / CHECKPOINT_NAME, tensors, meta)
+
+    def _restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        source = f"step {meta['step']}"
+        for name, net in self.eager.items():
+            load_module(name, net, tensors, source)
+        for name, avg in self.ema.items():
+            load_module(f"ema.{name}", avg, tensors, source)
+        for label, opt in (("opt_d", self.opt_d), ("opt_g", self.opt_g)):
+            opt.load_state_dict(unflatten_optimizer(label, tensors, meta["optimizers"][label]))
+        for sched, state in zip(self.scheds, meta["schedulers"]):
+            sched.load_state_dict(state)
+        if meta.get("scaler"):
+            self.scaler.load_state_dict(meta["scaler"])
+        self.gen.set_state(tensors["rng.engine"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.step, self.batches = meta["step"], meta["batches"]
+
+    def _truncate_log(self, path: Path) -> None:
+        """On resume, drop log lines written after the checkpoint so the log reads as one run."""
+        if not path.exists():
+            return
+        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= self.step]
+        path.write_text("".join(line + "\n" for line in kept))
+
+    def fit(self) -> Path:
+        """Train to ``config.steps``; returns the run directory."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        main = self.rank == 0
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_toml(cfg, self.run_dir / "config.toml")
+        log_path = self.run_dir / "log.jsonl"
+        if main:
+            self._truncate_log(log_path)
+        fixed = self.fixed_inputs()
+        batches = self._batches()
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="step",
+                   desc=f"{cfg.arch}+{cfg.loss} on {cfg.dataset}")
+        images_per_step = cfg.batch_size * self.loss.n_critic * self.world
+        tick, tick_step = time.perf_counter(), self.step
+        while self.step < cfg.steps:
+            logs = self.train_step(batches)
+            bar.update(1)
+            last = self.step == cfg.steps
+            if main and (self.step % cfg.log_every == 0 or last):
+                now = time.perf_counter()
+                record = {"step": self.step, **{k: round(v.item(), 5) for k, v in logs.items()},
+                          "lr": self.scheds[1].get_last_lr()[0],
+                          "img_per_s": round(images_per_step * (self.step - tick_step) / max(now - tick, 1e-9), 1)}
+                tick, tick_step = now, self.step
+                with log_path.open("a") as fh:
+                    fh.write(json.dumps(record) + "\n")
+                bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in ("step", "lr")})
+            if main and (self.step % cfg.sample_every == 0 or last):
+                self.save_samples(fixed)
+            if main and (self.step % cfg.ckpt_every == 0 or last):
+                self.save()
+        bar.close()
+        return self.run_dir
+
+
+def load_for_inference(path: str | Path, device: str = "auto", use_ema: bool = True) -> tuple[Assembly, dict[str, nn.Module]]:
+    """Rebuild a run's task and networks from a checkpoint alone (for sample/inpaint/translate/eval)."""
+    tensors, meta = load_checkpoint(path)
+    config = RunConfig.from_json(json.dumps(meta["config"]))
+    torch_device = resolve_device(device)
+    asm = assemble(config)
+    nets = {}
+    for name, net in asm.nets.items():
+        prefix = f"ema.{name}" if use_ema and any(k.startswith(f"ema.{name}.") for k in tensors) else name
+        if prefix != name:
+            state = {k[len(prefix) + 1 + len("module."):]: v for k, v in tensors.items()
+                     if k.startswith(prefix + ".module.")}
+            load_module(name, net, {f"{name}.{k}": v for k, v in state.items()}, str(path))
+        else:
+            load_module(name, net, tensors, str(path))
+        nets[name] = net.to(torch_device).eval()
+    return asm, nets

@@ -1,0 +1,51 @@
+"""The hooks a ganzoo plugin may implement (entry-point group ``ganzoo``).
+
+Each ``register_*`` hook receives a ``register(name, obj, *, replace=False)``
+callback, in the style of simonw/llm, so one plugin can add several entries.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("ganzoo")
+hookimpl = pluggy.HookimplMarker("ganzoo")
+
+Register = Callable[..., None]
+
+
+@hookspec
+def register_architectures(register: Register) -> None:
+    """Register :class:`ganzoo.api.Architecture` objects."""
+
+
+@hookspec
+def register_losses(register: Register) -> None:
+    """Register :class:`ganzoo.api.Loss` subclasses."""
+
+
+@hookspec
+def register_tasks(register: Register) -> None:
+    """Register :class:`ganzoo.api.Task` subclasses."""
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register :class:`ganzoo.api.DatasetSpec` objects."""
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register :class:`ganzoo.api.Metric` subclasses."""
+
+
+@hookspec
+def register_masks(register: Register) -> None:
+    """Register inpainting mask generators: ``fn(size, generator) -> (H, W) float mask``."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands to the ``ganzoo`` CLI group."""

@@ -1,0 +1,142 @@
+"""DCGAN (Radford et al. 2016) as in seed 001 and pytorch/examples ``dcgan``.
+
+G: transposed-conv stack from ``z`` seen as a ``(nz, 1, 1)`` map, BN + ReLU, no
+conv bias, Tanh. 32 px follows seed 001 (4x4 -> 8 -> 16 -> 32 with widths 4ngf,
+2ngf, ngf); 64 px follows pytorch/examples (8ngf .. ngf). D mirrors it with
+LeakyReLU(0.2), BN on every layer but the first, and a final 4x4 conv to one
+logit. D returns logits of shape ``(B,)``: no Sigmoid, the loss works on logits
+so it stays numerically stable (seed 001's Sigmoid + BCELoss does not).
+
+Class-conditional (``num_classes > 0``): G concatenates a learned class
+embedding (dimension ``min(num_classes, 50)``) to ``z``; D adds a projection
+term (Miyato & Koyama 2018), ``<embed(y), sum-pooled last features>``, to the
+unconditional logit. Projection keeps D's input an image, so the same D body
+serves both cases.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo.api import Architecture, NetConfig
+from ganzoo.hookspecs import Register, hookimpl
+
+EMBED_MAX = 50
+
+
+def init_dcgan(module: nn.Module) -> None:
+    """DCGAN init: conv weights N(0, 0.02), BN weight N(1, 0.02) and bias 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def init_glorot(module: nn.Module) -> None:
+    """Keras/TF layer defaults (Glorot-uniform weights, zero biases), which seeds 000 and 002 relied on."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def check_labels(y: Tensor | None, num_classes: int) -> None:
+    """Fail loudly when labels and the network's conditioning disagree, instead of ignoring one."""
+    if num_classes and y is None:
+        raise ValueError(f"this network is class-conditional ({num_classes} classes) and needs labels y")
+    if not num_classes and y is not None:
+        raise ValueError("this network is unconditional (num_classes=0) but was given labels y")
+
+
+def _levels(image_size: int) -> int:
+    """Number of stride-2 layers between 4x4 and ``image_size``."""
+    return int(math.log2(image_size)) - 2
+
+
+class Generator(nn.Module):
+    """``G(z, y=None)`` -> images ``(B, C, H, W)`` in [-1, 1]."""
+
+    def __init__(self, cfg: NetConfig) -> None:
+        super().__init__()
+        self.num_classes = cfg.num_classes
+        embed_dim = min(cfg.num_classes, EMBED_MAX)
+        self.embed = nn.Embedding(cfg.num_classes, embed_dim) if cfg.num_classes else None
+        n, ngf = _levels(cfg.image_size), cfg.width
+        width = ngf * 2 ** (n - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(cfg.nz + embed_dim, width, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+        ]
+        for _ in range(n - 1):
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(True),
+            ]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, cfg.channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+        init_dcgan(self)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        check_labels(y, self.num_classes)
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)
+        return self.main(z[:, :, None, None])
+
+
+class Discriminator(nn.Module):
+    """``D(x, y=None)`` -> logits ``(B,)``."""
+
+    def __init__(self, cfg: NetConfig) -> None:
+        super().__init__()
+        self.num_classes = cfg.num_classes
+        n, ndf = _levels(cfg.image_size), cfg.width
+        layers: list[nn.Module] = [nn.Conv2d(cfg.channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        width = ndf
+        for _ in range(n - 1):
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            width *= 2
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Conv2d(width, 1, 4, 1, 0, bias=False)
+        init_dcgan(self)
+        self.project = nn.Embedding(cfg.num_classes, width) if cfg.num_classes else None
+        if self.project is not None:
+            nn.init.normal_(self.project.weight, 0.0, 0.02)  # same scale as the head, so neither term dominates
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        check_labels(y, self.num_classes)
+        h = self.features(x)
+        logit = self.head(h).flatten()
+        if self.project is not None:
+            logit = logit + (self.project(y) * h.sum(dim=(2, 3))).sum(dim=1)
+        return logit
+
+
+@hookimpl
+def register_architectures(register: Register) -> None:
+    register(
+        "dcgan",
+        Architecture(
+            generator=Generator,
+            discriminator=Discriminator,
+            description="DCGAN (seed 001 / pytorch examples): ConvT G, LeakyReLU D, BN, N(0,0.02) init; 32 or 64 px",
+            tasks=("unconditional", "conditional"),
+            image_sizes=(32, 64),
+            channels=(1, 3),
+            conditional=True,
+        ),
+    )

@@ -1,0 +1,129 @@
+"""SNGAN ResNet (Miyato et al. 2018, CIFAR-10 setting): spectral norm in D; 32 or 64 px.
+
+G: Linear -> 4x4x(4*width) -> up ResBlocks (BN, ReLU, nearest x2, conv3x3) ->
+BN, ReLU, conv3x3 -> tanh. D: optimised first block, down ResBlocks, two
+ResBlocks at full width without downsampling, ReLU, global sum pooling,
+Linear -> one logit ``(B,)``; every D layer is spectrally normalised. At
+``width=64`` the channel counts are the paper's (256 in G, 128 in D); 64 px adds
+one up block to G and one down block to D. Pairs with the hinge loss.
+Weights: Glorot-uniform, gain sqrt(2) on residual convs, as in the reference code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ganzoo.api import Architecture, NetConfig
+from ganzoo.hookspecs import Register, hookimpl
+
+
+def _layer(layer: nn.Conv2d | nn.Linear, gain: float, sn: bool) -> nn.Module:
+    """Initialise before spectral norm wraps the weight."""
+    nn.init.xavier_uniform_(layer.weight, gain)
+    nn.init.zeros_(layer.bias)
+    return spectral_norm(layer) if sn else layer
+
+
+def _conv(cin: int, cout: int, k: int, gain: float = math.sqrt(2), sn: bool = False) -> nn.Module:
+    return _layer(nn.Conv2d(cin, cout, k, padding=k // 2), gain, sn)
+
+
+class GBlock(nn.Module):
+    """Pre-activation residual block that doubles the resolution."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.bn1, self.bn2 = nn.BatchNorm2d(cin), nn.BatchNorm2d(cout)
+        self.conv1, self.conv2 = _conv(cin, cout, 3), _conv(cout, cout, 3)
+        self.shortcut = _conv(cin, cout, 1, gain=1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.interpolate(F.relu(self.bn1(x)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.bn2(self.conv1(h))))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class DBlock(nn.Module):
+    """Pre-activation residual block, optionally halving the resolution."""
+
+    def __init__(self, cin: int, cout: int, down: bool) -> None:
+        super().__init__()
+        self.down = down
+        self.conv1, self.conv2 = _conv(cin, cout, 3, sn=True), _conv(cout, cout, 3, sn=True)
+        self.shortcut = _conv(cin, cout, 1, gain=1.0, sn=True) if down or cin != cout else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.conv2(F.relu(self.conv1(F.relu(x))))
+        s = x if self.shortcut is None else self.shortcut(x)
+        if self.down:
+            h, s = F.avg_pool2d(h, 2), F.avg_pool2d(s, 2)
+        return h + s
+
+
+class OptimizedBlock(nn.Module):
+    """First D block: no activation before the first conv (the input is an image)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = _conv(cin, cout, 3, sn=True), _conv(cout, cout, 3, sn=True)
+        self.shortcut = _conv(cin, cout, 1, gain=1.0, sn=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.avg_pool2d(self.conv2(F.relu(self.conv1(x))), 2)
+        return h + self.shortcut(F.avg_pool2d(x, 2))
+
+
+class Generator(nn.Module):
+    """``G(z)`` -> ``(B, C, H, W)`` in [-1, 1]."""
+
+    def __init__(self, cfg: NetConfig) -> None:
+        super().__init__()
+        self.ch = 4 * cfg.width
+        self.linear = _layer(nn.Linear(cfg.nz, self.ch * 4 * 4), 1.0, sn=False)
+        ups = int(math.log2(cfg.image_size)) - 2
+        self.blocks = nn.Sequential(*(GBlock(self.ch, self.ch) for _ in range(ups)))
+        self.out = nn.Sequential(
+            nn.BatchNorm2d(self.ch), nn.ReLU(), _conv(self.ch, cfg.channels, 3, gain=1.0), nn.Tanh()
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.out(self.blocks(self.linear(z).view(-1, self.ch, 4, 4)))
+
+
+class Discriminator(nn.Module):
+    """``D(x)`` -> logits ``(B,)``."""
+
+    def __init__(self, cfg: NetConfig) -> None:
+        super().__init__()
+        ch = 2 * cfg.width
+        downs = int(math.log2(cfg.image_size)) - 4  # optimised block + downs reach 8x8
+        self.blocks = nn.Sequential(
+            OptimizedBlock(cfg.channels, ch),
+            *(DBlock(ch, ch, down=True) for _ in range(downs)),
+            DBlock(ch, ch, down=False),
+            DBlock(ch, ch, down=False),
+        )
+        self.linear = _layer(nn.Linear(ch, 1), 1.0, sn=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.relu(self.blocks(x)).sum(dim=(2, 3))
+        return self.linear(h).flatten()
+
+
+@hookimpl
+def register_architectures(register: Register) -> None:
+    register(
+        "resnet-sn",
+        Architecture(
+            generator=Generator,
+            discriminator=Discriminator,
+            description="SNGAN ResNet (Miyato 2018): residual G, spectral-norm residual D; pair with hinge; 32/64 px",
+            tasks=("unconditional",),
+            image_sizes=(32, 64),
+            channels=(1, 3),
+        ),
+    )

@@ -1,0 +1,48 @@
+"""Wasserstein GAN (Arjovsky et al. 2017) with weight clipping.
+
+:class:`WassersteinLoss` is the critic objective shared with ``wgan-gp``, which
+replaces clipping with a gradient penalty.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo.api import Loss
+from ganzoo.hookspecs import Register, hookimpl
+
+
+class WassersteinLoss(Loss):
+    """Critic: E[D(G(z))] - E[D(x)]; G: -E[D(G(z))]. Outputs are scores, not probabilities."""
+
+    n_critic: int = 5
+
+    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return fake.mean() - real.mean()
+
+    def g_loss(self, fake: Tensor) -> Tensor:
+        return -fake.mean()
+
+    def score(self, logits: Tensor) -> Tensor:
+        """The raw critic mean: its difference between real and fake estimates the distance."""
+        return logits.detach().float().mean()
+
+
+class WGANLoss(WassersteinLoss):
+    """WGAN: clamp every critic parameter to [-clip, clip] after each critic step (Lipschitz by force)."""
+
+    description: ClassVar[str] = "Wasserstein GAN with weight clipping (clip=0.01, n_critic=5)"
+    clip: float = 0.01
+
+    @torch.no_grad()
+    def after_d_step(self, D: nn.Module) -> None:
+        for p in D.parameters():
+            p.clamp_(-self.clip, self.clip)
+
+
+@hookimpl
+def register_losses(register: Register) -> None:
+    register("wgan", WGANLoss)

@@ -1,0 +1,35 @@
+"""WGAN-GP (Gulrajani et al. 2017): Wasserstein critic with a gradient penalty.
+
+The penalty needs double backward (``create_graph=True``), which
+``torch.compile`` does not support, so the engine hands ``penalty`` the eager
+critic that shares the compiled one's parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, ClassVar
+
+import torch
+from torch import Tensor
+
+from ganzoo.hookspecs import Register, hookimpl
+from ganzoo_plugins.losses.wgan import WassersteinLoss
+
+
+class WGANGPLoss(WassersteinLoss):
+    """Wasserstein critic plus gp_weight * E[(||grad D(x_hat)||_2 - 1)^2] on real/fake interpolates."""
+
+    description: ClassVar[str] = "Wasserstein GAN with gradient penalty (gp_weight=10, n_critic=5)"
+    gp_weight: float = 10.0
+
+    def penalty(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+        alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+        x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+        (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+        norm = grad.flatten(1).float().norm(2, dim=1)
+        return self.gp_weight * (norm - 1).square().mean()
+
+
+@hookimpl
+def register_losses(register: Register) -> None:
+    register("wgan-gp", WGANGPLoss)

@@ -1,0 +1,46 @@
+"""Task ``conditional``: class-conditional generation on a labelled dataset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo.api import IncompatibleError, StepContext
+from ganzoo.hookspecs import hookimpl
+from ganzoo_plugins.tasks.unconditional import Unconditional
+
+
+class Conditional(Unconditional):
+    """G(z, y) and D(x, y) see the class label; sample grids put one class per column."""
+
+    description = "Class-conditional generation: G(z, y), D(x, y) on a labelled dataset"
+
+    def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:
+        super().__init__(arch, config, dataset, **options)
+        if dataset.num_classes <= 0:
+            raise IncompatibleError(
+                f"task 'conditional' needs a labelled dataset; '{config.dataset}' has no classes "
+                "(try --dataset mnist or --dataset shapes)"
+            )
+        self.num_classes = dataset.num_classes
+
+    def condition(self, batch: dict[str, Tensor]) -> tuple[Tensor, ...]:
+        return (batch["label"],)
+
+    def fixed_inputs(self, ctx: StepContext, batch: dict[str, Tensor] | None, n: int) -> dict[str, Tensor]:
+        labels = torch.arange(n, device=ctx.device) % self.num_classes
+        return {"z": ctx.randn(n, self.config.nz), "label": labels}
+
+    @torch.no_grad()
+    def samples(self, nets: dict[str, nn.Module], fixed: dict[str, Tensor]) -> Tensor:
+        return nets["G"](fixed["z"], fixed["label"]).float()
+
+    def sample_nrow(self, n: int) -> int:
+        return self.num_classes
+
+
+@hookimpl
+def register_tasks(register) -> None:
+    register("conditional", Conditional)

@@ -1,0 +1,138 @@
+"""Built-in noise-to-image architectures: shapes, ranges, conditioning, declared limits, init."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+import ganzoo
+from ganzoo.api import IncompatibleError, NetConfig
+from ganzoo.registry import BUILTIN_DIST
+
+OURS = {"dcgan", "dcgan-keras", "dcgan-tf", "mlp", "resnet-sn"}
+GENERATIVE = [
+    e for e in ganzoo.list("archs") if e.distribution == BUILTIN_DIST and "unconditional" in e.obj.tasks
+]
+
+
+def _sizes(arch: ganzoo.Architecture) -> tuple[int, ...]:
+    """Declared sizes, or a small legal one (and the smallest) for 'any size' architectures."""
+    if arch.image_sizes is not None:
+        return arch.image_sizes
+    step = arch.size_multiple
+    return (math.ceil(arch.min_size / step) * step, math.ceil(12 / step) * step)
+
+
+CASES = [
+    pytest.param(e.name, size, ch, id=f"{e.name}-{size}px-{ch}ch")
+    for e in GENERATIVE
+    for size in _sizes(e.obj)
+    for ch in (e.obj.channels or (1, 3))
+]
+
+
+def _build(name: str, size: int, channels: int, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    arch = ganzoo.get("archs", name)
+    cfg = NetConfig(image_size=size, channels=channels, nz=16, width=8, num_classes=num_classes)
+    return arch.generator(cfg), arch.discriminator(cfg)
+
+
+def test_all_builtin_generative_architectures_are_registered() -> None:
+    assert OURS <= {e.name for e in GENERATIVE}
+
+
+@pytest.mark.parametrize("name,size,channels", CASES)
+def test_shapes_range_and_gradients(name: str, size: int, channels: int) -> None:
+    torch.manual_seed(0)
+    G, D = _build(name, size, channels)
+    fake = G(torch.randn(2, 16))
+    assert fake.shape == (2, channels, size, size)
+    assert fake.min() >= -1 and fake.max() <= 1
+    logits = D(fake)
+    assert logits.shape == (2,)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in G.parameters())
+
+
+@pytest.mark.parametrize("name", [e.name for e in GENERATIVE if e.obj.conditional])
+def test_conditional_nets_use_labels(name: str) -> None:
+    torch.manual_seed(0)
+    arch = ganzoo.get("archs", name)
+    assert "conditional" in arch.tasks
+    size = (arch.image_sizes or (16,))[0]
+    G, D = _build(name, size, 3, num_classes=4)
+    G.eval()
+    D.eval()
+    z, x = torch.randn(2, 16).repeat(2, 1), torch.rand(2, 3, size, size).repeat(2, 1, 1, 1) * 2 - 1
+    y = torch.tensor([0, 1, 2, 3])
+    fake, logits = G(z, y), D(x, y)
+    assert fake.shape == (4, 3, size, size) and logits.shape == (4,)
+    assert not torch.allclose(fake[:2], fake[2:]), "G ignores the label"
+    assert not torch.allclose(logits[:2], logits[2:]), "D ignores the label"
+    with pytest.raises(ValueError, match="labels"):
+        G(z)
+
+
+def test_unconditional_net_refuses_labels() -> None:
+    G, _ = _build("dcgan", 32, 3)
+    with pytest.raises(ValueError, match="unconditional"):
+        G(torch.randn(2, 16), torch.tensor([0, 1]))
+
+
+def test_discriminators_return_logits_not_probabilities() -> None:
+    for e in GENERATIVE:
+        _, D = _build(e.name, _sizes(e.obj)[0], 1)
+        assert not any(isinstance(m, nn.Sigmoid) for m in D.modules()), e.name
+
+
+def test_check_refuses_keras_at_64px() -> None:
+    arch = ganzoo.get("archs", "dcgan-keras")
+    arch.check("dcgan-keras", "unconditional", 28, 1)
+    with pytest.raises(IncompatibleError, match="28") as err:
+        arch.check("dcgan-keras", "unconditional", 64, 1)
+    assert "dcgan-keras" in str(err.value)
+    with pytest.raises(IncompatibleError, match="conditional"):
+        arch.check("dcgan-keras", "conditional", 28, 1, conditional=True)
+
+
+def test_check_refuses_mlp_below_min_size() -> None:
+    with pytest.raises(IncompatibleError, match="at least 4"):
+        ganzoo.get("archs", "mlp").check("mlp", "unconditional", 2, 1)
+
+
+def test_dcgan_init_statistics() -> None:
+    torch.manual_seed(0)
+    for net in _build("dcgan", 64, 3):
+        conv_layers = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        convs = torch.cat([m.weight.flatten() for m in conv_layers])
+        bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+        gamma = torch.cat([m.weight.flatten() for m in bns])
+        assert abs(convs.mean().item()) < 1e-3 and convs.std().item() == pytest.approx(0.02, rel=0.05)
+        assert gamma.mean().item() == pytest.approx(1.0, abs=0.01)
+        assert gamma.std().item() == pytest.approx(0.02, rel=0.3)
+        assert all((m.bias == 0).all() for m in bns)
+        assert all(m.bias is None for m in conv_layers)
+
+
+def test_dcgan_32px_follows_seed_001_widths() -> None:
+    G, D = _build("dcgan", 32, 3)
+    convt = [m.out_channels for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert convt == [32, 16, 8, 3]  # 4ngf, 2ngf, ngf at ngf=8
+    assert isinstance(D.features[1], nn.LeakyReLU)  # no BN on D's first layer
+
+
+def test_keras_batchnorm_mirrors_keras_momentum() -> None:
+    G, D = _build("dcgan-keras", 28, 1)
+    bns = [m for net in (G, D) for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bns and all(m.momentum == pytest.approx(0.2) and m.eps == pytest.approx(1e-3) for m in bns)
+    assert sum(isinstance(m, nn.Dropout) for m in D.modules()) == 4
+
+
+def test_resnet_sn_discriminator_is_spectrally_normalised() -> None:
+    _, D = _build("resnet-sn", 32, 3)
+    weighted = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert weighted and all(parametrize.is_parametrized(m, "weight") for m in weighted)
