@@ -211,6 +211,14 @@ class Task:
         """Images in [-1, 1] for the sample grid (B, C, H, W)."""
         raise NotImplementedError
 
+    def evaluate(self, nets: dict[str, nn.Module], device: torch.device, **options: Any) -> dict[str, Any]:
+        """Task-specific quality figures for ``ganzoo eval`` (a JSON-able dict).
+
+        ``options`` come from the eval command (e.g. ``metrics``, ``num``,
+        ``data_root``, ``out``); a task ignores the ones it has no use for.
+        """
+        raise GanzooError(f"task {type(self).__name__} has no evaluation yet")
+
     def sample_nrow(self, n: int) -> int:
         """Images per row in the sample grid."""
         return max(1, int(round(n**0.5)))
