@@ -181,6 +181,7 @@ class Task:
     d_nets: ClassVar[tuple[str, ...]] = ("D",)
     g_nets: ClassVar[tuple[str, ...]] = ("G",)
     ema_nets: ClassVar[tuple[str, ...]] = ("G",)
+    sample_caption: ClassVar[str] = "Samples from the fixed inputs, one grid per interval."
     default_loss: ClassVar[str] = "bce"
     default_arch: ClassVar[str] = "dcgan"
     options: dict[str, Any]

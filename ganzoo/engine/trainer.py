@@ -7,6 +7,7 @@ D step and the G step; everything else is here, shared by every task.
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import math
 import os
@@ -286,6 +287,7 @@ class Trainer:
         path = self.run_dir / "samples" / f"step_{self.step:06d}.png"
         save_grid(images, path, nrow=self.task.sample_nrow(images.shape[0]))
         save_grid(images, self.run_dir / "samples.png", nrow=self.task.sample_nrow(images.shape[0]))
+        write_index(self.run_dir, self.task)
         return path
 
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -384,6 +386,24 @@ class Trainer:
                 self.save()
         bar.close()
         return self.run_dir
+
+
+def write_index(run_dir: Path, task: Task) -> Path:
+    """A static index.html of the sample grids, newest first: a run viewer that needs no server."""
+    cfg = json.dumps({k: v for k, v in vars(task.config).items() if not isinstance(v, dict)}, indent=1)
+    grids = sorted((run_dir / "samples").glob("step_*.png"), reverse=True)
+    items = "\n".join(
+        f'<figure><figcaption>step {int(p.stem[5:])}</figcaption><img src="samples/{p.name}"></figure>' for p in grids
+    )
+    page = (
+        f"<!doctype html><meta charset='utf-8'><title>ganzoo run {html.escape(run_dir.name)}</title>"
+        "<style>body{font-family:sans-serif} img{image-rendering:pixelated;width:min(100%,768px)}</style>"
+        f"<h1>{html.escape(run_dir.name)}</h1><p>{html.escape(task.sample_caption)}</p>"
+        f"<details><summary>config</summary><pre>{html.escape(cfg)}</pre></details>{items}"
+    )
+    path = run_dir / "index.html"
+    path.write_text(page)
+    return path
 
 
 def load_for_inference(path: str | Path, device: str = "auto", use_ema: bool = True) -> tuple[Assembly, dict[str, nn.Module]]:
