@@ -124,3 +124,11 @@ def test_python_api_lists_with_patterns_in_natural_order():
     assert names == sorted(names) and {"dcgan", "dcgan-keras", "dcgan-tf"} <= set(names)
     assert all(name.startswith("dc") for name in names)
     assert ganzoo.get("losses", "hinge:hinge") is ganzoo.get("losses", "hinge")
+
+
+def test_readme_plugin_example_is_the_tested_one():
+    """The copy-pasteable plugin in the README is exactly the distribution these tests install."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for name in ("ganzoo_example.py", "pyproject.toml"):
+        source = (PLUGINS / "ganzoo-example" / name).read_text().rstrip()
+        assert source in readme, f"README's plugin example drifted from tests/plugins/ganzoo-example/{name}"
