@@ -136,3 +136,22 @@ def test_cli_reports_bad_options_without_traceback(tmp_path):
     assert "unknown setting 'stepz' (did you mean 'steps'?)" in result.output
     result = runner.invoke(cli, ["train", "--arch", "dcgan-keras", "--image-size", "64", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "28" in result.output and "Traceback" not in result.output
+
+
+def test_cli_train_on_a_folder_with_a_bad_image(tmp_path):
+    """A corrupt file is named in the error; --skip-bad-images trains on the rest."""
+    from ganzoo.images import save_image
+
+    root = tmp_path / "images"
+    for i in range(12):
+        save_image(torch.rand(3, 20, 20) * 2 - 1, root / f"img{i:02d}.png")
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
+    runner = CliRunner()
+    args = ["train", "--dataset", "folder", "--data-root", str(root), "--steps", "1", "--batch-size", "4",
+            "--width", "8", "--no-progress", "--out", str(tmp_path / "run")]
+    result = runner.invoke(cli, args)
+    assert result.exit_code != 0
+    assert "broken.png" in result.output and "--skip-bad-images" in result.output
+    result = runner.invoke(cli, [*args, "--skip-bad-images"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "checkpoint.safetensors").exists()
