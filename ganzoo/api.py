@@ -152,6 +152,32 @@ class DatasetSpec:
     default_root: str | None = None
 
 
+@dataclass(frozen=True)
+class MaskSpec:
+    """An inpainting mask generator and the hole area it promises.
+
+    ``make(shape, rng, **options)`` returns a boolean array of ``shape`` (H, W),
+    True where pixels are missing (the hole), drawn only from ``rng`` (a
+    ``numpy.random.Generator``) so the same seed gives the same masks.
+    ``options`` holds the defaults of its keyword options; with those, the hole
+    covers a fraction of the image within ``area`` (inclusive), for sides of
+    at least ``min_size`` pixels.
+    """
+
+    make: Callable[..., Any]
+    description: str
+    area: tuple[float, float] = (0.0, 1.0)
+    options: dict[str, Any] = field(default_factory=dict)
+    min_size: int = 16
+
+    def __call__(self, shape: tuple[int, int], rng: Any, **options: Any) -> Any:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            known = ", ".join(sorted(self.options)) or "none"
+            raise GanzooError(f"mask option(s) {', '.join(unknown)} not understood (this mask takes: {known})")
+        return self.make(shape, rng, **{**self.options, **options})
+
+
 @dataclass
 class StepContext:
     """What the engine hands a task on every step."""
@@ -162,10 +188,24 @@ class StepContext:
     device: torch.device
     generator: torch.Generator
     step: int = 0
+    rank: int = 0
+    world: int = 1
 
     def randn(self, *shape: int) -> Tensor:
-        """Noise from the engine's own generator, so resume is exact."""
-        return torch.randn(*shape, generator=self.generator, device="cpu").to(self.device)
+        """Noise from the engine's own generator, so resume is exact.
+
+        Under DDP (``world`` processes) every rank draws the noise of the whole
+        global batch and keeps its own slice, so N processes train exactly as
+        one process with N times the batch. The copy to the device does not
+        wait for the GPU (a blocking copy would stall every step).
+        """
+        if self.world == 1:
+            noise = torch.randn(*shape, generator=self.generator, device="cpu")
+        else:
+            n = shape[0]
+            noise = torch.randn(n * self.world, *shape[1:], generator=self.generator, device="cpu")
+            noise = noise[self.rank * n : (self.rank + 1) * n]
+        return noise.to(self.device, non_blocking=True)
 
 
 class Task:

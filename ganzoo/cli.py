@@ -80,6 +80,8 @@ def _entry_json(entry: Any) -> dict[str, Any]:
         data.update(channels=obj.channels, num_classes=obj.num_classes, layout=obj.layout, needs_root=obj.needs_root)
     elif entry.kind == "losses":
         data.update(n_critic=getattr(obj, "n_critic", 1))
+    elif entry.kind == "masks":
+        data.update(area=list(obj.area), options=obj.options, min_size=obj.min_size)
     return data
 
 
@@ -164,7 +166,8 @@ def _train_options(fn: Callable) -> Callable:
         click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), help="Autocast precision. [fp32]"),
         click.option("--channels-last/--no-channels-last", default=None, help="channels_last memory format."),
         click.option("--compile/--no-compile", default=None, help="torch.compile G and D separately."),
-        click.option("--kernels", type=click.Choice(["auto", "ref", "triton"]), help="Fused-kernel implementation. [auto]"),
+        click.option("--kernels", type=click.Choice(["auto", "ref", "triton"]),
+                     help="Fused-kernel implementation: ref (PyTorch), triton (CUDA), auto (= ref). [auto]"),
         click.option("--seed", type=int, help="Random seed. [0]"),
         click.option("--workers", type=int, help="DataLoader worker processes. [0]"),
         click.option("--download/--no-download", default=None, help="Allow torchvision datasets to download (needs internet)."),
@@ -201,8 +204,10 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> "RunCon
 @cli.command("train", context_settings=CONTEXT)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file with any of these options.")
 @click.option("--resume", type=click.Path(), help="Continue a run from its checkpoint file or run directory.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes to train with (DDP through torchrun: gloo on CPU, NCCL on CUDA); --batch-size is per process.")
 @_train_options
-def train_cmd(config_file: str | None, resume: str | None, **values: Any) -> None:
+def train_cmd(config_file: str | None, resume: str | None, nproc: int, **values: Any) -> None:
     """Train a GAN: any architecture x loss x task x dataset that fits.
 
     With no options it trains dcgan + bce on the embedded 'shapes' dataset for a
@@ -216,12 +221,22 @@ def train_cmd(config_file: str | None, resume: str | None, **values: Any) -> Non
       ganzoo train --arch resnet-sn --loss hinge --precision bf16 --compile
       ganzoo train --config run.toml --seed 1
       ganzoo train --resume runs/dcgan-bce-shapes-20260101-120000 --steps 2000
+      ganzoo train --nproc 2 --device cpu        # = torchrun --nproc-per-node 2 -m ganzoo train ...
     """
     from .engine.trainer import Trainer
 
     config = build_config(config_file, values)
+    if nproc > 1:
+        from .engine.distributed import launch
+
+        launch(nproc, config, resume)
+        return
     trainer = Trainer(config, resume=resume)
+    if trainer.rank == 0:
+        click.echo(f"kernels: {trainer.kernels}", err=True)
     run_dir = trainer.fit()
+    if trainer.rank != 0:
+        return
     click.echo(f"run directory: {run_dir}")
     click.echo(f"  samples:    {run_dir / 'samples.png'}")
     click.echo(f"  checkpoint: {run_dir / 'checkpoint.safetensors'}")
@@ -261,6 +276,167 @@ def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device
     images = asm.task.samples(nets, fixed)
     path = save_grid(images, out, nrow=nrow or asm.task.sample_nrow(num))
     click.echo(f"wrote {num} samples to {path}")
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command as typed (options that differ from their defaults), for result files."""
+    import shlex
+
+    args = ["ganzoo", ctx.info_name or ""]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value in (None, (), False) or value == param.default:
+            continue
+        if isinstance(param, click.Argument):
+            args.append(str(value))
+        elif param.is_flag:
+            args.append(param.opts[0])
+        else:
+            for item in value if param.multiple else (value,):
+                args += [param.opts[-1] if param.opts[-1].startswith("--") else param.opts[0], str(item)]
+    return shlex.join(args)
+
+
+def _echo_results(results: dict[str, Any]) -> None:
+    """Scalars as 'name  value' lines, nested dicts (e.g. per mask bin) as a table."""
+    from .bench import _fmt, markdown_table
+
+    scalars = {k: v for k, v in results.items() if not isinstance(v, dict)}
+    width = max((len(k) for k in scalars), default=0)
+    for key, value in scalars.items():
+        click.echo(f"{key:<{width}}  {_fmt(value)}")
+    for key, value in results.items():
+        if isinstance(value, dict):
+            nested = all(isinstance(v, dict) for v in value.values())
+            rows = [{key: name, **row} for name, row in value.items()] if nested else [value]
+            click.echo(f"\n{key}:\n" + markdown_table(rows))
+
+
+def _split_names(value: str | None) -> list[str] | None:
+    return [n.strip() for n in value.split(",") if n.strip()] if value else None
+
+
+@cli.command("eval", context_settings=CONTEXT)
+@click.argument("checkpoint", type=click.Path())
+@click.option("--metrics", help="Comma-separated metric names (ganzoo list metrics). [the task's defaults]")
+@click.option("-n", "--num", type=int, help="Generated samples to score. [2000; 26000 for stacked-mnist]")
+@click.option("--data-root", help="Dataset directory. [the one the run was trained with]")
+@click.option("--classifier", type=click.Path(dir_okay=False),
+              help="Feature classifier from `ganzoo features train` (for fid, kid, is, pr, dc, modes).")
+@click.option("--out", type=click.Path(file_okay=False), help="Directory for images the evaluation writes, if any.")
+@click.option("--seed", default=0, show_default=True, help="Seed for the generated samples and metric subsets.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator when there is one.")
+@click.option("--metric-opt", "metric_options", multiple=True, metavar="NAME.K=V",
+              help="Metric option, e.g. kid.subset_size=500 (repeatable).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
+def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: str | None, classifier: str | None,
+             out: str | None, seed: int, device: str, ema: bool, metric_options: tuple[str, ...],
+             json_path: str | None) -> None:
+    """Score a trained CHECKPOINT (file or run directory) with the task's metrics.
+
+    \b
+    Examples:
+      ganzoo features train --dataset mnist --data-root ../shared/data/mnist --out mnist-clf.safetensors
+      ganzoo eval runs/<run> --metrics fid,kid,pr,dc,modes,memorization --classifier mnist-clf.safetensors
+      ganzoo eval runs/<run> --metrics stacked-mnist --classifier stacked-clf.safetensors   # 26,000 samples
+    """
+    from pathlib import Path
+
+    from .engine.config import parse_options
+    from .engine.trainer import load_for_inference, resolve_device
+
+    asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
+    options: dict[str, Any] = dict(metrics=_split_names(metrics), num=num, data_root=data_root,
+                                   classifier=classifier, out=out, seed=seed)
+    if metric_options:
+        options["metric_options"] = parse_options(metric_options, "--metric-opt")
+    results = asm.task.evaluate(nets, resolve_device(device), **options)
+    _echo_results(results)
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(results, indent=2) + "\n")
+        click.echo(f"wrote {json_path}")
+
+
+@cli.command("bench", context_settings=CONTEXT)
+@click.option("--archs", required=True, help="Comma-separated architectures, e.g. dcgan,dcgan-keras,resnet-sn.")
+@click.option("--losses", required=True, help="Comma-separated losses, e.g. bce,hinge,wgan-gp.")
+@click.option("--dataset", default="shapes", show_default=True, help="Dataset (ganzoo list datasets).")
+@click.option("--data-root", help="Dataset directory (e.g. ../shared/data/mnist).")
+@click.option("--steps", type=int, help="Budget: generator steps per combination.")
+@click.option("--seconds", type=float, help="Budget: training seconds per combination (CPU time on CPU).")
+@click.option("--repeats", default=1, show_default=True, help="Runs per combination, seeds seed..seed+R-1.")
+@click.option("--evals", default=4, show_default=True, help="Quality points along each run (for the curve).")
+@click.option("--metrics", default="fid,kid,is,pr,dc,modes", show_default=True, help="Metrics at the end.")
+@click.option("--curve-metric", default="fid", show_default=True, help="Metric for the quality-vs-steps curve.")
+@click.option("-n", "--num", type=int, help="Generated samples per evaluation. [2000]")
+@click.option("--classifier", type=click.Path(dir_okay=False), help="Feature classifier (ganzoo features train).")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--width", default=64, show_default=True, help="Base width (ngf/ndf) of every architecture.")
+@click.option("--image-size", type=int, help="Image side. [each architecture's first supported size]")
+@click.option("--nz", default=100, show_default=True)
+@click.option("--n-critic", type=int, help="D steps per G step. [each loss's default]")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
+@click.option("--compile/--no-compile", default=False, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--data-opt", "data_options", multiple=True, metavar="K=V", help="Dataset option, e.g. holdout=2000.")
+@click.option("--out", type=click.Path(file_okay=False), help="Directory for the runs. [runs/bench-<time>]")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write all rows (and curves) as JSON.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write the table as markdown.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Plot quality vs steps (PNG).")
+@click.pass_context
+def bench_cmd(ctx: click.Context, archs: str, losses: str, dataset: str, data_root: str | None,
+              steps: int | None, seconds: float | None, repeats: int, evals: int, metrics: str, curve_metric: str,
+              num: int | None, classifier: str | None, batch_size: int, width: int, image_size: int | None,
+              nz: int, n_critic: int | None, device: str, precision: str, compile: bool, seed: int,
+              data_options: tuple[str, ...], out: str | None, json_path: str | None, markdown_path: str | None,
+              plot_path: str | None) -> None:
+    """Train every ARCH x LOSS under the same budget and print one table: speed, memory, quality.
+
+    Each row gives img/s, peak memory (RSS on CPU, max allocated on CUDA), time,
+    and the metrics; every row's `ganzoo train` + `ganzoo eval` commands are
+    printed so it can be reproduced on its own.
+
+    \b
+    Example:
+      ganzoo bench --archs dcgan,dcgan-keras,resnet-sn --losses bce,hinge,wgan-gp --dataset mnist \\
+        --data-root ../shared/data/mnist --data-opt holdout=2000 --seconds 120 --width 32 \\
+        --classifier mnist-clf.safetensors --markdown bench.md --plot bench.png
+    """
+    import time
+    from pathlib import Path
+
+    from .bench import BenchSpec, PLOT_HINT, markdown_report, markdown_table, plot_curves, run_bench, table_rows
+    from .engine.config import RunConfig, parse_options
+
+    base = RunConfig(dataset=dataset, data_root=data_root, batch_size=batch_size, width=width, image_size=image_size,
+                     nz=nz, n_critic=n_critic, device=device, precision=precision, compile=compile, seed=seed,
+                     data_options=parse_options(data_options, "--data-opt"), n_samples=64,
+                     log_every=10**9, sample_every=10**9, ckpt_every=10**9)
+    spec = BenchSpec(archs=_split_names(archs) or [], losses=_split_names(losses) or [], base=base, steps=steps,
+                     seconds=seconds, repeats=repeats, evals=evals, metrics=_split_names(metrics),
+                     curve_metric=curve_metric, num=num, classifier=classifier,
+                     out=out or f"runs/bench-{time.strftime('%Y%m%d-%H%M%S')}")
+    if plot_path:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            click.echo(f"ganzoo bench: {PLOT_HINT}; training and the table go ahead without it", err=True)
+            plot_path = None
+    rows = run_bench(spec, echo=lambda line: click.echo(line, err=True))
+    click.echo(markdown_table(table_rows(rows)))
+    for row in rows:
+        click.echo(f"# {row['arch']}+{row['loss']} s{row['seed']}: {row['train_command']} && {row['eval_command']}")
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps({"command": _command_line(ctx), "rows": rows}, indent=2) + "\n")
+    if markdown_path:
+        Path(markdown_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(markdown_path).write_text(markdown_report(rows, spec, _command_line(ctx)))
+    if plot_path:
+        click.echo(f"wrote {plot_curves(rows, plot_path)}", err=True)
 
 
 def main() -> None:

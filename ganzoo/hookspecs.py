@@ -43,7 +43,14 @@ def register_metrics(register: Register) -> None:
 
 @hookspec
 def register_masks(register: Register) -> None:
-    """Register inpainting mask generators: ``fn(size, generator) -> (H, W) float mask``."""
+    """Register :class:`ganzoo.api.MaskSpec` objects (inpainting mask generators).
+
+    ``spec.make(shape, rng, **options)`` gets ``shape = (H, W)`` and a
+    ``numpy.random.Generator`` and returns a boolean ``(H, W)`` array, True =
+    hole (pixels to fill). It must draw only from ``rng``: training draws it
+    from the engine's generator, so exact resume keeps working. ``spec.area``
+    declares the range of hole fractions its default ``spec.options`` produce.
+    """
 
 
 @hookspec

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import html
+import inspect
 import json
+import logging
 import math
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,12 +19,15 @@ from typing import Any, Iterator
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.nn.utils.parametrizations import _SpectralNorm
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .. import __version__
 from ..api import DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, StepContext, Task
 from ..images import save_grid
+from ..kernels import resolve_kernels, use_kernels
 from ..registry import get_registry
 from .checkpoint import (
     CHECKPOINT_NAME,
@@ -35,7 +39,11 @@ from .checkpoint import (
     unflatten_optimizer,
 )
 from .config import RunConfig, save_toml
+from .distributed import World, convert_sync_batchnorm
 
+log = logging.getLogger("ganzoo")
+
+_DDP_ARGS = inspect.signature(DistributedDataParallel.__init__).parameters
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -133,6 +141,21 @@ class EpochBatches:
                 batch += 1
 
 
+def _compile(net: nn.Module) -> nn.Module:
+    """``torch.compile`` with spectral norm's weight computation left eager.
+
+    Its power iteration updates the u/v buffers in place on every forward. D
+    runs twice (real, fake) before one backward; compiled, Inductor keeps the
+    updated buffer itself for the backward instead of the parametrization's
+    clone, so the second forward invalidates the first one's saved tensors.
+    Eager, the clone is kept: one graph break per normalised layer instead.
+    """
+    for module in net.modules():
+        if isinstance(module, _SpectralNorm) and "forward" not in vars(module):
+            module.forward = torch.compiler.disable(module.forward)
+    return torch.compile(net)
+
+
 def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
     for net in nets:
         for param in net.parameters():
@@ -150,16 +173,27 @@ class Trainer:
             config = self._merge_resume(saved, config, resume)
             self.resume_state = (tensors, meta)
         self.config = config
-        self.rank = int(os.environ.get("RANK", 0))
-        self.world = int(os.environ.get("WORLD_SIZE", 1))
-        self.device = resolve_device(config.device)
+        self.dist = World.from_env()
+        self.rank, self.world = self.dist.rank, self.dist.size
+        self.device = self.dist.join(resolve_device(config.device))
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes every step: let cuDNN pick the fastest conv
         torch.manual_seed(config.seed)
         self.asm = assemble(config)
         self.task, self.loss = self.asm.task, self.asm.loss
         self.dtype = PRECISIONS[config.precision] if config.precision in PRECISIONS else self._bad_precision()
+        self.kernels = resolve_kernels(config.kernels, self.device)
+        sites = sum(use_kernels(net, self.kernels) for net in self.asm.nets.values())
+        log.info("kernels: %s (%d fused bias+activation site(s) in %s)", self.kernels, sites, config.arch)
+        if config.compile and config.channels_last and self.device.type == "cuda":
+            raise GanzooError(
+                "--compile with --channels-last on CUDA is not supported yet: Inductor's stride check fails on "
+                "dcgan's first ConvTranspose (1x1 input) in torch 2.11; use one of the two"
+            )
         memory = torch.channels_last if config.channels_last else torch.contiguous_format
         self.eager = {k: v.to(self.device, memory_format=memory) for k, v in self.asm.nets.items()}
-        self.nets = {k: torch.compile(v) if config.compile else v for k, v in self.eager.items()}
+        self.ddp = {k: self._wrap_ddp(v) for k, v in self.eager.items()} if self.world > 1 else self.eager
+        self.nets = {k: _compile(v) if config.compile else v for k, v in self.ddp.items()}
         self.opt_d, self.opt_g = (self._adam(self.task.d_nets, config.lr_d or config.lr),
                                   self._adam(self.task.g_nets, config.lr))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
@@ -184,7 +218,7 @@ class Trainer:
     def _merge_resume(self, saved: RunConfig, given: RunConfig, resume: str | Path) -> RunConfig:
         """Resume keeps the saved run; only budget, output and device-side settings may change."""
         may_change = {"steps", "epochs", "out", "device", "log_every", "sample_every", "ckpt_every", "progress",
-                      "workers", "compile", "data_root"}
+                      "workers", "compile", "kernels", "channels_last", "data_root"}
         defaults = RunConfig()
         for key in ("arch", "loss", "task", "dataset", "image_size", "channels", "width", "nz", "batch_size"):
             value = getattr(given, key)
@@ -204,7 +238,29 @@ class Trainer:
 
     def _adam(self, names: tuple[str, ...], lr: float) -> torch.optim.Optimizer:
         params = [p for name in names for p in self.eager[name].parameters()]
-        return torch.optim.Adam(params, lr=lr, betas=(self.config.beta1, self.config.beta2))
+        # On CUDA the fused Adam is one kernel launch per step instead of several per tensor group.
+        return torch.optim.Adam(params, lr=lr, betas=(self.config.beta1, self.config.beta2),
+                                fused=self.device.type == "cuda")
+
+    def _wrap_ddp(self, net: nn.Module) -> nn.Module:
+        """SyncBatchNorm (batch statistics over the global batch), then DDP; the eager module keeps the weights."""
+        convert_sync_batchnorm(net)
+        if not any(p.requires_grad for p in net.parameters()):
+            return net
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        # Buffers (BN statistics, spectral-norm vectors) stay equal on every rank by construction:
+        # no need to re-send them before every forward (newer torch renamed the switch).
+        no_resync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in _DDP_ARGS
+                     else {"broadcast_buffers": False})
+        return DistributedDataParallel(net, device_ids=ids, **no_resync)
+
+    def _no_grad_sync(self, names: tuple[str, ...]) -> contextlib.AbstractContextManager:
+        """D runs in the G step with its gradients off: keep DDP from waiting for gradients that never come."""
+        stack = contextlib.ExitStack()
+        for name in names:
+            if isinstance(self.ddp[name], DistributedDataParallel):
+                stack.enter_context(self.ddp[name].no_sync())
+        return stack
 
     def _lr_factor(self, step: int) -> float:
         """Constant LR, or constant then linear decay to zero (the CycleGAN schedule)."""
@@ -221,7 +277,10 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.dtype)
 
     def context(self, generator: torch.Generator | None = None) -> StepContext:
-        return StepContext(self.nets, self.eager, self.loss, self.device, generator or self.gen, self.step)
+        """The training context (noise sliced per rank); with ``generator``, a local one for fixed inputs."""
+        if generator is not None:
+            return StepContext(self.nets, self.eager, self.loss, self.device, generator, self.step)
+        return StepContext(self.nets, self.eager, self.loss, self.device, self.gen, self.step, self.rank, self.world)
 
     def _batches(self) -> Iterator[dict[str, torch.Tensor]]:
         sampler = EpochBatches(self.dataset, self.config.batch_size, self.config.seed, self.batches, self.rank,
@@ -253,10 +312,13 @@ class Trainer:
             self._optimise(d_loss, self.opt_d)
             for net in d_nets:
                 self.loss.after_d_step(net)
+        # D's weights get no gradient in the G step. Under --compile this gives D a second graph
+        # (compiled once, in the first step); the D-step graph is reused as is afterwards.
         set_requires_grad(d_nets, False)
-        with self._autocast():
-            g_loss, g_logs = self.task.g_step(ctx, batch)
-        self._optimise(g_loss, self.opt_g)
+        with self._no_grad_sync(self.task.d_nets):
+            with self._autocast():
+                g_loss, g_logs = self.task.g_step(ctx, batch)
+            self._optimise(g_loss, self.opt_g)
         set_requires_grad(d_nets, True)
         for sched in self.scheds:
             sched.step()
@@ -371,6 +433,8 @@ class Trainer:
             logs = self.train_step(batches)
             bar.update(1)
             last = self.step == cfg.steps
+            if self.step % cfg.log_every == 0 or last:
+                logs = self.dist.mean(logs)  # every rank takes part; rank 0 writes
             if main and (self.step % cfg.log_every == 0 or last):
                 now = time.perf_counter()
                 record = {"step": self.step, **{k: round(v.item(), 5) for k, v in logs.items()},
@@ -385,6 +449,7 @@ class Trainer:
             if main and (self.step % cfg.ckpt_every == 0 or last):
                 self.save()
         bar.close()
+        self.dist.leave()
         return self.run_dir
 
 

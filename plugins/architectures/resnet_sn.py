@@ -7,6 +7,8 @@ Linear -> one logit ``(B,)``; every D layer is spectrally normalised. At
 ``width=64`` the channel counts are the paper's (256 in G, 128 in D); 64 px adds
 one up block to G and one down block to D. Pairs with the hinge loss.
 Weights: Glorot-uniform, gain sqrt(2) on residual convs, as in the reference code.
+Each D block's first conv -> bias -> ReLU is a :class:`ganzoo.kernels.BiasAct`,
+so ``--kernels triton`` runs it as one fused op (the bias stays on the conv).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ganzoo.api import Architecture, NetConfig
 from ganzoo.hookspecs import Register, hookimpl
+from ganzoo.kernels import BiasAct
 
 
 def _layer(layer: nn.Conv2d | nn.Linear, gain: float, sn: bool) -> nn.Module:
@@ -54,10 +57,11 @@ class DBlock(nn.Module):
         super().__init__()
         self.down = down
         self.conv1, self.conv2 = _conv(cin, cout, 3, sn=True), _conv(cout, cout, 3, sn=True)
+        self.act1 = BiasAct(alpha=0.0)
         self.shortcut = _conv(cin, cout, 1, gain=1.0, sn=True) if down or cin != cout else None
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.conv2(F.relu(self.conv1(F.relu(x))))
+        h = self.conv2(self.act1.after(self.conv1, F.relu(x)))
         s = x if self.shortcut is None else self.shortcut(x)
         if self.down:
             h, s = F.avg_pool2d(h, 2), F.avg_pool2d(s, 2)
@@ -70,10 +74,11 @@ class OptimizedBlock(nn.Module):
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.conv1, self.conv2 = _conv(cin, cout, 3, sn=True), _conv(cout, cout, 3, sn=True)
+        self.act1 = BiasAct(alpha=0.0)
         self.shortcut = _conv(cin, cout, 1, gain=1.0, sn=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = F.avg_pool2d(self.conv2(F.relu(self.conv1(x))), 2)
+        h = F.avg_pool2d(self.conv2(self.act1.after(self.conv1, x)), 2)
         return h + self.shortcut(F.avg_pool2d(x, 2))
 
 

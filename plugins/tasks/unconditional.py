@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -57,6 +59,16 @@ class Unconditional(Task):
     @torch.no_grad()
     def samples(self, nets: dict[str, nn.Module], fixed: dict[str, Tensor]) -> Tensor:
         return nets["G"](fixed["z"]).float()
+
+    def evaluate(self, nets: dict[str, nn.Module], device: torch.device, **options: Any) -> dict[str, Any]:
+        """Sample G and score it against the held-out split (fid, kid, is, pr, dc, modes, memorization, ...).
+
+        Options: ``metrics`` (names or None for the defaults), ``num``, ``data_root``,
+        ``classifier`` (a ``ganzoo features train`` file), ``seed``, ``metric_options``.
+        """
+        from ganzoo_plugins.metrics.evaluation import evaluate_generator
+
+        return evaluate_generator(self, nets, device, **options)
 
 
 @hookimpl

@@ -1,0 +1,312 @@
+"""``ganzoo bench``: train architectures x losses under one budget and score them side by side.
+
+Each combination is trained in-process by the engine's :class:`Trainer` under
+the same budget: ``steps`` generator updates, or ``seconds`` of training time
+(process CPU time on the CPU, so other programs on a shared machine do not eat
+into one row's budget; wall time on a GPU). Quality is scored through the
+task's ``evaluate`` (the metric plugins) at ``evals`` evenly spaced points of
+the budget, which gives the quality-vs-steps curve, and with every metric at
+the end. Each row records the ``ganzoo train`` + ``ganzoo eval`` commands that
+reproduce it: training is seeded and scoring leaves the training RNG alone, so
+the run trained here and the run those commands train are the same.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .api import GanzooError
+from .engine.config import RunConfig, save_toml
+
+PLOT_HINT = "the plot needs matplotlib: pip install 'ganzoo[bench]'"
+
+
+@dataclass
+class BenchSpec:
+    """What to compare and under which budget; ``base`` holds the settings shared by every row."""
+
+    archs: list[str]
+    losses: list[str]
+    base: RunConfig
+    steps: int | None = None
+    seconds: float | None = None
+    repeats: int = 1
+    evals: int = 4
+    metrics: list[str] | None = None
+    curve_metric: str = "fid"
+    num: int | None = None
+    classifier: str | None = None
+    out: str = "runs/bench"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        if (self.steps is None) == (self.seconds is None):
+            raise GanzooError("ganzoo bench needs one budget: --steps N or --seconds S")
+        if self.base.lr_policy != "constant":
+            raise GanzooError("ganzoo bench trains with a constant LR (the budget decides the length of each run)")
+        if self.evals < 1 or self.repeats < 1:
+            raise GanzooError("--evals and --repeats must be at least 1")
+
+
+class PeakMemory:
+    """Peak memory while training: CUDA max allocated, or the process's peak RSS since ``reset``.
+
+    On Linux the RSS peak is reset per row (and after each scoring pass) through
+    ``/proc/self/clear_refs``; elsewhere it is the peak of the whole process so
+    far (said in ``kind``).
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.kind = "CUDA max allocated" if device.type == "cuda" else "peak RSS"
+
+    def reset(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            self.kind = "process peak RSS"
+
+    def peak_mb(self) -> float:
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def _flag(key: str, value: Any) -> list[str]:
+    name = "--" + key.replace("_", "-")
+    if isinstance(value, bool):
+        return [name if value else "--no-" + key.replace("_", "-")]
+    return [name, str(value)]
+
+
+def train_command(config: RunConfig) -> str:
+    """The ``ganzoo train`` command line that trains exactly ``config``."""
+    defaults = RunConfig()
+    args = ["ganzoo", "train"]
+    for key in ("arch", "loss", "task", "dataset", "data_root", "image_size", "channels", "batch_size", "steps",
+                "lr", "lr_d", "nz", "width", "n_critic", "ema", "device", "precision", "channels_last", "compile",
+                "seed", "n_samples", "out"):
+        value = getattr(config, key)
+        if value is not None and (value != getattr(defaults, key) or key in ("arch", "loss", "steps", "seed")):
+            args += _flag(key, value)
+    for key, flag in (("arch_options", "--arch-opt"), ("loss_options", "--loss-opt"),
+                      ("task_options", "--task-opt"), ("data_options", "--data-opt")):
+        for k, v in getattr(config, key).items():
+            args += [flag, f"{k}={json.dumps(v) if isinstance(v, str) else v}"]
+    return shlex.join(args)
+
+
+def eval_command(run_dir: str, spec: BenchSpec, seed: int) -> str:
+    args = ["ganzoo", "eval", run_dir, "--seed", str(seed), "--device", spec.base.device]
+    if spec.metrics:
+        args += ["--metrics", ",".join(spec.metrics)]
+    if spec.num:
+        args += ["-n", str(spec.num)]
+    if spec.classifier:
+        args += ["--classifier", spec.classifier]
+    if spec.base.data_root:
+        args += ["--data-root", spec.base.data_root]
+    return shlex.join(args)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def curve_figure(metric: str, scores: dict[str, Any]) -> tuple[str, Any]:
+    """The figure a curve follows: the metric's namesake (fid, kid), else its first one (pr -> precision)."""
+    if metric in scores:
+        return metric, scores[metric]
+    figures = [k for k, v in scores.items() if not k.startswith("num_") and not isinstance(v, dict)]
+    return (figures[0], scores[figures[0]]) if figures else (metric, None)
+
+
+def _reached(spec: BenchSpec, target: float, step: int, seconds: float) -> bool:
+    return step >= round(target) if spec.steps else seconds >= target
+
+
+def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[str], None]) -> dict[str, Any]:
+    """Train one combination under the budget, scoring it along the way; returns its row."""
+    from .engine.trainer import Trainer, resolve_device
+
+    name = f"{arch}-{loss}-s{seed}"
+    run_dir = str(Path(spec.out) / name)
+    config = replace(spec.base, arch=arch, loss=loss, seed=seed, out=run_dir, progress=False,
+                     steps=spec.steps or 0, epochs=None)
+    memory = PeakMemory(resolve_device(config.device))
+    memory.reset()
+    trainer = Trainer(config)
+    device = trainer.device
+    batches = trainer._batches()
+    wall = cpu = peak = 0.0
+    curve: list[dict[str, Any]] = []
+    final: dict[str, Any] = {}
+    options = dict(data_root=config.data_root, classifier=spec.classifier, seed=seed, num=spec.num, **spec.extra)
+    for point in range(1, spec.evals + 1):
+        target = point / spec.evals * (spec.steps if spec.steps else spec.seconds)
+        while not _reached(spec, target, trainer.step, cpu if device.type == "cpu" else wall):
+            w0, c0 = time.perf_counter(), time.process_time()
+            trainer.train_step(batches)
+            if spec.seconds or trainer.step == round(target):
+                _sync(device)
+            wall += time.perf_counter() - w0
+            cpu += time.process_time() - c0
+        peak = max(peak, memory.peak_mb())  # training only: scoring's own memory is not the row's
+        last = point == spec.evals
+        metrics = spec.metrics if last else [spec.curve_metric]
+        scores = trainer.task.evaluate(trainer.sample_nets(), device, metrics=metrics, **options)
+        source = scores
+        if last and spec.curve_metric not in scores:  # e.g. pr: its figures are precision and recall
+            source = trainer.task.evaluate(trainer.sample_nets(), device, metrics=[spec.curve_metric], **options)
+        figure, value = curve_figure(spec.curve_metric, source)
+        curve.append({"step": trainer.step, "train_s": round(wall, 2), "value": value})
+        echo(f"  {name} step {trainer.step}: {figure} {_fmt(value)}")
+        if last:
+            final = scores
+        memory.reset()
+    trainer.config.steps = trainer.step
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    save_toml(trainer.config, Path(run_dir) / "config.toml")
+    trainer.save()
+    trainer.save_samples(trainer.fixed_inputs())
+    images = trainer.step * config.batch_size * trainer.loss.n_critic
+    return {
+        "arch": arch, "loss": loss, "seed": seed, "steps": trainer.step, "n_critic": trainer.loss.n_critic,
+        "image_size": trainer.config.image_size, "images": images, "train_s": round(wall, 2), "cpu_s": round(cpu, 2),
+        "img_per_s": round(images / max(wall, 1e-9), 1), "peak_mem_mb": round(peak, 1), "memory_kind": memory.kind,
+        "metrics": {k: v for k, v in final.items() if not isinstance(v, dict)}, "curve": curve,
+        "curve_figure": figure, "run_dir": run_dir,
+        "train_command": train_command(trainer.config), "eval_command": eval_command(run_dir, spec, seed),
+    }
+
+
+def run_bench(spec: BenchSpec, echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Every arch x loss x repeat, in that order; a combination that cannot work is refused before any training."""
+    from .engine.trainer import assemble
+
+    spec.check()
+    for arch in spec.archs:  # fail fast on a bad name or an impossible combination
+        for loss in spec.losses:
+            assemble(replace(spec.base, arch=arch, loss=loss))
+    rows = []
+    for arch in spec.archs:
+        for loss in spec.losses:
+            for repeat in range(spec.repeats):
+                echo(f"[{len(rows) + 1}/{len(spec.archs) * len(spec.losses) * spec.repeats}] {arch} + {loss}")
+                rows.append(run_one(spec, arch, loss, spec.base.seed + repeat, echo))
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
+    return str(value)
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """Rows of flat dicts as a GitHub markdown table (columns: the union of keys, in first-seen order)."""
+    if columns is None:
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One flat dict per bench row: budget, speed, memory, then every metric."""
+    flat = []
+    for row in rows:
+        flat.append({
+            "arch": row["arch"], "loss": row["loss"], "seed": row["seed"], "steps": row["steps"],
+            "n_critic": row["n_critic"], "train_s": row["train_s"], "cpu_s": row["cpu_s"],
+            "img/s": row["img_per_s"], "peak_mem_MB": row["peak_mem_mb"],
+            **{k: v for k, v in row["metrics"].items() if k not in ("num_generated", "num_real", "modes_total")},
+        })
+    return flat
+
+
+def machine() -> str:
+    """CPU model (lscpu) and GPU name, for result files."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        cpu = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), cpu)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{cpu} ({torch.get_num_threads()} torch threads){gpu}"
+
+
+def markdown_report(rows: list[dict[str, Any]], spec: BenchSpec, command: str) -> str:
+    budget = f"{spec.steps} generator steps" if spec.steps else f"{spec.seconds} s of training time per row"
+    memory = rows[0]["memory_kind"] if rows else ""
+    parts = [
+        "# ganzoo bench", "",
+        f"- command: `{command}`",
+        f"- budget: {budget} (same for every row); dataset {spec.base.dataset}, batch {spec.base.batch_size}, "
+        f"width {spec.base.width}, device {spec.base.device}",
+        f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
+        f"- img/s = images seen by D (steps x batch x n_critic) / training wall time; peak_mem_MB = {memory}; "
+        f"metrics on {rows[0]['metrics'].get('num_generated', '?') if rows else '?'} generated vs "
+        f"{rows[0]['metrics'].get('num_real', '?') if rows else '?'} held-out images", "",
+        markdown_table(table_rows(rows)), "",
+        "## Reproduce a row", "",
+    ]
+    for row in rows:
+        parts += [f"- {row['arch']} + {row['loss']} (seed {row['seed']}):",
+                  f"  `{row['train_command']} && {row['eval_command']}`"]
+    parts += ["", f"## {rows[0]['curve_figure'] if rows else spec.curve_metric} vs generator steps", ""]
+    parts += [f"- {r['arch']} + {r['loss']} (seed {r['seed']}): "
+              + ", ".join(f"{p['step']}: {_fmt(p['value'])}" for p in r["curve"]) for r in rows]
+    return "\n".join(parts) + "\n"
+
+
+def plot_curves(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Quality vs steps, one line per row; needs matplotlib (the ``bench`` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise GanzooError(PLOT_HINT) from None
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for row in rows:
+        points = [p for p in row["curve"] if p["value"] is not None]
+        ax.plot([p["step"] for p in points], [p["value"] for p in points], marker="o",
+                label=f"{row['arch']}+{row['loss']} s{row['seed']}")
+    ax.set_xlabel("generator steps")
+    figure = rows[0]["curve_figure"] if rows else ""
+    ax.set_ylabel(figure)
+    if figure in ("fid", "kid"):
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

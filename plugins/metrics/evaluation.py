@@ -1,0 +1,205 @@
+"""The metric protocol and the shared evaluation pipeline for generated images.
+
+Every metric plugin subclasses :class:`ImageMetric`: it gets the real
+(held-out), generated and, when it asks for them, training images as
+:class:`ImageSet` objects and returns a flat dict of numbers. The classifier's
+features and logits are computed once per image set and shared by all
+metrics (FID, KID, IS, PR, DC and mode counts all read the same pass), and the
+real sets are cached between calls so ``ganzoo bench`` can score a run many
+times over its training without re-reading the data.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo.api import GanzooError, Metric
+from ganzoo.registry import get_registry
+from ganzoo_plugins.metrics.classifier import DomainClassifier, load_classifier, load_images
+
+DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
+DEFAULT_NUM = 2000
+BATCH = 500
+
+
+@dataclass
+class ImageSet:
+    """Images in [-1, 1] on the CPU, with the classifier's features and logits when there is one."""
+
+    images: Tensor
+    features: Tensor | None = None
+    logits: Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def labels(self) -> Tensor:
+        """The classifier's predicted class of every image."""
+        return self.logits.argmax(dim=1)
+
+
+class ImageMetric(Metric):
+    """A metric of generated images against real ones.
+
+    ``needs_classifier``: reads ``features``/``logits`` (the domain classifier);
+    ``needs_real``: compares with held-out real images (else ``real`` is None);
+    ``needs_train``: also gets the training images; ``num``: the number of
+    generated samples its protocol prescribes (``None``: the caller's choice).
+    Options come from ``--metric-opt name.key=value`` and must be class attributes.
+    """
+
+    needs_classifier: ClassVar[bool] = True
+    needs_real: ClassVar[bool] = True
+    needs_train: ClassVar[bool] = False
+    num: ClassVar[int | None] = None
+
+    def __init__(self, **options: Any) -> None:
+        for key, value in options.items():
+            if not hasattr(self, key) or key in ("needs_classifier", "needs_real", "needs_train", "num", "description"):
+                raise GanzooError(f"metric {type(self).__name__} has no option '{key}'")
+            setattr(self, key, type(getattr(self, key))(value))
+
+    def compute(self, real: ImageSet | None, fake: ImageSet, train: ImageSet | None = None) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class Precomputed(nn.Module):
+    """The ``feature=`` module handed to torchmetrics: features arrive already computed.
+
+    torchmetrics calls ``feature(x)`` on whatever ``update`` gets and expects
+    ``(N, d)``; ``num_features`` spares it a dummy forward pass.
+    """
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.double()
+
+
+@torch.no_grad()
+def embed(images: Tensor, classifier: DomainClassifier | None, device: torch.device) -> ImageSet:
+    """Features and logits of ``images`` in batches (on ``device``), kept on the CPU."""
+    if classifier is None:
+        return ImageSet(images)
+    classifier = classifier.to(device).eval()
+    feats, logits = [], []
+    for i in range(0, len(images), BATCH):
+        f, lg = classifier.features_and_logits(images[i:i + BATCH].to(device))
+        feats.append(f.float().cpu())
+        logits.append(lg.float().cpu())
+    return ImageSet(images, torch.cat(feats), torch.cat(logits))
+
+
+@lru_cache(maxsize=4)
+def _cached_classifier(path: str, mtime: float) -> DomainClassifier:
+    return load_classifier(path)
+
+
+def get_classifier(path: str | Path) -> DomainClassifier:
+    path = Path(path)
+    return _cached_classifier(str(path.resolve()), path.stat().st_mtime if path.is_file() else 0.0)
+
+
+@lru_cache(maxsize=4)
+def _cached_real(dataset: str, root: str | None, split: str, size: int, channels: int, options: str, seed: int,
+                 limit: int | None, classifier: str | None, mtime: float, device: str) -> ImageSet:
+    images, _ = load_images(dataset, root, split, size, channels, json.loads(options), seed, limit)
+    return embed(images, get_classifier(classifier) if classifier else None, torch.device(device))
+
+
+def real_images(config: Any, split: str, data_root: str | None, limit: int | None, classifier: str | None,
+                device: torch.device) -> ImageSet:
+    """A split of the run's own dataset at the run's size and channels, embedded, cached."""
+    mtime = Path(classifier).stat().st_mtime if classifier and Path(classifier).is_file() else 0.0
+    return _cached_real(config.dataset, data_root or config.data_root, split, config.image_size, config.channels,
+                        json.dumps(config.data_options, sort_keys=True), config.seed, limit, classifier, mtime,
+                        str(device))
+
+
+def resolve_metrics(names: list[str] | tuple[str, ...] | str | None,
+                    options: dict[str, Any] | None = None) -> dict[str, ImageMetric]:
+    """Metric objects by name; ``options`` maps ``name.key`` to a value."""
+    if names is None:
+        names = DEFAULT_METRICS
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n.strip()]
+    per_metric: dict[str, dict[str, Any]] = {}
+    for key, value in (options or {}).items():
+        name, sep, option = key.partition(".")
+        if not sep:
+            raise GanzooError(f"--metric-opt expects NAME.KEY=VALUE (e.g. kid.subset_size=500), got '{key}'")
+        per_metric.setdefault(name.replace("_", "-"), {})[option.replace("-", "_")] = value
+    registry = get_registry()
+    metrics = {name.strip(): registry.get("metrics", name.strip())(**per_metric.pop(name.strip(), {}))
+               for name in names}
+    if per_metric:
+        raise GanzooError(f"--metric-opt for {', '.join(per_metric)}, which is not in --metrics {','.join(metrics)}")
+    return metrics
+
+
+def score(metrics: dict[str, ImageMetric], real: ImageSet | None, fake: ImageSet, train: ImageSet | None,
+          seed: int = 0) -> dict[str, float]:
+    """Run every metric (with a fixed seed, leaving the caller's RNG untouched) and merge their figures."""
+    results: dict[str, float] = {}
+    with torch.random.fork_rng(devices=[]):
+        for metric in metrics.values():
+            torch.manual_seed(seed)
+            results.update(metric.compute(real, fake, train))
+    return results
+
+
+@torch.no_grad()
+def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.device, metrics: Any = None,
+                       num: int | None = None, data_root: str | None = None, classifier: str | None = None,
+                       seed: int = 0, metric_options: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
+    """Sample ``num`` images from a generation task's G and score them against the held-out split."""
+    from ganzoo.api import StepContext
+
+    chosen = resolve_metrics(metrics, metric_options)
+    if num is None:
+        num = max([m.num for m in chosen.values() if m.num] or [DEFAULT_NUM])
+    if any(m.needs_classifier for m in chosen.values()) and not classifier:
+        names = ", ".join(n for n, m in chosen.items() if m.needs_classifier)
+        raise GanzooError(
+            f"metrics {names} need the domain feature classifier: pass --classifier PATH, e.g. after "
+            f"`ganzoo features train --dataset {task.config.dataset} --out classifier.safetensors`"
+        )
+    cls_path = classifier if any(m.needs_classifier for m in chosen.values()) else None
+    if cls_path:
+        trained_on = get_classifier(cls_path).meta.get("dataset")
+        if trained_on != task.config.dataset:
+            warnings.warn(f"classifier {cls_path} was trained on '{trained_on}', the run on "
+                          f"'{task.config.dataset}'; its features may not suit these images", stacklevel=2)
+    real = None
+    if any(m.needs_real for m in chosen.values()):
+        real = real_images(task.config, "test", data_root, num, cls_path, device)
+    train = None
+    if any(m.needs_train for m in chosen.values()):
+        train = real_images(task.config, "train", data_root, None, cls_path, device)
+    modes = {name: net.training for name, net in nets.items()}
+    for net in nets.values():
+        net.eval()
+    try:
+        ctx = StepContext(nets, nets, None, device, torch.Generator().manual_seed(seed))
+        chunks = []
+        for i in range(0, num, BATCH):
+            fixed = task.fixed_inputs(ctx, None, min(BATCH, num - i))
+            chunks.append(task.samples(nets, fixed).float().clamp(-1, 1).cpu())
+    finally:
+        for name, net in nets.items():
+            net.train(modes[name])
+    fake = embed(torch.cat(chunks), get_classifier(cls_path) if cls_path else None, device)
+    results: dict[str, Any] = {"num_generated": num, "num_real": len(real) if real is not None else 0}
+    results.update(score(chosen, real, fake, train, seed))
+    return results

@@ -1,0 +1,34 @@
+"""``fid``: Fréchet distance between Gaussian fits of real and generated classifier features.
+
+The statistics and the matrix square root are torchmetrics'
+``FrechetInceptionDistance``; its ``feature=`` module is the domain
+classifier's penultimate layer, computed once per image set (see
+:class:`ganzoo_plugins.metrics.evaluation.Precomputed`). Lower is better;
+identical sets give 0.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from torchmetrics.image.fid import FrechetInceptionDistance
+
+from ganzoo.hookspecs import Register, hookimpl
+from ganzoo_plugins.metrics.evaluation import BATCH, ImageMetric, ImageSet, Precomputed
+
+
+class FID(ImageMetric):
+    description: ClassVar[str] = "Frechet distance of classifier features (torchmetrics FID, custom feature module)"
+
+    def compute(self, real: ImageSet, fake: ImageSet, train: ImageSet | None = None) -> dict[str, float]:
+        metric = FrechetInceptionDistance(feature=Precomputed(real.features.shape[1]))
+        for i in range(0, len(real), BATCH):
+            metric.update(real.features[i:i + BATCH], real=True)
+        for i in range(0, len(fake), BATCH):
+            metric.update(fake.features[i:i + BATCH], real=False)
+        return {"fid": float(metric.compute())}
+
+
+@hookimpl
+def register_metrics(register: Register) -> None:
+    register("fid", FID)

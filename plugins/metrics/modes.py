@@ -1,0 +1,51 @@
+"""``modes``: which classes the generator produces, and how far its class histogram is from the data's.
+
+The domain classifier labels generated and held-out real images alike (so its
+own errors affect both sides); ``modes_covered`` counts classes with at least
+``min_count`` generated samples, ``modes_kl`` is KL(generated || real) of the
+two class histograms in nats (0 when they match; empty real classes are
+floored at ``1e-6`` so the figure stays finite).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from ganzoo.hookspecs import Register, hookimpl
+from ganzoo_plugins.metrics.evaluation import ImageMetric, ImageSet
+
+FLOOR = 1e-6
+
+
+def histogram(labels: Tensor, num_classes: int) -> Tensor:
+    return torch.bincount(labels, minlength=num_classes).double()
+
+
+def kl_divergence(p_counts: Tensor, q: Tensor) -> float:
+    """KL(p || q) in nats, p given as counts, q as probabilities (floored)."""
+    p = p_counts / p_counts.sum()
+    q = (q / q.sum()).clamp_min(FLOOR)
+    nz = p > 0
+    return float((p[nz] * (p[nz] / q[nz]).log()).sum())
+
+
+class ModeCoverage(ImageMetric):
+    description: ClassVar[str] = "Classes covered and KL(generated || data) class histograms (option min_count=1)"
+    min_count: int = 1
+
+    def compute(self, real: ImageSet, fake: ImageSet, train: ImageSet | None = None) -> dict[str, float]:
+        num_classes = fake.logits.shape[1]
+        fake_counts, real_counts = histogram(fake.labels, num_classes), histogram(real.labels, num_classes)
+        return {
+            "modes_covered": int((fake_counts >= self.min_count).sum()),
+            "modes_total": num_classes,
+            "modes_kl": kl_divergence(fake_counts, real_counts),
+        }
+
+
+@hookimpl
+def register_metrics(register: Register) -> None:
+    register("modes", ModeCoverage)

@@ -1,0 +1,430 @@
+"""Task ``inpainting``: fill holes in images (the DeepFill v2 recipe), its evaluation, and ``ganzoo inpaint``.
+
+G sees the masked image (hole pixels set to 0, mid-gray in [-1, 1]) with the
+mask as an extra channel (1 = hole) and predicts a whole image; the result is
+always the composite ``pred * mask + input * (1 - mask)``, computed with
+``torch.where`` so pixels outside the hole are the input's, bit for bit.
+``pred`` is clipped to [-1, 1] in the composite (what D and users see), while
+the L1 loss uses the unclipped prediction, so no pixel ever loses its gradient.
+D (SN-PatchGAN by default) sees real images and composites, each with the mask.
+
+G's loss is an L1 term weighted in the hole and on the known pixels (the
+partial-convolution weights of Liu et al. 2018: 6 and 1, summed over pixels
+and divided by their count) plus ``adv_weight`` times any registered
+adversarial loss (hinge by default). ``adv_weight=0`` is the L1-only ablation.
+Masks are drawn from the engine's generator, so exact resume still holds.
+
+Task options (``--task-opt``): ``mask`` (a name from ``ganzoo list masks``,
+default ``box``), ``mask_<option>`` for that mask's options (e.g.
+``mask_area=0.25``), ``l1_hole`` (6), ``l1_valid`` (1), ``adv_weight`` (0.1).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import torch
+from skimage.filters import laplace
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.morphology import erosion
+from skimage.restoration import inpaint_biharmonic
+from torch import Tensor, nn
+
+from ganzoo.api import GanzooError, IncompatibleError, NetConfig, StepContext, Task
+from ganzoo.hookspecs import hookimpl
+from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_grid, save_image
+from ganzoo_plugins.masks import draw_masks, get_mask, hole_fraction
+
+DEFAULTS = {"l1_hole": 6.0, "l1_valid": 1.0, "adv_weight": 0.1}
+DEFAULT_MASK = "box"
+MASK_PREFIX = "mask_"
+COLUMNS = 8
+AREA_BIN = 0.1
+PSNR_CAP = 100.0  # dB; a hole filled exactly (e.g. blank background) would otherwise be infinite
+METHODS = ("ganzoo", "biharmonic", "mean-fill")
+
+
+def split_mask_options(options: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """``mask=kind`` and ``mask_<opt>=v`` apart from the other options: (kind, mask options, rest)."""
+    kind = str(options.get("mask") or DEFAULT_MASK)
+    mask_options = {k[len(MASK_PREFIX) :]: v for k, v in options.items() if k.startswith(MASK_PREFIX)}
+    rest = {k: v for k, v in options.items() if k != "mask" and not k.startswith(MASK_PREFIX)}
+    return kind, mask_options, rest
+
+
+def numpy_rng(generator: torch.Generator) -> np.random.Generator:
+    """A numpy generator seeded from a torch generator (the engine's), so masks follow its state."""
+    return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
+
+
+def masked_input(image: Tensor, mask: Tensor) -> Tensor:
+    """What G sees: the image with the hole set to 0, and the mask as one more channel."""
+    return torch.cat([image * (1 - mask), mask], dim=1)
+
+
+def composite(pred: Tensor, image: Tensor, mask: Tensor) -> Tensor:
+    """``pred * mask + image * (1 - mask)`` with ``pred`` clipped to [-1, 1]; known pixels are the input's, exactly."""
+    return torch.where(mask.bool(), pred.to(image.dtype).clamp(-1, 1), image)
+
+
+class Inpainting(Task):
+    """Complete masked images: G(masked image, mask) -> image, composited into the known pixels."""
+
+    description = "Inpainting: G(masked image + mask) fills the hole; L1 + adversarial; SN-PatchGAN D sees the mask"
+    default_loss = "hinge"
+    default_arch = "unet"
+    sample_caption = (
+        "Each block of three rows: masked input (hole in gray), ganzoo's completion, ground truth; "
+        "same images and masks at every step."
+    )
+
+    def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:
+        super().__init__(arch, config, dataset, **options)
+        self.mask_kind, self.mask_options, rest = split_mask_options(options)
+        unknown = sorted(set(rest) - set(DEFAULTS))
+        if unknown:
+            raise GanzooError(
+                f"task 'inpainting' has no option {', '.join(unknown)}; it takes mask, mask_<option> "
+                f"(the mask's own options) and {', '.join(DEFAULTS)}"
+            )
+        settings = {**DEFAULTS, **rest}
+        self.l1_hole, self.l1_valid = float(settings["l1_hole"]), float(settings["l1_valid"])
+        self.adv_weight = float(settings["adv_weight"])
+        size = config.image_size
+        draw_masks(self.mask_kind, 1, (size, size), np.random.default_rng(0), **self.mask_options)  # fail early
+        self._last: tuple[Tensor, Tensor | None] | None = None
+
+    def net_config(self) -> NetConfig:
+        c = self.config
+        return NetConfig(c.image_size, c.channels, c.nz, c.width, in_channels=c.channels + 1,
+                         options=dict(c.arch_options))
+
+    def build(self) -> dict[str, nn.Module]:
+        return {"G": self.arch.generator(self.net_config()), "D": self.arch.discriminator(self.net_config())}
+
+    def masks(self, generator: torch.Generator, count: int, shape: tuple[int, int], device: torch.device) -> Tensor:
+        """``count`` masks of the task's kind as a float (count, 1, H, W) tensor, drawn from ``generator``."""
+        drawn = draw_masks(self.mask_kind, count, tuple(shape), numpy_rng(generator), **self.mask_options)
+        return torch.from_numpy(drawn[:, None].astype(np.float32)).to(device)
+
+    @staticmethod
+    def complete(G: nn.Module, image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """G's raw prediction and the composite for images (B, C, H, W) and masks (B, 1, H, W)."""
+        pred = G(masked_input(image, mask))
+        return pred, composite(pred, image, mask)
+
+    def d_step(self, ctx: StepContext, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        G, D, loss = ctx.nets["G"], ctx.nets["D"], ctx.loss
+        real = batch["image"]
+        mask = self.masks(ctx.generator, real.shape[0], real.shape[-2:], real.device)
+        reuse = loss.n_critic == 1  # then the G step reuses this forward pass
+        with torch.set_grad_enabled(reuse):
+            pred, fake = self.complete(G, real, mask)
+        fake = fake.detach()
+        real_logits, fake_logits = D(torch.cat([real, mask], 1)), D(torch.cat([fake, mask], 1))
+        d_loss = loss.d_loss(real_logits, fake_logits)
+        penalty = loss.penalty(lambda x: ctx.eager["D"](torch.cat([x, mask], 1)), real, fake)
+        if penalty is not None:
+            d_loss = d_loss + penalty
+        self._last = (mask, pred if reuse else None)
+        return d_loss, {"D(x)": loss.score(real_logits), "D(G(x))": loss.score(fake_logits)}
+
+    def g_step(self, ctx: StepContext, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        real = batch["image"]
+        mask, pred = self._last
+        self._last = None
+        if pred is None:
+            pred = ctx.nets["G"](masked_input(real, mask))
+        error = (pred.float() - real).abs()
+        l1 = (self.l1_hole * (error * mask).sum() + self.l1_valid * (error * (1 - mask)).sum()) / error.numel()
+        logs = {"l1": l1.detach()}
+        if not self.adv_weight:
+            return l1, logs
+        adversarial = ctx.loss.g_loss(ctx.nets["D"](torch.cat([composite(pred, real, mask), mask], 1)))
+        return l1 + self.adv_weight * adversarial, {**logs, "adv": adversarial.detach()}
+
+    def fixed_inputs(self, ctx: StepContext, batch: dict[str, Tensor] | None, n: int) -> dict[str, Tensor]:
+        if batch is None:
+            raise GanzooError(
+                "task 'inpainting' completes given images rather than sampling from noise; use "
+                "`ganzoo inpaint CKPT IMAGE --mask-kind box --out out.png` or `ganzoo eval CKPT`"
+            )
+        count = min(n, len(batch["image"]))
+        count = count if count <= COLUMNS else count - count % COLUMNS
+        images = batch["image"][:count]
+        return {"image": images, "mask": self.masks(ctx.generator, count, images.shape[-2:], images.device)}
+
+    @torch.no_grad()
+    def samples(self, nets: dict[str, nn.Module], fixed: dict[str, Tensor]) -> Tensor:
+        image, mask = fixed["image"], fixed["mask"]
+        _, filled = self.complete(nets["G"], image, mask)
+        rows = (image * (1 - mask), filled.float(), image)
+        cols = min(COLUMNS, len(image))
+        return torch.cat([row[i : i + cols] for i in range(0, len(image), cols) for row in rows])
+
+    def sample_nrow(self, n: int) -> int:
+        return max(1, min(COLUMNS, n // 3))
+
+    def evaluate(self, nets: dict[str, nn.Module], device: torch.device, **options: Any) -> dict[str, Any]:
+        """Hole and composite PSNR/SSIM/L1 for ganzoo, biharmonic and mean fill, per mask-area bin.
+
+        Options: ``num`` (1000) held-out images of split ``split`` ("test"),
+        ``data_root``, ``seed`` (0) for the masks, ``mask``/``mask_<opt>``
+        (default: the training masks), ``classifier`` (a ``ganzoo features
+        train`` file: accuracy on the completed images), ``out`` (a folder
+        that gets ``inpainting_eval.png``: rows masked | biharmonic | ganzoo |
+        truth for the first 10 images). Others are ignored.
+        """
+        from ganzoo_plugins.metrics.classifier import load_images
+
+        cfg = self.config
+        trained = {"mask": self.mask_kind, **{MASK_PREFIX + k: v for k, v in self.mask_options.items()}}
+        same_kind = options.get("mask") in (None, self.mask_kind)
+        kind, mask_options, _ = split_mask_options({**(trained if same_kind else {}), **options})
+        num, seed, split = int(options.get("num") or 1000), int(options.get("seed") or 0), options.get("split", "test")
+        images, labels = load_images(cfg.dataset, options.get("data_root") or cfg.data_root, split, cfg.image_size,
+                                     cfg.channels, cfg.data_options, cfg.seed, num)
+        masks = draw_masks(kind, len(images), tuple(images.shape[-2:]), np.random.default_rng(seed), **mask_options)
+        mask_t = torch.from_numpy(masks[:, None].astype(np.float32))
+        with torch.no_grad():
+            ours = torch.cat([
+                self.complete(nets["G"], x.to(device), m.to(device))[1].float().cpu()
+                for x, m in zip(images.split(100), mask_t.split(100))
+            ])
+        truth = to_unit(images)
+        filled = {"ganzoo": to_unit(ours), "biharmonic": biharmonic_fill(truth, masks),
+                  "mean-fill": mean_fill(truth, masks)}
+        per_image = {m: [fill_metrics(truth[i], filled[m][i], masks[i]) for i in range(len(truth))] for m in METHODS}
+        per_image["truth"] = [{"hf_energy": hole_hf_energy(truth[i], masks[i])} for i in range(len(truth))]
+        if options.get("classifier"):
+            self._add_accuracy(per_image, filled, truth, labels, options["classifier"])
+        areas = hole_fraction(masks)
+        result: dict[str, Any] = {
+            "task": "inpainting", "dataset": cfg.dataset, "split": split, "num": len(images), "seed": seed,
+            "mask": {"kind": kind, "options": {**get_mask(kind).options, **mask_options}},
+            "hole_area": {"mean": float(areas.mean()), "min": float(areas.min()), "max": float(areas.max())},
+            "methods": summarise(per_image, np.ones(len(areas), dtype=bool)),
+            "bins": {},
+        }
+        edges = np.round(np.arange(0, 1 + AREA_BIN, AREA_BIN), 6)
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            inside = (areas >= lo) & ((areas < hi) | (hi >= 1))
+            if inside.any():
+                label = f"{lo:.0%}-{hi:.0%}"
+                result["bins"][label] = {"count": int(inside.sum()), "methods": summarise(per_image, inside)}
+        if options.get("out"):
+            cols = min(10, len(images))
+            rows = [images * (1 - mask_t), from_unit(filled["biharmonic"]), ours, images]
+            path = Path(options["out"]) / "inpainting_eval.png"
+            result["grid"] = str(save_grid(torch.cat([r[:cols] for r in rows]), path, nrow=cols))
+            result["grid_rows"] = ["masked", "biharmonic", "ganzoo", "truth"]
+        return result
+
+    @staticmethod
+    def _add_accuracy(per_image: dict[str, list[dict[str, float]]], filled: dict[str, np.ndarray],
+                      truth: np.ndarray, labels: Tensor, path: str) -> None:
+        """Per-image 0/1 correctness of the project's classifier on each completion (and the truth)."""
+        from ganzoo_plugins.metrics.classifier import load_classifier
+
+        if (labels < 0).any():
+            raise GanzooError("classifier accuracy needs a labelled dataset; this one has no labels")
+        model = load_classifier(path)
+        for method, images in [*filled.items(), ("truth", truth)]:
+            x = from_unit(images)
+            with torch.no_grad():
+                predicted = torch.cat([model.predict(x[i : i + 500]) for i in range(0, len(x), 500)])
+            for record, ok in zip(per_image[method], (predicted == labels).tolist()):
+                record["accuracy"] = float(ok)
+
+
+def to_unit(images: Tensor) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> (N, H, W, C) float64 in [0, 1], the skimage convention."""
+    return ((images.detach().double().cpu().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
+
+
+def from_unit(images: np.ndarray) -> Tensor:
+    """The inverse of :func:`to_unit`, as float32."""
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float() * 2 - 1
+
+
+def biharmonic_fill(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """``skimage.restoration.inpaint_biharmonic`` on each (H, W, C) image in [0, 1]."""
+    return np.stack([
+        np.where(m[..., None], np.clip(inpaint_biharmonic(img, m, channel_axis=-1), 0, 1), img)
+        for img, m in zip(images, masks)
+    ])
+
+
+def mean_fill(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Fill each hole with the mean of the image's known pixels, per channel."""
+    out = images.copy()
+    for img, m in zip(out, masks):
+        known = img[~m]
+        img[m] = known.mean(axis=0) if len(known) else 0.5
+    return out
+
+
+def hole_hf_energy(image: np.ndarray, mask: np.ndarray) -> float:
+    """Mean squared Laplacian inside the hole, away from its edge: how much fine detail a fill has.
+
+    The hole is eroded by one pixel so the 3x3 Laplacian sees only filled
+    pixels (a seam at the hole's edge would otherwise count as detail).
+    NaN when the hole has no interior (strokes one pixel wide).
+    """
+    interior = erosion(mask, np.ones((3, 3), dtype=bool))
+    if not interior.any():
+        return math.nan
+    energy = [np.square(laplace(image[..., c], ksize=3))[interior].mean() for c in range(image.shape[-1])]
+    return float(np.mean(energy))
+
+
+def fill_metrics(truth: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """PSNR/SSIM/L1 inside the hole and on the whole composite, for (H, W, C) images in [0, 1]."""
+    if not mask.any():
+        raise GanzooError("an evaluation mask has no hole; pick a mask kind with a non-empty hole")
+    with np.errstate(divide="ignore"):
+        hole_psnr = peak_signal_noise_ratio(truth[mask], filled[mask], data_range=1.0)
+        psnr = peak_signal_noise_ratio(truth, filled, data_range=1.0)
+    ssim, ssim_map = structural_similarity(truth, filled, data_range=1.0, channel_axis=-1, full=True)
+    error = np.abs(filled - truth)
+    return {
+        "hole_psnr": min(float(hole_psnr), PSNR_CAP), "hole_ssim": float(ssim_map[mask].mean()),
+        "hole_l1": float(error[mask].mean()), "psnr": min(float(psnr), PSNR_CAP), "ssim": float(ssim),
+        "l1": float(error.mean()), "hf_energy": hole_hf_energy(filled, mask),
+    }
+
+
+def summarise(per_image: dict[str, list[dict[str, float]]], keep: np.ndarray) -> dict[str, dict[str, float]]:
+    """Mean of every per-image figure over the images in ``keep`` (NaNs, e.g. no hole interior, skipped)."""
+    out = {}
+    for method, records in per_image.items():
+        chosen = [r for r, k in zip(records, keep) if k]
+        out[method] = {key: round(float(np.nanmean([r[key] for r in chosen])), 5) for key in chosen[0]}
+    return out
+
+
+def read_mask(path: Path, shape: tuple[int, int], image_path: Path) -> Tensor:
+    """A binary mask file (white = hole) as a (1, 1, H, W) float tensor; clear errors for anything else."""
+    data = read_image(path)
+    if data.shape[0] == 3:
+        if not (torch.equal(data[0], data[1]) and torch.equal(data[1], data[2])):
+            raise GanzooError(f"mask {path} is a colour image; save it as a 1-channel (grayscale) PNG, white = hole")
+        data = data[:1]
+    values = torch.unique(data)
+    if not bool(((values == -1) | (values == 1)).all()):
+        shown = ", ".join(str(int(round((v + 1) * 127.5))) for v in values[:5].tolist())
+        shown += ", ..." if len(values) > 5 else ""
+        raise GanzooError(
+            f"mask {path} is not binary: it has {len(values)} gray levels ({shown}); "
+            "save it with black (0) for known pixels and white (255) for the hole only (no antialiasing, no JPEG)"
+        )
+    if tuple(data.shape[-2:]) != tuple(shape):
+        raise GanzooError(
+            f"mask {path} is {data.shape[-1]}x{data.shape[-2]} (WxH) but image {image_path} is "
+            f"{shape[1]}x{shape[0]}; give a mask of the image's size"
+        )
+    return (data > 0).float()[None]
+
+
+def _check_image(image: Tensor, path: Path, asm: Any) -> None:
+    channels = asm.config.channels
+    if image.shape[0] != channels:
+        want = "grayscale" if channels == 1 else "RGB"
+        raise GanzooError(
+            f"image {path} has {image.shape[0]} channel(s) but the checkpoint was trained on {channels}-channel "
+            f"images; convert it to {want} first"
+        )
+    for side in image.shape[-2:]:
+        try:
+            asm.task.arch.check(asm.config.arch, asm.config.task, side, channels)
+        except IncompatibleError as exc:
+            raise GanzooError(f"image {path} is {image.shape[-1]}x{image.shape[-2]} px: {exc}") from None
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from ganzoo.cli import CONTEXT
+
+    @cli.command("inpaint", context_settings=CONTEXT)
+    @click.argument("checkpoint", type=click.Path())
+    @click.argument("source", metavar="IMAGE", type=click.Path(exists=True))
+    @click.option("--mask", "mask_path", type=click.Path(exists=True),
+                  help="Mask image, white = hole, black = keep, the image's size. For a folder: one mask for all, "
+                       "or a folder of masks with the images' relative names.")
+    @click.option("--mask-kind", help="Draw masks of this kind instead (ganzoo list masks), e.g. box, strokes, thick.")
+    @click.option("--mask-opt", "mask_opts", multiple=True, metavar="K=V", help="Option of --mask-kind, e.g. area=0.3.")
+    @click.option("--out", required=True, type=click.Path(),
+                  help="Output PNG for one image; a folder for a folder of images (or for one image).")
+    @click.option("--seed", default=0, show_default=True, help="Seed for --mask-kind masks.")
+    @click.option("--save-masks", is_flag=True, help="Also write each mask used, as <output>.mask.png.")
+    @click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator if the run has one.")
+    @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+    def inpaint_cmd(checkpoint: str, source: str, mask_path: str | None, mask_kind: str | None,
+                    mask_opts: tuple[str, ...], out: str, seed: int, save_masks: bool, ema: bool, device: str) -> None:
+        """Fill the holes of IMAGE (a file or a folder of images) with an inpainting CHECKPOINT.
+
+        Images are completed at their own size (the U-Net is fully
+        convolutional; it pads internally and crops back), so they must have
+        the checkpoint's channel count. Pixels outside the hole are written
+        unchanged. The hole area of every mask is printed.
+
+        \b
+        Examples:
+          ganzoo inpaint runs/unet-hinge-mnist/ digit.png --mask hole.png --out filled.png
+          ganzoo inpaint runs/unet-hinge-mnist/ digit.png --mask-kind strokes --seed 3 --out filled.png
+          ganzoo inpaint runs/unet-hinge-mnist/ photos/ --mask-kind box --mask-opt area=0.1 --out filled/
+        """
+        from ganzoo.engine.config import parse_options
+        from ganzoo.engine.trainer import load_for_inference, resolve_device
+
+        if (mask_path is None) == (mask_kind is None):
+            raise GanzooError("give exactly one of --mask MASK.png or --mask-kind KIND (see `ganzoo list masks`)")
+        options = parse_options(mask_opts, "--mask-opt")
+        if mask_path is not None and options:
+            raise GanzooError("--mask-opt only applies to --mask-kind")
+        src, dst = Path(source), Path(out)
+        if src.is_dir():
+            if dst.suffix.lower() in IMAGE_EXTENSIONS:
+                raise GanzooError(f"--out {out}: IMAGE is a folder, so --out must be a folder, not an image file")
+            jobs = [(p, dst / p.relative_to(src).with_suffix(".png"), p.relative_to(src)) for p in list_images(src)]
+            if not jobs:
+                raise GanzooError(f"no images found in folder {src}")
+        else:
+            target = dst if dst.suffix.lower() in IMAGE_EXTENSIONS else dst / f"{src.stem}.png"
+            jobs = [(src, target, Path(src.name))]
+        mask_dir = Path(mask_path) if mask_path is not None and Path(mask_path).is_dir() else None
+        asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
+        if asm.config.task != "inpainting":
+            raise GanzooError(f"checkpoint {checkpoint} was trained for task '{asm.config.task}', not inpainting")
+        torch_device = resolve_device(device)
+        rng = np.random.default_rng(seed)
+        for image_path, target, rel in jobs:
+            image = read_image(image_path)
+            _check_image(image, image_path, asm)
+            shape = tuple(image.shape[-2:])
+            if mask_kind is not None:
+                mask = torch.from_numpy(draw_masks(mask_kind, 1, shape, rng, **options)[:, None].astype(np.float32))
+            elif mask_dir is not None:
+                candidates = [mask_dir / rel, mask_dir / rel.with_suffix(".png")]
+                found = next((c for c in candidates if c.is_file()), None)
+                if found is None:
+                    raise GanzooError(f"no mask for {image_path} in {mask_dir} (looked for {candidates[0].name} "
+                                      f"and {candidates[1].name} at {rel.parent})")
+                mask = read_mask(found, shape, image_path)
+            else:
+                mask = read_mask(Path(mask_path), shape, image_path)
+            with torch.no_grad():
+                _, filled = Inpainting.complete(nets["G"], image[None].to(torch_device), mask.to(torch_device))
+            save_image(filled[0].cpu(), target)
+            if save_masks:
+                save_image(mask[0] * 2 - 1, target.with_suffix(".mask.png"))
+            click.echo(f"{image_path} -> {target}  (hole {float(mask.mean()):.1%} of the image)")
+
+
+@hookimpl
+def register_tasks(register) -> None:
+    register("inpainting", Inpainting)

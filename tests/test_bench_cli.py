@@ -1,0 +1,136 @@
+"""`ganzoo features train`, `ganzoo eval` and `ganzoo bench` end to end, with tiny models on the shapes dataset."""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ganzoo.cli import cli
+from ganzoo.engine.checkpoint import load_checkpoint
+from ganzoo.engine.config import RunConfig
+from ganzoo.engine.trainer import Trainer
+
+TINY_BENCH = ["--dataset", "shapes", "--data-opt", "n=64", "--width", "8", "--nz", "16", "--batch-size", "8",
+              "--device", "cpu", "-n", "32"]
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("clf") / "shapes-clf.safetensors"
+    result = invoke("features", "train", "--dataset", "shapes", "--image-size", "16", "--steps", "5", "--width", "4",
+                    "--batch-size", "16", "--limit", "64", "--data-opt", "n=64", "--out", str(out))
+    assert out.is_file() and "held-out accuracy" in result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "run"
+    config = RunConfig(batch_size=8, width=8, nz=16, steps=2, n_samples=4, progress=False, log_every=1,
+                       data_options={"n": 64}, out=str(out), device="cpu")
+    return Trainer(config).fit()
+
+
+def test_eval_writes_every_metric(run_dir, classifier, tmp_path):
+    out = tmp_path / "eval.json"
+    result = invoke("eval", str(run_dir), "--metrics", "fid,kid,is,pr,dc,modes,memorization", "-n", "40",
+                    "--classifier", str(classifier), "--device", "cpu", "--metric-opt", "kid.subsets=5",
+                    "--json", str(out))
+    scores = json.loads(out.read_text())
+    assert scores["num_generated"] == 40 and scores["num_real"] == 40
+    for key in ("fid", "kid", "is", "precision", "recall", "density", "coverage", "modes_kl", "memorization_ratio"):
+        assert math.isfinite(scores[key]), key
+        assert key in result.output
+    assert 1 <= scores["modes_covered"] <= scores["modes_total"] == 4
+    assert 0 <= scores["precision"] <= 1 and 1 <= scores["is"] <= 4
+    again = invoke("eval", str(run_dir), "--metrics", "fid,kid", "-n", "40", "--classifier", str(classifier),
+                   "--device", "cpu", "--metric-opt", "kid.subsets=5", "--json", str(tmp_path / "again.json"))
+    assert "fid" in again.output
+    assert json.loads((tmp_path / "again.json").read_text())["fid"] == pytest.approx(scores["fid"], rel=1e-6)
+
+
+def test_eval_without_classifier_says_how_to_get_one(run_dir):
+    result = CliRunner().invoke(cli, ["eval", str(run_dir), "--metrics", "fid", "--device", "cpu"])
+    assert result.exit_code == 1
+    assert "--classifier" in result.output and "ganzoo features train" in result.output
+    assert "Traceback" not in result.output
+    ok = invoke("eval", str(run_dir), "--metrics", "memorization", "-n", "16", "--device", "cpu")
+    assert "memorization_ratio" in ok.output  # needs no classifier
+
+
+def test_bench_table_files_and_reproducible_rows(classifier, tmp_path):
+    out = tmp_path / "bench"
+    result = invoke("bench", "--archs", "dcgan", "--losses", "bce,hinge", *TINY_BENCH, "--steps", "2", "--evals", "2",
+                    "--metrics", "fid,pr,modes", "--classifier", str(classifier), "--out", str(out),
+                    "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md"),
+                    "--plot", str(tmp_path / "b.png"))
+    data = json.loads((tmp_path / "b.json").read_text())
+    rows = data["rows"]
+    assert [(r["arch"], r["loss"], r["steps"]) for r in rows] == [("dcgan", "bce", 2), ("dcgan", "hinge", 2)]
+    for row in rows:
+        assert row["img_per_s"] > 0 and row["peak_mem_mb"] > 0 and math.isfinite(row["metrics"]["fid"])
+        assert [p["step"] for p in row["curve"]] == [1, 2] and row["curve_figure"] == "fid"
+        assert row["curve"][-1]["value"] == row["metrics"]["fid"]
+        assert (Path(row["run_dir"]) / "checkpoint.safetensors").is_file()
+    assert "| dcgan | hinge |" in result.output and "ganzoo train --arch dcgan --loss hinge" in result.output
+    markdown = (tmp_path / "b.md").read_text()
+    assert "ganzoo bench --archs dcgan --losses bce,hinge" in markdown and "torch " in markdown
+    if (tmp_path / "b.png").exists():
+        assert (tmp_path / "b.png").stat().st_size > 1000
+
+    # The printed train command trains the very same network the bench scored.
+    row = rows[1]
+    args = shlex.split(row["train_command"])
+    assert args[:2] == ["ganzoo", "train"]
+    args[args.index("--out") + 1] = str(tmp_path / "again")
+    invoke(*args[1:], "--no-progress")
+    bench_weights, _ = load_checkpoint(row["run_dir"])
+    again_weights, _ = load_checkpoint(tmp_path / "again")
+    for key in bench_weights:
+        if key.startswith(("G.", "D.")):
+            torch.testing.assert_close(bench_weights[key], again_weights[key], msg=key)
+    eval_args = shlex.split(row["eval_command"])
+    eval_args[2] = str(tmp_path / "again")
+    scored = invoke(*eval_args[1:], "--json", str(tmp_path / "again.json"))
+    assert "fid" in scored.output
+    assert json.loads((tmp_path / "again.json").read_text())["fid"] == pytest.approx(row["metrics"]["fid"], rel=1e-5)
+
+
+def test_bench_runs_on_a_time_budget_without_matplotlib(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = invoke("bench", "--archs", "dcgan", "--losses", "wgan-gp", *TINY_BENCH, "--seconds", "0.2",
+                    "--evals", "1", "--metrics", "memorization", "--curve-metric", "memorization",
+                    "--out", str(tmp_path / "bench"), "--plot", str(tmp_path / "b.png"),
+                    "--json", str(tmp_path / "b.json"))
+    assert "pip install 'ganzoo[bench]'" in result.output
+    assert not (tmp_path / "b.png").exists()
+    row = json.loads((tmp_path / "b.json").read_text())["rows"][0]
+    assert row["steps"] >= 1 and row["cpu_s"] >= 0.2 and row["n_critic"] == 5
+    assert row["curve_figure"] == "memorization_ratio" and row["curve"][0]["value"] > 0
+    assert "| dcgan | wgan-gp |" in result.output
+
+
+def test_bench_refuses_bad_settings_before_training(tmp_path):
+    runner = CliRunner()
+    no_budget = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--out", str(tmp_path)])
+    assert no_budget.exit_code == 1 and "--steps N or --seconds S" in no_budget.output
+    bad = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce,hnge", "--steps", "1",
+                              "--out", str(tmp_path)])
+    assert bad.exit_code == 1 and "Did you mean: hinge" in bad.output
+    impossible = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--image-size", "48",
+                                     "--steps", "1", "--out", str(tmp_path)])
+    assert impossible.exit_code == 1 and "cannot do --image-size 48" in impossible.output
+    assert not any(tmp_path.iterdir())

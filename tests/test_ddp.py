@@ -1,0 +1,64 @@
+"""DDP through torchrun: 2 gloo processes on the CPU train exactly like one process with the global batch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ganzoo.cli import cli
+from ganzoo.engine.checkpoint import load_checkpoint
+from ganzoo.engine.config import RunConfig
+from ganzoo.engine.distributed import SyncBatchNorm, convert_sync_batchnorm
+from ganzoo.engine.trainer import Trainer
+
+COMMON = ["--arch", "dcgan", "--loss", "bce", "--width", "8", "--nz", "16", "--steps", "3", "--log-every", "1",
+          "--data-opt", "n=64", "--device", "cpu", "--no-progress", "--ema"]
+
+
+def read_log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_two_processes_equal_one_process_with_the_global_batch(tmp_path, monkeypatch):
+    """dcgan (BatchNorm -> SyncBatchNorm) + EMA: same losses, weights, BN statistics; rank 0 alone writes."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--nproc", "2", "--batch-size", "8", "--out", str(tmp_path / "ddp"), *COMMON])
+    assert result.exit_code == 0, result.output
+    single = Trainer(RunConfig(arch="dcgan", loss="bce", width=8, nz=16, steps=3, log_every=1, ema=True,
+                               batch_size=16, data_options={"n": 64}, device="cpu", progress=False,
+                               out=str(tmp_path / "single"))).fit()
+    ddp_log, single_log = read_log(tmp_path / "ddp"), read_log(single)
+    assert [r["step"] for r in ddp_log] == [1, 2, 3], "one writer: rank 0"
+    for a, b in zip(ddp_log, single_log):
+        for key in ("d_loss", "g_loss", "D(x)", "D(G(z))"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
+    ddp_weights, _ = load_checkpoint(tmp_path / "ddp")
+    single_weights, _ = load_checkpoint(single)
+    keys = [k for k in single_weights if k.startswith(("G.", "D.", "ema."))]
+    assert any(k.endswith("running_var") for k in keys)
+    for key in keys:
+        torch.testing.assert_close(ddp_weights[key], single_weights[key], rtol=1e-4, atol=1e-5, msg=key)
+    assert sorted(p.name for p in (tmp_path / "ddp" / "samples").iterdir()) == ["step_000003.png"]
+
+
+def test_sync_batchnorm_is_plain_batchnorm_in_one_process_and_keeps_checkpoint_names():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+    names = list(net.state_dict())
+    reference = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+    reference.load_state_dict(net.state_dict())
+    convert_sync_batchnorm(net)
+    assert isinstance(net[1], SyncBatchNorm) and list(net.state_dict()) == names
+    x = torch.randn(5, 3, 8, 8)
+    torch.testing.assert_close(net(x), reference(x))
+    torch.testing.assert_close(net[1].running_var, reference[1].running_var)
+
+
+def test_nproc_inside_torchrun_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result = CliRunner().invoke(cli, ["train", "--nproc", "2", "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "inside a torchrun job" in result.output

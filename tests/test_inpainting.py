@@ -1,0 +1,252 @@
+"""Inpainting: mask generators, the exact composite, training, evaluation and `ganzoo inpaint`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from skimage import io
+
+import ganzoo
+from ganzoo.api import GanzooError, IncompatibleError, NetConfig
+from ganzoo.cli import cli
+from ganzoo.engine.checkpoint import load_checkpoint
+from ganzoo.engine.config import RunConfig
+from ganzoo.engine.trainer import Trainer, load_for_inference
+from ganzoo_plugins.architectures.unet import UNet
+from ganzoo_plugins.masks import draw_masks, hole_fraction
+from ganzoo_plugins.tasks.inpainting import Inpainting
+
+MASKS = [e.name for e in ganzoo.list("masks") if e.distribution == "ganzoo"]
+
+
+def tiny(tmp_path: Path, **overrides) -> RunConfig:
+    values = dict(task="inpainting", arch="unet", dataset="shapes", image_size=16, channels=1, batch_size=8, width=8,
+                  steps=2, n_samples=4, progress=False, log_every=1, sample_every=1000, ckpt_every=1000,
+                  data_options={"n": 64}, out=str(tmp_path / "run"))
+    values.update(overrides)
+    return RunConfig(**values)
+
+
+def test_all_mask_kinds_are_listed_with_their_area_range():
+    assert set(MASKS) >= {"box", "random-boxes", "strokes", "thin", "medium", "thick"}
+    result = CliRunner().invoke(cli, ["list", "masks", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = {row["name"]: row for row in json.loads(result.output)}
+    assert listed["strokes"]["area"] == [0.02, 0.5] and listed["box"]["options"] == {"area": 0.25}
+
+
+@pytest.mark.parametrize("name", MASKS)
+def test_mask_generators_cover_their_declared_area_range(name):
+    spec = ganzoo.get("masks", name)
+    low, high = spec.area
+    for shape in [(28, 28), (64, 64), (40, 72)]:
+        masks = draw_masks(name, 150, shape, np.random.default_rng(1))
+        assert masks.dtype == bool and masks.shape == (150, *shape)
+        areas = hole_fraction(masks)
+        assert areas.min() >= low and areas.max() <= high, (shape, areas.min(), areas.max())
+        if name != "box":  # the centre box is the same every time; the others must spread over their range
+            assert areas.max() - areas.min() >= 0.4 * (high - low), (shape, areas.min(), areas.max())
+    again = draw_masks(name, 5, (28, 28), np.random.default_rng(7))
+    np.testing.assert_array_equal(again, draw_masks(name, 5, (28, 28), np.random.default_rng(7)))
+
+
+def test_centre_box_area_option_and_placement():
+    mask = draw_masks("box", 1, (28, 28), np.random.default_rng(0))[0]
+    assert mask.sum() == 14 * 14 and mask[7:21, 7:21].all()
+    small = draw_masks("box", 1, (64, 64), np.random.default_rng(0), area=0.1)[0]
+    assert small.mean() == pytest.approx(0.1, abs=0.01)
+
+
+def test_mask_option_errors():
+    with pytest.raises(GanzooError, match="width.*not understood.*area"):
+        draw_masks("box", 1, (28, 28), np.random.default_rng(0), width=3)
+    with pytest.raises(GanzooError, match="Did you mean: strokes"):
+        draw_masks("stroke", 1, (28, 28), np.random.default_rng(0))
+    with pytest.raises(GanzooError, match="at least 16 px"):
+        draw_masks("strokes", 1, (8, 8), np.random.default_rng(0))
+
+
+def test_composite_equals_input_outside_the_hole_exactly():
+    torch.manual_seed(0)
+    G = UNet(NetConfig(20, 3, width=8, in_channels=4)).eval()
+    image = torch.rand(6, 3, 20, 36) * 2 - 1  # any size: the U-Net pads to its multiple and crops back
+    mask = torch.from_numpy(draw_masks("strokes", 6, (20, 36), np.random.default_rng(0))[:, None]).float()
+    with torch.no_grad():
+        pred, filled = Inpainting.complete(G, image, mask)
+    keep = ~mask.bool().expand_as(image)
+    assert pred.shape == image.shape
+    assert torch.equal(filled[keep], image[keep])
+    assert torch.equal(filled[~keep], pred.clamp(-1, 1)[~keep])
+    assert not torch.equal(filled, image)
+
+
+def test_training_steps_on_cpu_write_samples(tmp_path):
+    trainer = Trainer(tiny(tmp_path, steps=3))
+    run = trainer.fit()
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert all(np.isfinite(r[k]) for r in records for k in ("d_loss", "g_loss", "l1", "adv", "D(x)", "D(G(x))"))
+    assert trainer.config.loss == "hinge"
+    fixed = trainer.fixed_inputs()
+    assert fixed["mask"].shape == (4, 1, 16, 16) and fixed["mask"].mean().item() == pytest.approx(0.25)
+    images = trainer.task.samples(trainer.sample_nets(), fixed)
+    assert images.shape == (12, 1, 16, 16)  # masked | completed | truth rows
+    assert trainer.task.sample_nrow(12) == 4
+    assert io.imread(run / "samples.png").shape == (3 * 18 + 2, 4 * 18 + 2)
+
+
+def test_l1_only_ablation_has_no_adversarial_term(tmp_path):
+    run = Trainer(tiny(tmp_path, task_options={"adv_weight": 0})).fit()
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert all(r["g_loss"] == r["l1"] and "adv" not in r for r in records)
+
+
+def test_resume_is_exact_with_random_masks(tmp_path):
+    """Masks come from the engine's generator: stop + resume gives the same losses and weights."""
+    common = dict(loss="wgan-gp", n_critic=2, task_options={"mask": "strokes", "mask_strokes": [1, 2]})
+    straight = Trainer(tiny(tmp_path, steps=4, out=str(tmp_path / "a"), **common)).fit()
+    Trainer(tiny(tmp_path, steps=2, out=str(tmp_path / "b"), **common)).fit()
+    resumed = Trainer(tiny(tmp_path, steps=4, out=None), resume=tmp_path / "b").fit()
+    log_a = [json.loads(x) for x in (straight / "log.jsonl").read_text().splitlines()]
+    log_b = [json.loads(x) for x in (resumed / "log.jsonl").read_text().splitlines()]
+    for a, b in zip(log_a, log_b, strict=True):
+        for key in ("d_loss", "g_loss", "l1"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), (a["step"], key)
+    weights_a, _ = load_checkpoint(straight)
+    weights_b, _ = load_checkpoint(resumed)
+    for key in weights_a:
+        if key.startswith(("G.", "D.")):
+            torch.testing.assert_close(weights_a[key], weights_b[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_impossible_combinations_are_refused(tmp_path):
+    with pytest.raises(IncompatibleError, match="architecture 'dcgan' cannot do task 'inpainting'"):
+        Trainer(tiny(tmp_path, arch="dcgan", image_size=32))
+    with pytest.raises(IncompatibleError, match="architecture 'unet' cannot do task 'unconditional'"):
+        Trainer(tiny(tmp_path, task="unconditional"))
+    with pytest.raises(GanzooError, match="no option l2_hole"):
+        Trainer(tiny(tmp_path, task_options={"l2_hole": 1}))
+    with pytest.raises(GanzooError, match="not understood"):
+        Trainer(tiny(tmp_path, task_options={"mask_sides": 2}))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("inpaint")
+    options = {"mask": "box", "mask_area": 0.25}
+    return Trainer(tiny(out, steps=2, out=str(out / "run"), task_options=options)).fit() / "checkpoint.safetensors"
+
+
+def test_evaluate_compares_with_baselines_per_area_bin(checkpoint, tmp_path):
+    from ganzoo_plugins.metrics.classifier import train_classifier
+
+    classifier = train_classifier("shapes", None, tmp_path / "clf.safetensors", image_size=16, channels=1, steps=3,
+                                  data_options={"n": 64}, limit=64)
+    asm, nets = load_for_inference(checkpoint, "cpu")
+    result = asm.task.evaluate(nets, torch.device("cpu"), num=24, out=str(tmp_path), classifier=str(classifier))
+    assert result["num"] == 24 and result["hole_area"]["mean"] == pytest.approx(0.25)
+    methods = result["methods"]
+    assert set(methods) == {"ganzoo", "biharmonic", "mean-fill", "truth"}
+    for name in ("ganzoo", "biharmonic", "mean-fill"):
+        m = methods[name]
+        assert 0 <= m["accuracy"] <= 1 and 0 <= m["hole_l1"] <= 1 and m["ssim"] <= 1
+        # The composite differs from the truth only in the hole, which is a quarter of every image.
+        assert m["l1"] == pytest.approx(0.25 * m["hole_l1"], rel=1e-3)
+        assert m["psnr"] > m["hole_psnr"]
+    assert methods["biharmonic"]["hole_psnr"] > methods["mean-fill"]["hole_psnr"]  # flat-coloured shapes
+    assert methods["mean-fill"]["hf_energy"] == 0  # a constant fill has no detail inside the hole
+    assert list(result["bins"]) == ["20%-30%"] and result["bins"]["20%-30%"]["count"] == 24
+    assert result["grid"] == str(tmp_path / "inpainting_eval.png")
+    grid = io.imread(result["grid"])
+    assert grid.shape == (4 * 18 + 2, 10 * 18 + 2)
+    strokes = asm.task.evaluate(nets, torch.device("cpu"), num=24, mask="thick")
+    assert strokes["mask"]["kind"] == "thick" and 0.3 <= strokes["hole_area"]["min"]
+    assert sum(b["count"] for b in strokes["bins"].values()) == 24
+
+
+def _png(path: Path, array: np.ndarray) -> Path:
+    io.imsave(path, array, check_contrast=False)
+    return path
+
+
+def test_cli_inpaint_png_keeps_known_pixels(checkpoint, tmp_path):
+    rng = np.random.default_rng(0)
+    image = _png(tmp_path / "digit.png", rng.integers(0, 256, (20, 24), dtype=np.uint8))
+    mask = np.zeros((20, 24), dtype=np.uint8)
+    mask[5:15, 6:18] = 255
+    mask_path = _png(tmp_path / "hole.png", mask)
+    out = tmp_path / "filled.png"
+    result = CliRunner().invoke(cli, ["inpaint", str(checkpoint), str(image), "--mask", str(mask_path),
+                                      "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "hole 25.0% of the image" in result.output
+    before, after = io.imread(image), io.imread(out)
+    assert after.shape == before.shape and after.dtype == np.uint8
+    np.testing.assert_array_equal(after[mask == 0], before[mask == 0])
+    assert not np.array_equal(after[mask > 0], before[mask > 0])
+
+    drawn = tmp_path / "drawn"
+    result = CliRunner().invoke(cli, ["inpaint", str(checkpoint), str(image), "--mask-kind", "strokes", "--seed", "3",
+                                      "--save-masks", "--out", str(drawn), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    used = io.imread(drawn / "digit.mask.png")
+    assert set(np.unique(used)) <= {0, 255} and used.any()
+    np.testing.assert_array_equal(io.imread(drawn / "digit.png")[used == 0], before[used == 0])
+
+
+def test_cli_inpaint_folder(checkpoint, tmp_path):
+    rng = np.random.default_rng(1)
+    src, masks = tmp_path / "images", tmp_path / "masks"
+    (src / "sub").mkdir(parents=True)
+    (masks / "sub").mkdir(parents=True)
+    for rel in ("a.png", "sub/b.png"):
+        _png(src / rel, rng.integers(0, 256, (16, 16), dtype=np.uint8))
+        _png(masks / rel, np.where(rng.random((16, 16)) < 0.3, 255, 0).astype(np.uint8))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["inpaint", str(checkpoint), str(src), "--mask-kind", "box", "--mask-opt", "area=0.1",
+                                 "--out", str(tmp_path / "out"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("hole 9.8% of the image") == 2  # a 5x5 box in 16x16
+    assert (tmp_path / "out" / "a.png").is_file() and (tmp_path / "out" / "sub" / "b.png").is_file()
+    result = runner.invoke(cli, ["inpaint", str(checkpoint), str(src), "--mask", str(masks),
+                                 "--out", str(tmp_path / "out2"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    for rel in ("a.png", "sub/b.png"):
+        keep = io.imread(masks / rel) == 0
+        np.testing.assert_array_equal(io.imread(tmp_path / "out2" / rel)[keep], io.imread(src / rel)[keep])
+
+
+def test_cli_inpaint_clear_errors(checkpoint, tmp_path):
+    image = _png(tmp_path / "img.png", np.full((16, 16), 128, dtype=np.uint8))
+    rgb = _png(tmp_path / "rgb.png", np.full((16, 16, 3), 128, dtype=np.uint8))
+    wrong_size = _png(tmp_path / "big.png", np.full((16, 20), 255, dtype=np.uint8))
+    gray = _png(tmp_path / "soft.png", np.linspace(0, 255, 256).astype(np.uint8).reshape(16, 16))
+    colour = np.zeros((16, 16, 3), dtype=np.uint8)
+    colour[..., 0] = 255
+    colour_mask = _png(tmp_path / "red.png", colour)
+    cases = [
+        (["--mask", str(wrong_size)], "is 20x16 (WxH) but image"),
+        (["--mask", str(gray)], "not binary: it has 256 gray levels"),
+        (["--mask", str(colour_mask)], "colour image"),
+        ([], "exactly one of --mask"),
+        (["--mask", str(gray), "--mask-kind", "box"], "exactly one of --mask"),
+        (["--mask-kind", "boxx"], "Did you mean: box"),
+    ]
+    runner = CliRunner()
+    for extra, message in cases:
+        result = runner.invoke(cli, ["inpaint", str(checkpoint), str(image), *extra, "--out", str(tmp_path / "o.png")])
+        assert result.exit_code != 0 and message in result.output, (extra, result.output)
+        assert "Traceback" not in result.output
+    result = runner.invoke(cli, ["inpaint", str(checkpoint), str(rgb), "--mask-kind", "box", "--out",
+                                 str(tmp_path / "o.png")])
+    assert result.exit_code != 0 and "has 3 channel(s) but the checkpoint was trained on 1-channel" in result.output
+    result = runner.invoke(cli, ["inpaint", str(checkpoint), str(tmp_path), "--mask-kind", "box", "--out",
+                                 str(tmp_path / "o.png")])
+    assert result.exit_code != 0 and "--out must be a folder" in result.output
+    result = runner.invoke(cli, ["sample", str(checkpoint), "--out", str(tmp_path / "s.png")])
+    assert result.exit_code != 0 and "ganzoo inpaint" in result.output

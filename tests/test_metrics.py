@@ -1,0 +1,228 @@
+"""Metric plugins on inputs whose answer is known, the feature classifier and the Stacked MNIST dataset."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import ganzoo
+from ganzoo.api import DataOptions, GanzooError
+from ganzoo.engine.checkpoint import save_checkpoint
+from ganzoo_plugins.metrics.classifier import DomainClassifier, load_classifier, train_classifier
+from ganzoo_plugins.metrics.evaluation import ImageSet, embed, resolve_metrics, score
+from ganzoo_plugins.metrics.prdc import density_coverage, precision_recall
+
+
+def metric(name: str, **options):
+    return ganzoo.get("metrics", name)(**options)
+
+
+def features(x: torch.Tensor) -> ImageSet:
+    return ImageSet(torch.zeros(len(x), 1, 2, 2), features=x)
+
+
+def logits_for(labels: list[int], num_classes: int) -> ImageSet:
+    """Confident logits whose argmax is ``labels``."""
+    logits = torch.full((len(labels), num_classes), -20.0)
+    logits[torch.arange(len(labels)), torch.tensor(labels)] = 20.0
+    return ImageSet(torch.zeros(len(labels), 1, 2, 2), logits=logits)
+
+
+def test_all_metrics_registered():
+    names = {e.name for e in ganzoo.list("metrics")}
+    assert {"fid", "kid", "is", "pr", "dc", "modes", "stacked-mnist", "memorization"} <= names
+
+
+def test_fid_identical_sets_is_zero_and_a_mean_shift_gives_its_square():
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(4000, 8, generator=gen)
+    assert metric("fid").compute(features(real), features(real))["fid"] == pytest.approx(0.0, abs=1e-3)
+    shift = torch.tensor([3.0, 0, 0, 0, 4.0, 0, 0, 0])  # |shift|^2 = 25, same covariance
+    fake = torch.randn(4000, 8, generator=gen) + shift
+    assert metric("fid").compute(features(real), features(fake))["fid"] == pytest.approx(25.0, rel=0.05)
+
+
+def test_fid_and_kid_separate_disjoint_image_classes_through_a_feature_module():
+    """Two samples of one image class are close; two different classes are far apart."""
+    gen = torch.Generator().manual_seed(0)
+
+    def images(left: bool, n: int = 300) -> torch.Tensor:
+        x = torch.rand(n, 1, 28, 28, generator=gen) * 0.4 - 1
+        x[..., :14] += 1.2 if left else 0.0
+        x[..., 14:] += 0.0 if left else 1.2
+        return x.clamp(-1, 1)
+
+    torch.manual_seed(0)
+    net = DomainClassifier(1, 10, 28, width=4)
+    a1, a2, b = (embed(images(side), net, torch.device("cpu")) for side in (True, True, False))
+    fid_same = metric("fid").compute(a1, a2)["fid"]
+    fid_diff = metric("fid").compute(a1, b)["fid"]
+    assert fid_diff > 50 * fid_same
+    kid = metric("kid", subsets=20, subset_size=200)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        kid_same, kid_diff = kid.compute(a1, a2)["kid"], kid.compute(a1, b)["kid"]
+    assert abs(kid_same) < 0.05 * kid_diff
+
+
+def test_inception_score_counts_confidently_used_classes():
+    torch.manual_seed(0)  # InceptionScore shuffles before splitting
+    assert metric("is", splits=2).compute(None, logits_for(list(range(10)) * 50, 10))["is"] == pytest.approx(10, rel=0.05)
+    assert metric("is", splits=2).compute(None, logits_for([3] * 200, 10))["is"] == pytest.approx(1, rel=1e-3)
+
+
+def test_precision_recall_density_coverage_on_a_hand_worked_example():
+    """Real points 0..4 on a line, k=1: every real ball has radius 1; fakes at 0.5 and 10."""
+    real = torch.tensor([[0.0], [1.0], [2.0], [3.0], [4.0]])
+    fake = torch.tensor([[0.5], [10.0]])
+    precision, recall = precision_recall(real, fake, k=1)
+    assert precision == pytest.approx(0.5)  # 0.5 is inside the balls of 0 and 1; 10 is in none
+    assert recall == pytest.approx(1.0)  # the fakes' radius is 9.5: every real point is within it
+    density, coverage = density_coverage(real, fake, k=1)
+    assert density == pytest.approx(1.0)  # (2 balls + 0 balls) / (k * 2 fakes)
+    assert coverage == pytest.approx(0.4)  # only the balls of 0 and 1 hold a fake
+
+
+def test_precision_recall_see_mode_collapse_on_point_clouds():
+    gen = torch.Generator().manual_seed(0)
+    real = torch.cat([torch.randn(300, 2, generator=gen), torch.randn(300, 2, generator=gen) + 20])
+    same = torch.cat([torch.randn(300, 2, generator=gen), torch.randn(300, 2, generator=gen) + 20])
+    collapsed = torch.randn(600, 2, generator=gen)  # one of the two modes only
+    far = torch.randn(600, 2, generator=gen) + 100
+    pr, dc = metric("pr"), metric("dc")
+    good = {**pr.compute(features(real), features(same)), **dc.compute(features(real), features(same))}
+    assert good["precision"] > 0.9 and good["recall"] > 0.9 and good["coverage"] > 0.9
+    assert 0.8 < good["density"] < 1.2
+    half = {**pr.compute(features(real), features(collapsed)), **dc.compute(features(real), features(collapsed))}
+    assert half["precision"] > 0.9 and 0.4 < half["recall"] < 0.55 and 0.4 < half["coverage"] < 0.55
+    none = {**pr.compute(features(real), features(far)), **dc.compute(features(real), features(far))}
+    assert none == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+
+
+def test_mode_counter_on_a_known_histogram():
+    real = logits_for(list(range(10)) * 10, 10)  # uniform over 10 classes
+    fake = logits_for([0] * 50 + [1] * 50, 10)  # two classes, half each
+    result = metric("modes").compute(real, fake)
+    assert result["modes_covered"] == 2 and result["modes_total"] == 10
+    assert result["modes_kl"] == pytest.approx(math.log(5), rel=1e-6)  # sum 0.5 log(0.5 / 0.1)
+    assert metric("modes").compute(real, real)["modes_kl"] == pytest.approx(0.0, abs=1e-12)
+    assert metric("modes", min_count=51).compute(real, fake)["modes_covered"] == 0
+
+
+def test_stacked_mnist_metric_counts_modes_and_kl_to_uniform():
+    fake = logits_for([i * 10 for i in range(100)] * 3, 1000)  # 100 modes, evenly
+    result = metric("stacked-mnist").compute(None, fake)
+    assert result["stacked_modes"] == 100
+    assert result["stacked_kl"] == pytest.approx(math.log(10), rel=1e-6)  # log(1000 / 100)
+    with pytest.raises(GanzooError, match="1000-class"):
+        metric("stacked-mnist").compute(None, logits_for([1, 2], 10))
+    assert ganzoo.get("metrics", "stacked-mnist").num == 26000
+
+
+def test_memorization_ratio_flags_copies():
+    gen = torch.Generator().manual_seed(0)
+    train = ImageSet(torch.rand(200, 1, 8, 8, generator=gen) * 2 - 1)
+    heldout = ImageSet(torch.rand(100, 1, 8, 8, generator=gen) * 2 - 1)
+    copies = ImageSet(train.images[:100].clone())
+    fresh = ImageSet(torch.rand(100, 1, 8, 8, generator=gen) * 2 - 1)
+    m = metric("memorization")
+    copied = m.compute(heldout, copies, train)
+    assert copied["memorization_ratio"] == 0.0 and copied["memorization_copies"] == 1.0
+    honest = m.compute(heldout, fresh, train)
+    assert 0.9 < honest["memorization_ratio"] < 1.1 and honest["memorization_copies"] < 0.05
+    assert honest["heldout_overlap"] == 0.0
+    assert m.compute(copies, fresh, train)["heldout_overlap"] == 1.0
+
+
+def test_score_is_seeded_and_leaves_the_callers_rng_alone():
+    gen = torch.Generator().manual_seed(0)
+    real, fake = features(torch.randn(300, 4, generator=gen)), features(torch.randn(300, 4, generator=gen) + 1)
+    metrics = resolve_metrics(["kid"], {"kid.subset_size": 100, "kid.subsets": 5})
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = score(metrics, real, fake, None, seed=1)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert score(metrics, real, fake, None, seed=1) == first
+
+
+def test_metric_names_and_options_are_checked():
+    with pytest.raises(GanzooError, match="Did you mean: fid"):
+        resolve_metrics("fdi")
+    with pytest.raises(GanzooError, match="no option 'radius'"):
+        resolve_metrics(["pr"], {"pr.radius": 2})
+    with pytest.raises(GanzooError, match="not in --metrics"):
+        resolve_metrics(["pr"], {"kid.subsets": 2})
+    assert resolve_metrics(["pr"], {"pr.k": 5})["pr"].k == 5
+
+
+def test_classifier_trains_saves_and_round_trips(tmp_path):
+    path = train_classifier("shapes", None, tmp_path / "clf.safetensors", image_size=16, epochs=1, steps=3,
+                            batch_size=16, width=4, data_options={"n": 48}, limit=48)
+    model = load_classifier(path)
+    assert model.meta["dataset"] == "shapes" and model.meta["num_classes"] == 4 and model.meta["channels"] == 3
+    assert 0.0 <= model.meta["test_accuracy"] <= 1.0 and model.meta["test_images"] == 48
+    x = torch.rand(5, 3, 32, 32) * 2 - 1  # any size: resized to the classifier's 16 px
+    assert model.features(x).shape == (5, model.num_features) == (5, 16)
+    assert model(x).shape == (5, 4) and model.predict(x).shape == (5,)
+    again = load_classifier(path)
+    torch.testing.assert_close(model(x), again(x))
+    with pytest.raises(GanzooError, match="trained on 3-channel"):
+        model.features(torch.zeros(2, 1, 16, 16))
+
+
+def test_classifier_load_errors_are_clear(tmp_path):
+    with pytest.raises(GanzooError, match="ganzoo features train"):
+        load_classifier(tmp_path / "missing.safetensors")
+    other = save_checkpoint(tmp_path / "run.safetensors", {"w": torch.zeros(1)}, {"config": {}})
+    with pytest.raises(GanzooError, match="not a feature classifier"):
+        load_classifier(other)
+
+
+def test_per_channel_classifier_reads_a_digit_triple():
+    """A stacked classifier's label is 100*d_R + 10*d_G + d_B of its per-channel digit predictions."""
+    torch.manual_seed(0)
+    model = DomainClassifier(3, 1000, 28, width=4, per_channel=True).eval()
+    x = torch.rand(6, 3, 28, 28) * 2 - 1
+    digits = torch.stack([model.net(x[:, c:c + 1])[1].argmax(1) for c in range(3)], dim=1)
+    assert model.predict(x).tolist() == (digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]).tolist()
+    assert torch.exp(model(x)).sum(1).sub(1).abs().max() < 1e-4  # a proper distribution over 1000 modes
+    assert model.features(x).shape == (6, 3 * 16)
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
+    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+@pytest.fixture
+def fake_mnist(tmp_path: Path) -> Path:
+    """100 'digits': image i is filled with 20 * (i % 10), its label i % 10."""
+    labels = np.arange(100) % 10
+    images = np.repeat((labels * 20)[:, None, None], 28, axis=1).repeat(28, axis=2)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images, 0x803)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels, 0x801)
+    return tmp_path
+
+
+@pytest.mark.filterwarnings("ignore:mnist. no train")
+def test_stacked_mnist_dataset_stacks_three_digits(fake_mnist):
+    spec = ganzoo.get("datasets", "stacked-mnist")
+    assert spec.channels == 3 and spec.num_classes == 1000
+    ds = spec.build(DataOptions(root=str(fake_mnist), image_size=28, options={"n": 50, "holdout": 20}))
+    assert len(ds) == 50
+    for i in range(0, 50, 7):
+        item = ds[i]
+        assert item["image"].shape == (3, 28, 28)
+        digits = [round(((item["image"][c, 0, 0].item() + 1) * 127.5) / 20) for c in range(3)]
+        assert int(item["label"]) == 100 * digits[0] + 10 * digits[1] + digits[2]
+        torch.testing.assert_close(ds[i]["image"], item["image"])  # deterministic per index
+    labels = {int(ds[i]["label"]) for i in range(50)}
+    assert len(labels) > 30  # independent digits per channel, not one triple
+    with pytest.raises(GanzooError, match="3 channels"):
+        spec.build(DataOptions(root=str(fake_mnist), channels=1))
