@@ -110,10 +110,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     seed_name, ganzoo_name = order
     medians = {name: statistics.median(values) for name, values in times.items()}
     ratio = medians[ganzoo_name] / medians[seed_name]
-    ganzoo_mode = f"{args.precision}{' + compile' if args.compile else ''}{' + channels_last' if args.channels_last else ''}"
+    ganzoo_mode = " + ".join([args.precision] + ["compile"] * args.compile + ["channels_last"] * args.channels_last)
     lines = [
         "# Step time: seed 001's loop vs ganzoo", "",
-        f"- command: `python {shlex.join(['benchmarks/speed_vs_seed.py', *(argv if argv is not None else sys.argv[1:])])}`",
+        f"- command: `python {shlex.join(['benchmarks/speed_vs_seed.py', *(sys.argv[1:] if argv is None else argv)])}`",
         f"- machine: {machine()}; device {device}; torch {torch.__version__}; "
         f"date {time.strftime('%Y-%m-%d', time.gmtime())}",
         f"- DCGAN {SIZE} px, {CHANNELS} channels, batch {args.batch_size}, same image tensors for both; ganzoo: "

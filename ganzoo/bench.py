@@ -181,7 +181,8 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
         if last and spec.curve_metric not in scores:  # e.g. pr: its figures are precision and recall
             source = trainer.task.evaluate(trainer.sample_nets(), device, metrics=[spec.curve_metric], **options)
         figure, value = curve_figure(spec.curve_metric, source)
-        curve.append({"step": trainer.step, "train_s": round(wall, 2), "value": value})
+        figures = {k: v for k, v in source.items() if not isinstance(v, dict)}
+        curve.append({"step": trainer.step, "train_s": round(wall, 2), "value": value, "figures": figures})
         echo(f"  {name} step {trainer.step}: {figure} {_fmt(value)}")
         if last:
             final = scores

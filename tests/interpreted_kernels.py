@@ -38,7 +38,7 @@ def make(layout: str, bias: bool, dtype: torch.dtype = torch.float64) -> tuple[t
     return x.requires_grad_(), (b.requires_grad_() if b is not None else None)
 
 
-@pytest.mark.parametrize("alpha,gain,layout,bias", CASES)
+@pytest.mark.parametrize("alpha,gain,layout,bias", CASES[::3])
 def test_opcheck(alpha, gain, layout, bias):
     x, b = make(layout, bias, torch.float32)
     opcheck(torch.ops.ganzoo.bias_act.default, (x, b, alpha, gain))

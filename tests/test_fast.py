@@ -69,7 +69,7 @@ def test_triton_kernels_pass_their_checks_in_the_interpreter():
                              str(ROOT / "tests" / "interpreted_kernels.py")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert re.search(r"\b13 passed\b", result.stdout), result.stdout[-2000:]
+    assert re.search(r"\b11 passed\b", result.stdout), result.stdout[-2000:]
 
 
 def test_kernel_choice_is_explicit_and_never_falls_back(tmp_path, monkeypatch):
@@ -102,7 +102,7 @@ def compiled_matches_eager(tmp_path: Path, monkeypatch, backend: str, loss: str,
     if backend != "inductor":
         monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=backend))
     common = dict(arch="dcgan", loss=loss, n_critic=n_critic, ema=True, ema_decay=0.5)
-    eager = run_steps(Trainer(tiny(tmp_path, out=str(tmp_path / "eager"), **common)), 4)
+    eager = run_steps(Trainer(tiny(tmp_path, out=str(tmp_path / "eager"), **common)), 3)
     trainer = Trainer(tiny(tmp_path, out=str(tmp_path / "compiled"), compile=True, **common))
     batches = trainer._batches()
     torch.manual_seed(1)
@@ -110,7 +110,7 @@ def compiled_matches_eager(tmp_path: Path, monkeypatch, backend: str, loss: str,
     warm = counters["stats"]["unique_graphs"]
     assert warm >= 2, "G and D were compiled"
     trainer.save_samples(trainer.fixed_inputs())  # eval mode and back must not invalidate the graphs
-    logs += [{k: v.item() for k, v in trainer.train_step(batches).items()} for _ in range(3)]
+    logs += [{k: v.item() for k, v in trainer.train_step(batches).items()} for _ in range(2)]
     assert counters["stats"]["unique_graphs"] == warm, "no recompilation after the first step"
     state = {k: v.detach().float().clone() for k, v in trainer.state_tensors()[0].items()
              if k.startswith(("G.", "D.", "ema."))}

@@ -214,7 +214,8 @@ def load_classifier(path: str | Path) -> DomainClassifier:
     if not path.is_file():
         raise GanzooError(
             f"classifier '{path}' does not exist; train one with "
-            "`ganzoo features train --dataset mnist --data-root ../shared/data/mnist --out mnist-classifier.safetensors`"
+            "`ganzoo features train --dataset mnist --data-root ../shared/data/mnist "
+            "--out mnist-classifier.safetensors`"
         )
     tensors, meta = load_checkpoint(path)
     if meta.get("kind") != KIND:

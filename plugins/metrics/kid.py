@@ -18,7 +18,9 @@ from ganzoo_plugins.metrics.evaluation import ImageMetric, ImageSet, Precomputed
 
 
 class KID(ImageMetric):
-    description: ClassVar[str] = "Kernel distance of classifier features (torchmetrics KID; options subsets, subset_size)"
+    description: ClassVar[str] = (
+        "Kernel distance of classifier features (torchmetrics KID; options subsets, subset_size)"
+    )
     subsets: int = 100
     subset_size: int = 1000
 
