@@ -145,7 +145,7 @@ def plugins_cmd(show_all: bool, as_json: bool) -> None:
 
 def _train_options(fn: Callable) -> Callable:
     options = [
-        click.option("--arch", shell_complete=complete_names("archs"), help="Architecture (ganzoo list archs). [dcgan]"),
+        click.option("--arch", shell_complete=complete_names("archs"), help="Architecture (ganzoo list archs). [the task's default: dcgan for generation]"),
         click.option("--loss", shell_complete=complete_names("losses"), help="Adversarial loss (ganzoo list losses). [task default]"),
         click.option("--task", shell_complete=complete_names("tasks"), help="Task (ganzoo list tasks). [unconditional]"),
         click.option("--dataset", shell_complete=complete_names("datasets"), help="Dataset (ganzoo list datasets). [shapes]"),

@@ -21,7 +21,7 @@ else:  # pragma: no cover - Python 3.10
 class RunConfig:
     """Everything that defines a training run; saved as ``config.toml``/JSON in the run dir."""
 
-    arch: str = "dcgan"
+    arch: str | None = None
     loss: str | None = None
     task: str = "unconditional"
     dataset: str = "shapes"

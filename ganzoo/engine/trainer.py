@@ -76,6 +76,7 @@ def assemble(config: RunConfig) -> Assembly:
     """Resolve names through the registry and refuse impossible combinations before training."""
     registry = get_registry()
     task_cls = registry.get("tasks", config.task)
+    config.arch = config.arch or task_cls.default_arch
     arch = registry.get("archs", config.arch)
     loss_name = config.loss or task_cls.default_loss
     loss = registry.get("losses", loss_name)(**config.loss_options)
@@ -91,7 +92,11 @@ def assemble(config: RunConfig) -> Assembly:
         config.image_size = arch.image_sizes[0] if arch.image_sizes else 32
     if config.channels is None:
         config.channels = spec.channels or 3
-    arch.check(config.arch, config.task, config.image_size, config.channels)
+    try:
+        arch.check(config.arch, config.task, config.image_size, config.channels)
+    except IncompatibleError as exc:
+        serving = [e.name for e in registry.list("archs") if config.task in e.obj.tasks]
+        raise IncompatibleError(f"{exc} Architectures for task '{config.task}': {', '.join(serving)}.") from None
     config.loss = loss_name
     task = task_cls(arch, config, spec, **config.task_options)
     return Assembly(config, task, loss, spec, task.build())
