@@ -27,20 +27,11 @@ from torch import Tensor, nn
 
 from ganzoo.api import Architecture, GanzooError, IncompatibleError, NetConfig
 from ganzoo.hookspecs import Register, hookimpl
+from ganzoo_plugins.architectures.dcgan import init_dcgan
 from ganzoo_plugins.architectures.patchgan import PatchDiscriminator, patch_discriminator
 
 
 NORMS = {"instance": nn.InstanceNorm2d, "batch": nn.BatchNorm2d, "none": lambda channels: nn.Identity()}
-
-
-def _init(module: nn.Module) -> None:
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
 
 
 class ResidualBlock(nn.Module):
@@ -79,7 +70,7 @@ class ResnetGenerator(nn.Module):
                        make_norm(width * mult // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-        self.apply(_init)
+        init_dcgan(self)  # the reference's 'normal' init is DCGAN's
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
