@@ -242,7 +242,8 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         flat.append({
             "arch": row["arch"], "loss": row["loss"], "seed": row["seed"], "steps": row["steps"],
             "n_critic": row["n_critic"], "train_s": row["train_s"], "cpu_s": row["cpu_s"],
-            "img/s": row["img_per_s"], "peak_mem_MB": row["peak_mem_mb"],
+            "img/s": row["img_per_s"], "img/cpu-s": round(row["images"] / max(row["cpu_s"], 1e-9), 1),
+            "peak_mem_MB": row["peak_mem_mb"],
             **{k: v for k, v in row["metrics"].items() if k not in ("num_generated", "num_real", "modes_total")},
         })
     return flat
@@ -269,7 +270,8 @@ def markdown_report(rows: list[dict[str, Any]], spec: BenchSpec, command: str) -
         f"- budget: {budget} (same for every row); dataset {spec.base.dataset}, batch {spec.base.batch_size}, "
         f"width {spec.base.width}, device {spec.base.device}",
         f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
-        f"- img/s = images seen by D (steps x batch x n_critic) / training wall time; peak_mem_MB = {memory}; "
+        f"- img/s = images seen by D (steps x batch x n_critic) / training wall time (img/cpu-s: / process CPU "
+        f"time, steadier on a shared machine); peak_mem_MB = {memory} while training; "
         f"metrics on {rows[0]['metrics'].get('num_generated', '?') if rows else '?'} generated vs "
         f"{rows[0]['metrics'].get('num_real', '?') if rows else '?'} held-out images", "",
         markdown_table(table_rows(rows)), "",
