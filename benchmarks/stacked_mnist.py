@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         "at least one sample lands in it; KL(generated || uniform) in nats",
         f"- our run: dcgan + bce, width {args.width} (published DCGAN used the VEEGAN setting's own net), batch "
         f"{args.batch_size}, {row['steps']} generator steps ({row['steps'] * args.batch_size:,} images, "
-        f"{row['train_s']:.0f} s on this CPU); training stacks are built from the first 8000 MNIST t10k digits",
+        f"{row['train_s']:.0f} s of training wall time on this CPU); training stacks are built from the first 8000 MNIST t10k digits",
         "",
         "| model | modes (of 1000) | KL | training |",
         "|---|---|---|---|",
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     for point in row["curve"]:
         figures = point["figures"]
         lines.append(f"| ganzoo dcgan + bce, step {point['step']} | {figures['stacked_modes']} | "
-                     f"{figures['stacked_kl']:.2f} | {point['step']} steps, {point['train_s']:.0f} s CPU |")
+                     f"{figures['stacked_kl']:.2f} | {point['step']} steps, {point['train_s']:.0f} s wall |")
     lines.append(f"| real held-out stacks (ceiling of this classifier) | {ceiling['stacked_modes']} | "
                  f"{ceiling['stacked_kl']:.2f} | - |")
     lines += ["", f"Samples at the last step: `{grid.name}`.", "",
