@@ -186,7 +186,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.asm = assemble(config)
         self.task, self.loss = self.asm.task, self.asm.loss
-        self.dtype = PRECISIONS[config.precision] if config.precision in PRECISIONS else self._bad_precision()
+        if config.precision not in PRECISIONS:
+            raise GanzooError(f"--precision {config.precision}: choose one of {', '.join(PRECISIONS)}")
+        self.dtype = PRECISIONS[config.precision]
         self.kernels = resolve_kernels(config.kernels, self.device)
         sites = sum(use_kernels(net, self.kernels) for net in self.asm.nets.values())
         log.info("kernels: %s (%d fused bias+activation site(s) in %s)", self.kernels, sites, config.arch)
@@ -216,9 +218,6 @@ class Trainer:
         if self.resume_state is not None:
             self._restore(*self.resume_state)
         self.run_dir = Path(config.out or self._default_out())
-
-    def _bad_precision(self) -> None:
-        raise GanzooError(f"--precision {self.config.precision}: choose one of {', '.join(PRECISIONS)}")
 
     def _merge_resume(self, saved: RunConfig, given: RunConfig, resume: str | Path) -> RunConfig:
         """Resume keeps the saved run; only budget, output and device-side settings may change."""
