@@ -153,7 +153,7 @@ def _train_options(fn: Callable) -> Callable:
         click.option("--image-size", type=int, help="Image side in pixels. [first size the arch supports]"),
         click.option("--channels", type=int, help="Image channels. [the dataset's own]"),
         click.option("--batch-size", type=int, help="Batch size per process. [64]"),
-        click.option("--steps", type=int, help="Generator updates to train for. [600]"),
+        click.option("--steps", type=int, help="Generator updates to train for. [1500]"),
         click.option("--epochs", type=float, help="Train for this many passes over the data instead of --steps."),
         click.option("--lr", type=float, help="Adam learning rate. [2e-4]"),
         click.option("--lr-d", type=float, help="Discriminator learning rate. [--lr]"),

@@ -29,7 +29,7 @@ class RunConfig:
     image_size: int | None = None
     channels: int | None = None
     batch_size: int = 64
-    steps: int = 600
+    steps: int = 1500
     epochs: float | None = None
     lr: float = 2e-4
     lr_d: float | None = None
