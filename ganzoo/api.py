@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -132,6 +133,23 @@ class DataOptions:
     download: bool = False
     skip_bad_images: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+
+
+SPLITS = {"train": 0, "test": 1}
+
+
+def split_id(dataset: str, split: str) -> int:
+    """The number of a split, which keys per-item RNGs so train and test draw different streams."""
+    if split not in SPLITS:
+        raise GanzooError(f"dataset '{dataset}' has splits {', '.join(SPLITS)}, not '{split}'")
+    return SPLITS[split]
+
+
+def item_rng(seed: int, split: int, index: int, length: int) -> np.random.Generator:
+    """The RNG item ``index`` is drawn from: the same on every call, which exact resume relies on."""
+    if not 0 <= index < length:
+        raise IndexError(index)
+    return np.random.default_rng((seed, split, index))
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,11 @@ import torch
 from skimage import draw
 from torch.utils.data import Dataset
 
-from ganzoo.api import DataOptions, DatasetSpec, GanzooError
+from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import LUMA, from_array, resize
 
 KINDS = ("circle", "rectangle", "triangle", "ellipse")
-SPLITS = {"train": 0, "test": 1}
 _SUPERSAMPLE = 2
 
 
@@ -77,23 +76,19 @@ class Shapes(Dataset):
     """1-3 filled circles/rectangles/triangles/ellipses; the label is the kind of the largest."""
 
     def __init__(self, options: DataOptions) -> None:
-        if options.split not in SPLITS:
-            raise GanzooError(f"dataset 'shapes' has splits {', '.join(SPLITS)}, not '{options.split}'")
         if options.image_size < 4:
             raise GanzooError(f"dataset 'shapes' needs --image-size of at least 4, got {options.image_size}")
         self.size = options.image_size
         self.channels = options.channels or 3
         self.seed = options.seed
-        self.split = SPLITS[options.split]
+        self.split = split_id("shapes", options.split)
         self.n = int(options.options.get("n", 10000))
 
     def __len__(self) -> int:
         return self.n
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not 0 <= index < self.n:
-            raise IndexError(index)
-        rng = np.random.default_rng((self.seed, self.split, index))
+        rng = item_rng(self.seed, self.split, index, self.n)
         size = self.size * _SUPERSAMPLE
         light_background = bool(rng.random() < 0.5)
         canvas = _background(rng, size, light_background)

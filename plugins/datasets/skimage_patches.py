@@ -13,7 +13,7 @@ import skimage.data
 import torch
 from torch.utils.data import Dataset
 
-from ganzoo.api import DataOptions, DatasetSpec, GanzooError
+from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import from_array, resize
 
@@ -22,7 +22,6 @@ SOURCES = (
     "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
     "brick", "grass", "gravel", "camera", "moon",
 )
-SPLITS = {"train": 0, "test": 1}
 
 
 def _load_sources() -> list[np.ndarray]:
@@ -42,12 +41,10 @@ class SkimagePatches(Dataset):
     """Crops whose side is ``min_scale``-``max_scale`` of the source's shorter side, resized to image_size."""
 
     def __init__(self, options: DataOptions) -> None:
-        if options.split not in SPLITS:
-            raise GanzooError(f"dataset 'skimage-patches' has splits {', '.join(SPLITS)}, not '{options.split}'")
         self.size = options.image_size
         self.channels = options.channels or 3
         self.seed = options.seed
-        self.split = SPLITS[options.split]
+        self.split = split_id("skimage-patches", options.split)
         self.n = int(options.options.get("n", 10000))
         self.min_scale = float(options.options.get("min_scale", 0.1))
         self.max_scale = float(options.options.get("max_scale", 0.5))
@@ -62,9 +59,7 @@ class SkimagePatches(Dataset):
         return self.n
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not 0 <= index < self.n:
-            raise IndexError(index)
-        rng = np.random.default_rng((self.seed, self.split, index))
+        rng = item_rng(self.seed, self.split, index, self.n)
         label = int(rng.integers(len(self.sources)))
         source = self.sources[label]
         height, width = source.shape[:2]

@@ -10,15 +10,13 @@ Digits come from the ``mnist`` plugin (same files, same ``holdout`` option:
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ganzoo.api import DataOptions, DatasetSpec, GanzooError
+from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo_plugins.datasets.mnist import DEFAULT_ROOT, Mnist
 
-SPLITS = {"train": 0, "test": 1}
 CHANNELS = 3
 
 
@@ -26,8 +24,7 @@ class StackedMnist(Dataset):
     """3-channel stacks of MNIST digits; option ``n`` (default 60000) items per split."""
 
     def __init__(self, options: DataOptions) -> None:
-        if options.split not in SPLITS:
-            raise GanzooError(f"dataset 'stacked-mnist' has splits {', '.join(SPLITS)}, not '{options.split}'")
+        self.seed, self.split = options.seed, split_id("stacked-mnist", options.split)
         if options.channels not in (None, CHANNELS):
             raise GanzooError(f"dataset 'stacked-mnist' has 3 channels (one digit each), not --channels "
                               f"{options.channels}; drop --channels")
@@ -36,15 +33,12 @@ class StackedMnist(Dataset):
                                         split=options.split, seed=options.seed, download=options.download,
                                         options=extra))
         self.n = int(options.options.get("n", 60000))
-        self.seed, self.split = options.seed, SPLITS[options.split]
 
     def __len__(self) -> int:
         return self.n
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not 0 <= index < self.n:
-            raise IndexError(index)
-        rng = np.random.default_rng((self.seed, self.split, index))
+        rng = item_rng(self.seed, self.split, index, self.n)
         picks = [self.digits[int(j)] for j in rng.integers(len(self.digits), size=CHANNELS)]
         label = sum(int(item["label"]) * 10 ** (CHANNELS - 1 - c) for c, item in enumerate(picks))
         return {"image": torch.cat([item["image"] for item in picks]), "label": torch.tensor(label)}

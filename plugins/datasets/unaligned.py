@@ -29,11 +29,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ganzoo.api import DataOptions, DatasetSpec, GanzooError
+from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo_plugins.datasets.folder import ImageDirectory
 
-SPLITS = {"train": 0, "test": 1}
 OPTIONS = ("load_size", "flip")
 
 
@@ -46,8 +45,7 @@ class UnalignedFolders(Dataset):
                 "dataset 'unaligned' needs --data-root pointing at a folder with trainA/ and trainB/ "
                 "(and testA/ testB/), the CycleGAN layout"
             )
-        if options.split not in SPLITS:
-            raise GanzooError(f"dataset 'unaligned' has splits {', '.join(SPLITS)}, not '{options.split}'")
+        split = split_id("unaligned", options.split)
         unknown = sorted(set(options.options) - set(OPTIONS))
         if unknown:
             raise GanzooError(f"dataset 'unaligned' has no option {', '.join(unknown)}; it has {', '.join(OPTIONS)}")
@@ -67,7 +65,7 @@ class UnalignedFolders(Dataset):
         if not isinstance(flip, bool):
             raise GanzooError(f"dataset 'unaligned': --data-opt flip must be true or false, got {flip!r}")
         self.flip = self.train and flip
-        self.seed, self.split = options.seed, SPLITS[options.split]
+        self.seed, self.split = options.seed, split
         self.domains = []
         for domain in "AB":
             folder = Path(options.root) / f"{options.split}{domain}"
@@ -90,9 +88,7 @@ class UnalignedFolders(Dataset):
         return image.flip(-1) if self.flip and rng.random() < 0.5 else image
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        rng = np.random.default_rng((self.seed, self.split, index))
+        rng = item_rng(self.seed, self.split, index, len(self))
         domain_a, domain_b = self.domains
         partner = int(rng.integers(len(domain_b))) if self.train else index % len(domain_b)
         return {
