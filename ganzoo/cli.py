@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from . import __version__
 from .api import GanzooError
 from .registry import KINDS, ALIASES, get_registry
+
+if TYPE_CHECKING:
+    from .engine.config import RunConfig
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
