@@ -159,7 +159,7 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
     memory.reset()
     trainer = Trainer(config)
     device = trainer.device
-    batches = trainer._batches()
+    batches = trainer.batch_stream()
     wall = cpu = peak = 0.0
     curve: list[dict[str, Any]] = []
     final: dict[str, Any] = {}

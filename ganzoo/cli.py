@@ -325,7 +325,8 @@ def _split_names(value: str | None) -> list[str] | None:
 @click.option("-n", "--num", type=int, help="Generated samples to score. [2000; 26000 for stacked-mnist]")
 @click.option("--data-root", help="Dataset directory. [the one the run was trained with]")
 @click.option("--classifier", type=click.Path(dir_okay=False),
-              help="Feature classifier from `ganzoo features train` (for fid, kid, is, pr, dc, modes).")
+              help="Feature net for fid, kid, is, pr, dc, modes: a file from `ganzoo features train`, or "
+                   "`inception` / `inception:PATH` for the standard FID Inception weights already on disk.")
 @click.option("--out", type=click.Path(file_okay=False), help="Directory for images the evaluation writes, if any.")
 @click.option("--seed", default=0, show_default=True, help="Seed for the generated samples and metric subsets.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
@@ -343,6 +344,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
       ganzoo features train --dataset mnist --data-root ../shared/data/mnist --out mnist-clf.safetensors
       ganzoo eval runs/<run> --metrics fid,kid,pr,dc,modes,memorization --classifier mnist-clf.safetensors
       ganzoo eval runs/<run> --metrics stacked-mnist --classifier stacked-clf.safetensors   # 26,000 samples
+      ganzoo eval runs/<run> --metrics fid,kid,is --classifier inception   # pip install 'ganzoo[inception]'
     """
     from pathlib import Path
 
@@ -374,7 +376,8 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
 @click.option("--metrics", default="fid,kid,is,pr,dc,modes", show_default=True, help="Metrics at the end.")
 @click.option("--curve-metric", default="fid", show_default=True, help="Metric for the quality-vs-steps curve.")
 @click.option("-n", "--num", type=int, help="Generated samples per evaluation. [2000]")
-@click.option("--classifier", type=click.Path(dir_okay=False), help="Feature classifier (ganzoo features train).")
+@click.option("--classifier", type=click.Path(dir_okay=False),
+              help="Feature net: a `ganzoo features train` file, or inception[:PATH] (weights on disk).")
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--width", default=64, show_default=True, help="Base width (ngf/ndf) of every architecture.")
 @click.option("--image-size", type=int, help="Image side. [each architecture's first supported size]")

@@ -88,7 +88,7 @@ def test_compiled_step_with_the_fused_op_matches_eager_reference(tmp_path, monke
                         out=str(tmp_path / kernels))
         trainer = Trainer(cfg)
         assert trainer.kernels == kernels
-        batches = trainer._batches()
+        batches = trainer.batch_stream()
         torch.manual_seed(1)  # the penalty's interpolation weights
         logs.append([{k: v.item() for k, v in trainer.train_step(batches).items()} for _ in range(2)])
         weights.append({k: v.clone() for k, v in trainer.state_tensors()[0].items() if k.startswith(("G.", "D."))})

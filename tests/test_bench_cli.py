@@ -134,3 +134,50 @@ def test_bench_refuses_bad_settings_before_training(tmp_path):
                                      "--steps", "1", "--out", str(tmp_path)])
     assert impossible.exit_code == 1 and "cannot do --image-size 48" in impossible.output
     assert not any(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def inception_weights(tmp_path_factory) -> Path:
+    """A weights file in the FID Inception format, randomly initialised (nothing may be downloaded in tests)."""
+    from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(tf_inception, "load_state_dict_from_url", lambda *a, **k: {})
+    patch.setattr(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+    torch.manual_seed(0)
+    net = tf_inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    patch.undo()
+    path = tmp_path_factory.mktemp("inception") / "weights.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def test_eval_with_inception_features_from_local_weights(run_dir, inception_weights, tmp_path):
+    from ganzoo_plugins.metrics.evaluation import embed, get_classifier, resolve_metrics, score
+
+    net = get_classifier(f"inception:{inception_weights}")
+    gray = torch.rand(3, 1, 28, 28) * 2 - 1
+    features = embed(gray, net, torch.device("cpu"))
+    assert features.features.shape == (3, 2048) and features.logits.shape == (3, 1008)
+    same = score(resolve_metrics("fid"), features, features, None)
+    assert same["fid"] == pytest.approx(0, abs=1e-3)
+
+    out = tmp_path / "eval.json"
+    result = invoke("eval", str(run_dir), "--metrics", "fid,is,pr", "-n", "8", "--device", "cpu",
+                    "--classifier", f"inception:{inception_weights}", "--json", str(out))
+    scores = json.loads(out.read_text())
+    assert math.isfinite(scores["fid"]) and scores["fid"] > 0 and 1 <= scores["is"] <= 1008
+    assert "precision" in result.output
+
+
+def test_inception_without_weights_names_the_path_and_downloads_nothing(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    result = CliRunner().invoke(cli, ["eval", str(run_dir), "--metrics", "fid", "--classifier", "inception",
+                                      "--device", "cpu"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert str(tmp_path / "torch-home") in result.output and "weights-inception-2015-12-05" in result.output
+    not_weights = tmp_path / "not-weights.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, not_weights)
+    result = CliRunner().invoke(cli, ["eval", str(run_dir), "--metrics", "fid", "--classifier",
+                                      f"inception:{not_weights}", "--device", "cpu"])
+    assert result.exit_code == 1 and str(not_weights) in result.output and "not the FID Inception" in result.output

@@ -42,7 +42,7 @@ def tiny(tmp_path: Path, **overrides) -> RunConfig:
 
 def run_steps(trainer: Trainer, steps: int, seed: int = 1) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
     """Train ``steps`` steps; the losses each step and every weight, buffer and EMA tensor after."""
-    batches = trainer._batches()
+    batches = trainer.batch_stream()
     torch.manual_seed(seed)  # the global RNG: WGAN-GP's interpolation weights
     logs = [{k: v.item() for k, v in trainer.train_step(batches).items()} for _ in range(steps)]
     state = {k: v.detach().float().cpu().clone() for k, v in trainer.state_tensors()[0].items()
@@ -104,7 +104,7 @@ def compiled_matches_eager(tmp_path: Path, monkeypatch, backend: str, loss: str,
     common = dict(arch="dcgan", loss=loss, n_critic=n_critic, ema=True, ema_decay=0.5)
     eager = run_steps(Trainer(tiny(tmp_path, out=str(tmp_path / "eager"), **common)), 3)
     trainer = Trainer(tiny(tmp_path, out=str(tmp_path / "compiled"), compile=True, **common))
-    batches = trainer._batches()
+    batches = trainer.batch_stream()
     torch.manual_seed(1)
     logs = [{k: v.item() for k, v in trainer.train_step(batches).items()}]
     warm = counters["stats"]["unique_graphs"]

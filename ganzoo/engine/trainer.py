@@ -286,7 +286,8 @@ class Trainer:
             return StepContext(self.nets, self.eager, self.loss, self.device, generator, self.step)
         return StepContext(self.nets, self.eager, self.loss, self.device, self.gen, self.step, self.rank, self.world)
 
-    def _batches(self) -> Iterator[dict[str, torch.Tensor]]:
+    def batch_stream(self) -> Iterator[dict[str, torch.Tensor]]:
+        """Device batches from the run's current position on, for :meth:`train_step` (bench drives it too)."""
         sampler = EpochBatches(self.dataset, self.config.batch_size, self.config.seed, self.batches, self.rank,
                                self.world)
         # A private generator: the loader's worker seed must not draw from the global RNG (exact resume).
@@ -428,7 +429,7 @@ class Trainer:
         if main:
             self._truncate_log(log_path)
         fixed = self.fixed_inputs()
-        batches = self._batches()
+        batches = self.batch_stream()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="step",
                    desc=f"{cfg.arch}+{cfg.loss} on {cfg.dataset}")
         images_per_step = cfg.batch_size * self.loss.n_critic * self.world

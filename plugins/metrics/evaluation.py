@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from ganzoo.api import GanzooError, Metric
 from ganzoo.registry import get_registry
 from ganzoo_plugins.metrics.classifier import DomainClassifier, load_classifier, load_images
+from ganzoo_plugins.metrics.inception import InceptionFeatures, is_inception, load_inception, weights_path
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
 DEFAULT_NUM = 2000
@@ -87,28 +88,38 @@ class Precomputed(nn.Module):
         return x.double()
 
 
+FeatureNet = DomainClassifier | InceptionFeatures
+
+
 @torch.no_grad()
-def embed(images: Tensor, classifier: DomainClassifier | None, device: torch.device) -> ImageSet:
+def embed(images: Tensor, classifier: FeatureNet | None, device: torch.device) -> ImageSet:
     """Features and logits of ``images`` in batches (on ``device``), kept on the CPU."""
     if classifier is None:
         return ImageSet(images)
     classifier = classifier.to(device).eval()
+    batch = getattr(classifier, "batch_size", BATCH)
     feats, logits = [], []
-    for i in range(0, len(images), BATCH):
-        f, lg = classifier.features_and_logits(images[i:i + BATCH].to(device))
+    for i in range(0, len(images), batch):
+        f, lg = classifier.features_and_logits(images[i:i + batch].to(device))
         feats.append(f.float().cpu())
         logits.append(lg.float().cpu())
     return ImageSet(images, torch.cat(feats), torch.cat(logits))
 
 
 @lru_cache(maxsize=4)
-def _cached_classifier(path: str, mtime: float) -> DomainClassifier:
-    return load_classifier(path)
+def _cached_classifier(spec: str, mtime: float) -> FeatureNet:
+    return load_inception(spec) if is_inception(spec) else load_classifier(spec)
 
 
-def get_classifier(path: str | Path) -> DomainClassifier:
-    path = Path(path)
-    return _cached_classifier(str(path.resolve()), path.stat().st_mtime if path.is_file() else 0.0)
+def _mtime(spec: str | Path) -> float:
+    path = weights_path(spec) if is_inception(spec) else Path(spec)
+    return path.stat().st_mtime if path.is_file() else 0.0
+
+
+def get_classifier(spec: str | Path) -> FeatureNet:
+    """The feature net for a ``--classifier`` value: a ``ganzoo features train`` file or ``inception[:PATH]``."""
+    key = str(spec) if is_inception(spec) else str(Path(spec).resolve())
+    return _cached_classifier(key, _mtime(spec))
 
 
 @lru_cache(maxsize=4)
@@ -121,7 +132,7 @@ def _cached_real(dataset: str, root: str | None, split: str, size: int, channels
 def real_images(config: Any, split: str, data_root: str | None, limit: int | None, classifier: str | None,
                 device: torch.device) -> ImageSet:
     """A split of the run's own dataset at the run's size and channels, embedded, cached."""
-    mtime = Path(classifier).stat().st_mtime if classifier and Path(classifier).is_file() else 0.0
+    mtime = _mtime(classifier) if classifier else 0.0
     return _cached_real(config.dataset, data_root or config.data_root, split, config.image_size, config.channels,
                         json.dumps(config.data_options, sort_keys=True), config.seed, limit, classifier, mtime,
                         str(device))
@@ -178,7 +189,7 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
     cls_path = classifier if any(m.needs_classifier for m in chosen.values()) else None
     if cls_path:
         trained_on = get_classifier(cls_path).meta.get("dataset")
-        if trained_on != task.config.dataset:
+        if trained_on not in (None, task.config.dataset):
             warnings.warn(f"classifier {cls_path} was trained on '{trained_on}', the run on "
                           f"'{task.config.dataset}'; its features may not suit these images", stacklevel=2)
     real = None
