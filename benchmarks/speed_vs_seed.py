@@ -42,7 +42,7 @@ SIZE, CHANNELS = 32, 3
 
 def real_images(n: int, device: torch.device) -> torch.Tensor:
     """``n`` images of the embedded shapes dataset (no download), on the device."""
-    dataset = get("datasets", "shapes").build(DataOptions(image_size=SIZE, channels=CHANNELS, options={"n": n}))
+    dataset = get("datasets", "shapes").load("shapes", DataOptions(image_size=SIZE, channels=CHANNELS, options={"n": n}))
     return torch.stack([dataset[i]["image"] for i in range(n)]).to(device)
 
 

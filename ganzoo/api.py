@@ -6,7 +6,7 @@ objects of these types through the hooks in :mod:`ganzoo.hookspecs`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -159,6 +159,8 @@ class DatasetSpec:
     ``build`` returns a ``torch.utils.data.Dataset`` whose items are dicts:
     layout ``image``: ``{"image": float CxHxW in [-1, 1], "label": int64}``
     (label -1 when there are none); layout ``unaligned``: ``{"A": ..., "B": ...}``.
+    ``options`` declares the dataset's own ``--data-opt`` keys with their
+    defaults; :meth:`load` refuses any other key, so a typo is not silently ignored.
     """
 
     build: Callable[[DataOptions], torch.utils.data.Dataset]
@@ -168,6 +170,16 @@ class DatasetSpec:
     layout: str = "image"
     needs_root: bool = False
     default_root: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def load(self, name: str, options: DataOptions) -> torch.utils.data.Dataset:
+        """Build dataset ``name`` with its declared defaults filled in under ``options.options``."""
+        unknown = sorted(set(options.options) - set(self.options))
+        if unknown:
+            known = ", ".join(f"{k}={v}" for k, v in self.options.items()) or "none"
+            raise GanzooError(f"--data-opt {', '.join(unknown)}: dataset '{name}' has no such option "
+                              f"(its options: {known})")
+        return self.build(replace(options, options={**self.options, **options.options}))
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,8 @@ def _entry_json(entry: Any) -> dict[str, Any]:
                     size_multiple=obj.size_multiple, channels=list(obj.channels) if obj.channels else None,
                     conditional=obj.conditional)
     elif entry.kind == "datasets":
-        data.update(channels=obj.channels, num_classes=obj.num_classes, layout=obj.layout, needs_root=obj.needs_root)
+        data.update(channels=obj.channels, num_classes=obj.num_classes, layout=obj.layout, needs_root=obj.needs_root,
+                    options=obj.options)
     elif entry.kind == "losses":
         data.update(n_critic=getattr(obj, "n_critic", 1))
     elif entry.kind == "masks":
@@ -183,7 +184,7 @@ def _train_options(fn: Callable) -> Callable:
         click.option("--arch-opt", "arch_options", multiple=True, metavar="K=V", help="Architecture option (repeatable)."),
         click.option("--loss-opt", "loss_options", multiple=True, metavar="K=V", help="Loss option, e.g. gp_weight=5."),
         click.option("--task-opt", "task_options", multiple=True, metavar="K=V", help="Task option (repeatable)."),
-        click.option("--data-opt", "data_options", multiple=True, metavar="K=V", help="Dataset option, e.g. n=2000."),
+        click.option("--data-opt", "data_options", multiple=True, metavar="K=V", help="Dataset option, e.g. n=2000 (each dataset's options: ganzoo list datasets --json)."),
     ]
     for option in reversed(options):
         fn = option(fn)

@@ -205,30 +205,30 @@ def test_resume_is_exact_with_the_pool(tmp_path):
 
 def test_unaligned_dataset_layout_and_preprocessing(domains):
     spec = ganzoo.get("datasets", "unaligned")
-    train = spec.build(DataOptions(root=str(domains), image_size=16, seed=0))
+    train = spec.load("unaligned", DataOptions(root=str(domains), image_size=16, seed=0))
     assert len(train) == 5, "max(|A|, |B|) items"
     item = train[3]
     assert item["A"].shape == item["B"].shape == (3, 16, 16)
     assert item["A"].min() >= -1 and item["A"].max() <= 1
     assert all(torch.equal(train[3][k], item[k]) for k in "AB"), "items are deterministic (exact resume)"
     assert train.load_size == 18, "load = image_size * 286 / 256, as CycleGAN's 286 for 256"
-    test = spec.build(DataOptions(root=str(domains), image_size=16, split="test"))
+    test = spec.load("unaligned", DataOptions(root=str(domains), image_size=16, split="test"))
     assert len(test) == 1 and test.load_size == 16 and not test.flip
-    unflipped = spec.build(DataOptions(root=str(domains), image_size=16, options={"flip": False, "load_size": 16}))
+    unflipped = spec.load("unaligned", DataOptions(root=str(domains), image_size=16, options={"flip": False, "load_size": 16}))
     assert not unflipped.flip
     with pytest.raises(GanzooError, match="testA"):
-        spec.build(DataOptions(root=str(domains / "trainA"), image_size=16, split="test"))
+        spec.load("unaligned", DataOptions(root=str(domains / "trainA"), image_size=16, split="test"))
     with pytest.raises(GanzooError, match="load_size=8 is smaller"):
-        spec.build(DataOptions(root=str(domains), image_size=16, options={"load_size": 8}))
+        spec.load("unaligned", DataOptions(root=str(domains), image_size=16, options={"load_size": 8}))
     with pytest.raises(GanzooError, match="needs --data-root"):
-        spec.build(DataOptions(image_size=16))
-    with pytest.raises(GanzooError, match="no option crop"):
-        spec.build(DataOptions(root=str(domains), image_size=16, options={"crop": 3}))
+        spec.load("unaligned", DataOptions(image_size=16))
+    with pytest.raises(GanzooError, match="--data-opt crop: dataset .unaligned. has no such option .its options: load_size=None, flip=True"):
+        spec.load("unaligned", DataOptions(root=str(domains), image_size=16, options={"crop": 3}))
 
 
 def test_style_benchmark_train_pairs_are_never_seen(tmp_path):
     spec = ganzoo.get("datasets", "style-benchmark")
-    train = spec.build(DataOptions(image_size=16, options={"n": 40}))
+    train = spec.load("style-benchmark", DataOptions(image_size=16, options={"n": 40}))
     assert len(train) == 20 and not train.aligned_pairs
     sources = [train.b_source(i) for i in range(len(train))]
     assert all(20 <= s < 40 for s in sources), "B images come from the other half"
@@ -237,7 +237,7 @@ def test_style_benchmark_train_pairs_are_never_seen(tmp_path):
         item = train[i]
         assert torch.equal(item["A"], train.patches[i]["image"])
         assert torch.equal(item["B"], style_filter(train.patches[sources[i]]["image"]))
-    test = spec.build(DataOptions(image_size=16, split="test", options={"n_test": 3}))
+    test = spec.load("style-benchmark", DataOptions(image_size=16, split="test", options={"n_test": 3}))
     assert len(test) == 3 and test.aligned_pairs
     pair = test[1]
     assert torch.equal(pair["B"], style_filter(pair["A"]))
@@ -267,7 +267,7 @@ def test_evaluate_scores_held_out_pairs_against_baselines(trained, tmp_path):
     for direction in ("AtoB", "BtoA"):
         assert set(result[direction]) == {"model", "identity", "match_histograms_one", "match_histograms_domain"}
         assert all(np.isfinite(v) for m in result[direction].values() for v in m.values())
-    test = asm.dataset.build(DataOptions(image_size=16, split="test", options={"n_test": 3}))
+    test = asm.dataset.load("style-benchmark", DataOptions(image_size=16, split="test", options={"n_test": 3}))
     from skimage.metrics import peak_signal_noise_ratio
     from ganzoo.images import to_uint8
 

@@ -27,7 +27,7 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
 def build(name: str, **kwargs) -> torch.utils.data.Dataset:
-    return ganzoo.get("datasets", name).build(DataOptions(**kwargs))
+    return ganzoo.get("datasets", name).load(name, DataOptions(**kwargs))
 
 
 def check_item(item: dict, channels: int, size: int) -> None:

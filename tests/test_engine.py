@@ -136,6 +136,10 @@ def test_cli_reports_bad_options_without_traceback(tmp_path):
     assert "unknown setting 'stepz' (did you mean 'steps'?)" in result.output
     result = runner.invoke(cli, ["train", "--arch", "dcgan-keras", "--image-size", "64", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "28" in result.output and "Traceback" not in result.output
+    result = runner.invoke(cli, ["train", "--data-opt", "num=64", "--steps", "1", "--out", str(tmp_path / "y")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "--data-opt num: dataset 'shapes' has no such option (its options: n=10000)" in result.output
+    assert not (tmp_path / "y").exists(), "refused before a run directory is made"
 
 
 def test_cli_train_on_a_folder_with_a_bad_image(tmp_path):

@@ -214,7 +214,7 @@ def fake_mnist(tmp_path: Path) -> Path:
 def test_stacked_mnist_dataset_stacks_three_digits(fake_mnist):
     spec = ganzoo.get("datasets", "stacked-mnist")
     assert spec.channels == 3 and spec.num_classes == 1000
-    ds = spec.build(DataOptions(root=str(fake_mnist), image_size=28, options={"n": 50, "holdout": 20}))
+    ds = spec.load("stacked-mnist", DataOptions(root=str(fake_mnist), image_size=28, options={"n": 50, "holdout": 20}))
     assert len(ds) == 50
     for i in range(0, 50, 7):
         item = ds[i]
@@ -225,4 +225,4 @@ def test_stacked_mnist_dataset_stacks_three_digits(fake_mnist):
     labels = {int(ds[i]["label"]) for i in range(50)}
     assert len(labels) > 30  # independent digits per channel, not one triple
     with pytest.raises(GanzooError, match="3 channels"):
-        spec.build(DataOptions(root=str(fake_mnist), channels=1))
+        spec.load("stacked-mnist", DataOptions(root=str(fake_mnist), channels=1))

@@ -209,7 +209,7 @@ class Trainer:
             for k in self.task.ema_nets
         } if config.ema else {}
         self.gen = torch.Generator().manual_seed(config.seed)
-        self.dataset = self.asm.dataset.build(data_options(config))
+        self.dataset = self.asm.dataset.load(config.dataset, data_options(config))
         self.per_epoch = (len(self.dataset) // self.world) // config.batch_size
         if config.epochs is not None:
             config.steps = max(1, math.ceil(config.epochs * self.per_epoch / self.loss.n_critic))

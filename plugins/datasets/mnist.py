@@ -120,7 +120,7 @@ class Mnist(Dataset):
     def __init__(self, options: DataOptions) -> None:
         if options.split not in PREFIXES:
             raise GanzooError(f"dataset 'mnist' has splits {', '.join(PREFIXES)}, not '{options.split}'")
-        holdout = int(options.options.get("holdout", 0))
+        holdout = int(options.options["holdout"])
         images, labels = _load_split(options, holdout)
         if not 0 <= holdout < len(images):
             raise GanzooError(f"mnist: holdout must be between 0 and {len(images) - 1}, got {holdout}")
@@ -150,5 +150,6 @@ def register_datasets(register: Register) -> None:
             num_classes=10,
             needs_root=True,
             default_root=DEFAULT_ROOT,
+            options={"holdout": 0},
         ),
     )

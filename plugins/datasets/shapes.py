@@ -82,7 +82,7 @@ class Shapes(Dataset):
         self.channels = options.channels or 3
         self.seed = options.seed
         self.split = split_id("shapes", options.split)
-        self.n = int(options.options.get("n", 10000))
+        self.n = int(options.options["n"])
 
     def __len__(self) -> int:
         return self.n
@@ -117,5 +117,6 @@ def register_datasets(register: Register) -> None:
             + " (option n=10000)",
             channels=3,
             num_classes=len(KINDS),
+            options={"n": 10000},
         ),
     )

@@ -22,6 +22,7 @@ SOURCES = (
     "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
     "brick", "grass", "gravel", "camera", "moon",
 )
+CROP_SCALES = {"min_scale": 0.1, "max_scale": 0.5}  # crop side as a fraction of the source's shorter side
 
 
 def _load_sources() -> list[np.ndarray]:
@@ -45,9 +46,9 @@ class SkimagePatches(Dataset):
         self.channels = options.channels or 3
         self.seed = options.seed
         self.split = split_id("skimage-patches", options.split)
-        self.n = int(options.options.get("n", 10000))
-        self.min_scale = float(options.options.get("min_scale", 0.1))
-        self.max_scale = float(options.options.get("max_scale", 0.5))
+        self.n = int(options.options["n"])
+        self.min_scale = float(options.options["min_scale"])
+        self.max_scale = float(options.options["max_scale"])
         if not 0 < self.min_scale <= self.max_scale <= 1:
             raise GanzooError(
                 f"dataset 'skimage-patches' needs 0 < min_scale <= max_scale <= 1, "
@@ -80,5 +81,6 @@ def register_datasets(register: Register) -> None:
             "label = source image (options n=10000, min_scale=0.1, max_scale=0.5)",
             channels=3,
             num_classes=len(SOURCES),
+            options={"n": 10000, **CROP_SCALES},
         ),
     )

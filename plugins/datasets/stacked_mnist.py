@@ -28,11 +28,10 @@ class StackedMnist(Dataset):
         if options.channels not in (None, CHANNELS):
             raise GanzooError(f"dataset 'stacked-mnist' has 3 channels (one digit each), not --channels "
                               f"{options.channels}; drop --channels")
-        extra = {k: v for k, v in options.options.items() if k != "n"}
         self.digits = Mnist(DataOptions(root=options.root, image_size=options.image_size, channels=1,
                                         split=options.split, seed=options.seed, download=options.download,
-                                        options=extra))
-        self.n = int(options.options.get("n", 60000))
+                                        options={"holdout": options.options["holdout"]}))
+        self.n = int(options.options["n"])
 
     def __len__(self) -> int:
         return self.n
@@ -55,5 +54,6 @@ def register_datasets(register: Register) -> None:
             num_classes=10**CHANNELS,
             needs_root=True,
             default_root=DEFAULT_ROOT,
+            options={"n": 60000, "holdout": 0},
         ),
     )

@@ -30,9 +30,8 @@ from torch.utils.data import Dataset
 from ganzoo.api import DataOptions, DatasetSpec, GanzooError
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import from_array
-from ganzoo_plugins.datasets.skimage_patches import SkimagePatches
+from ganzoo_plugins.datasets.skimage_patches import CROP_SCALES, SkimagePatches
 
-OPTIONS = ("n", "n_test", "min_scale", "max_scale")
 HUE_DEGREES = 45.0
 WARM = np.diag([1.08, 1.0, 0.85])
 OFFSET = np.array([0.02, 0.0, 0.04])
@@ -67,18 +66,13 @@ class StyleBenchmark(Dataset):
     """Train: unpaired ``{"A": a, "B": f(a')}`` from disjoint halves; test: aligned ``{"A": a, "B": f(a)}``."""
 
     def __init__(self, options: DataOptions) -> None:
-        unknown = sorted(set(options.options) - set(OPTIONS))
-        if unknown:
-            raise GanzooError(
-                f"dataset 'style-benchmark' has no option {', '.join(unknown)}; it has {', '.join(OPTIONS)}"
-            )
         if options.channels not in (None, 3):
             raise GanzooError("dataset 'style-benchmark' is RGB (its filter grades colour); use --channels 3")
         self.train = options.split == "train"
-        count = int(options.options.get("n", 2000) if self.train else options.options.get("n_test", 256))
+        count = int(options.options["n"] if self.train else options.options["n_test"])
         if count < (2 if self.train else 1):
             raise GanzooError(f"dataset 'style-benchmark' needs n >= 2 and n_test >= 1, got {count}")
-        patch_options = {k: options.options[k] for k in ("min_scale", "max_scale") if k in options.options}
+        patch_options = {k: options.options[k] for k in CROP_SCALES}
         self.patches = SkimagePatches(
             dataclasses.replace(options, channels=3, options={**patch_options, "n": count})
         )
@@ -112,5 +106,6 @@ def register_datasets(register: Register) -> None:
             "sharpen filter; train on disjoint halves, test on aligned pairs (options n=2000, n_test=256)",
             channels=3,
             layout="unaligned",
+            options={"n": 2000, "n_test": 256, **CROP_SCALES},
         ),
     )

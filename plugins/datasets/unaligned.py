@@ -33,9 +33,6 @@ from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo_plugins.datasets.folder import ImageDirectory
 
-OPTIONS = ("load_size", "flip")
-
-
 class UnalignedFolders(Dataset):
     """``{"A": CxHxW, "B": CxHxW}`` in [-1, 1] from ``root/<split>A`` and ``root/<split>B``."""
 
@@ -46,13 +43,10 @@ class UnalignedFolders(Dataset):
                 "(and testA/ testB/), the CycleGAN layout"
             )
         split = split_id("unaligned", options.split)
-        unknown = sorted(set(options.options) - set(OPTIONS))
-        if unknown:
-            raise GanzooError(f"dataset 'unaligned' has no option {', '.join(unknown)}; it has {', '.join(OPTIONS)}")
         self.size = options.image_size
         self.train = options.split == "train"
         default_load = round(self.size * 286 / 256) if self.train else self.size
-        self.load_size = options.options.get("load_size", default_load)
+        self.load_size = options.options["load_size"] or default_load
         if not isinstance(self.load_size, int):
             raise GanzooError(f"dataset 'unaligned': --data-opt load_size must be a whole number of pixels, "
                               f"got {self.load_size!r}")
@@ -61,7 +55,7 @@ class UnalignedFolders(Dataset):
                 f"dataset 'unaligned': load_size={self.load_size} is smaller than --image-size {self.size}; "
                 "it is the size images are resized to before the crop"
             )
-        flip = options.options.get("flip", True)
+        flip = options.options["flip"]
         if not isinstance(flip, bool):
             raise GanzooError(f"dataset 'unaligned': --data-opt flip must be true or false, got {flip!r}")
         self.flip = self.train and flip
@@ -108,5 +102,6 @@ def register_datasets(register: Register) -> None:
             channels=3,
             layout="unaligned",
             needs_root=True,
+            options={"load_size": None, "flip": True},
         ),
     )

@@ -127,7 +127,7 @@ def load_images(dataset_name: str, data_root: str | None, split: str, image_size
         raise GanzooError(f"dataset '{dataset_name}' yields '{spec.layout}' items; metrics need an image dataset")
     options = DataOptions(root=data_root, image_size=image_size, channels=channels, split=split, seed=seed,
                           options=dict(data_options or {}))
-    dataset = spec.build(options)
+    dataset = spec.load(dataset_name, options)
     n = len(dataset) if limit is None else min(limit, len(dataset))
     if n == 0:
         raise GanzooError(f"dataset '{dataset_name}' split '{split}' is empty; check --data-root and --data-opt")
@@ -158,15 +158,16 @@ def train_classifier(dataset_name: str, data_root: str | None, out: str | Path, 
                      progress: bool = False) -> Path:
     """Train the feature classifier on split "train", report accuracy on split "test", save safetensors.
 
-    ``data_options`` default to ``holdout=2000`` (the shared MNIST convention:
-    first 8000 images train, last 2000 held out). ``steps`` overrides ``epochs``;
+    ``data_options`` default to ``holdout=2000`` where the dataset has that
+    option (the shared MNIST convention: first 8000 images train, last 2000 held out). ``steps`` overrides ``epochs``;
     ``limit`` caps the images read per split (for quick checks).
     """
     spec = get_registry().get("datasets", dataset_name)
     if not spec.num_classes:
         raise GanzooError(f"dataset '{dataset_name}' has no labels; the feature classifier needs a labelled dataset")
     channels = channels or spec.channels or 3
-    options = {**DEFAULT_DATA_OPTIONS, **(data_options or {})}
+    # Only datasets with a "holdout" option (mnist, stacked-mnist) split their file that way.
+    options = {**{k: v for k, v in DEFAULT_DATA_OPTIONS.items() if k in spec.options}, **(data_options or {})}
     torch.manual_seed(seed)
     images, labels = load_images(dataset_name, data_root, "train", image_size, channels, options, seed, limit)
     test_images, test_labels = load_images(dataset_name, data_root, "test", image_size, channels, options, seed,

@@ -222,14 +222,14 @@ class CycleGAN(Task):
         from ganzoo.engine.trainer import data_options
 
         config = dataclasses.replace(self.config, data_root=options.get("data_root") or self.config.data_root)
-        test = self.dataset.build(data_options(config, "test"))
+        test = self.dataset.load(config.dataset, data_options(config, "test"))
         if not getattr(test, "aligned_pairs", False):
             raise GanzooError(
                 f"task 'cyclegan' scores translations only where the test split holds aligned pairs with ground "
                 f"truth, such as dataset 'style-benchmark'; '{config.dataset}' has none. Look at results with "
                 "`ganzoo translate` instead."
             )
-        train = self.dataset.build(data_options(config, "train"))
+        train = self.dataset.load(config.dataset, data_options(config, "train"))
         pairs = [test[i] for i in range(min(int(options.get("num") or len(test)), len(test)))]
         refs = [train[i] for i in range(min(HISTOGRAM_REFERENCES, len(train)))]
         results: dict[str, Any] = {"pairs": len(pairs), "histogram_references": len(refs)}
