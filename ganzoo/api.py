@@ -254,6 +254,8 @@ class Task:
     sample_caption: ClassVar[str] = "Samples from the fixed inputs, one grid per interval."
     default_loss: ClassVar[str] = "bce"
     default_arch: ClassVar[str] = "dcgan"
+    # The recipe's own engine settings (e.g. batch_size, lr_policy), used where the user sets none.
+    config_defaults: ClassVar[dict[str, Any]] = {}
     options: dict[str, Any]
 
     def __init__(self, arch: Architecture, config: Any, dataset: DatasetSpec, **options: Any) -> None:

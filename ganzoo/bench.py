@@ -53,7 +53,7 @@ class BenchSpec:
     def check(self) -> None:
         if (self.steps is None) == (self.seconds is None):
             raise GanzooError("ganzoo bench needs one budget: --steps N or --seconds S")
-        if self.base.lr_policy != "constant":
+        if self.base.lr_policy not in (None, "constant"):
             raise GanzooError("ganzoo bench trains with a constant LR (the budget decides the length of each run)")
         if self.evals < 1 or self.repeats < 1:
             raise GanzooError("--evals and --repeats must be at least 1")

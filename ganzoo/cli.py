@@ -156,12 +156,14 @@ def _train_options(fn: Callable) -> Callable:
         click.option("--data-root", help="Directory with the dataset files (e.g. ../shared/data/mnist)."),
         click.option("--image-size", type=int, help="Image side in pixels. [first size the arch supports]"),
         click.option("--channels", type=int, help="Image channels. [the dataset's own]"),
-        click.option("--batch-size", type=int, help="Batch size per process. [64]"),
+        click.option("--batch-size", type=int, help="Batch size per process. [64; 1 for cyclegan]"),
         click.option("--steps", type=int, help="Generator updates to train for. [1500]"),
         click.option("--epochs", type=float, help="Train for this many passes over the data instead of --steps."),
         click.option("--lr", type=float, help="Adam learning rate. [2e-4]"),
         click.option("--lr-d", type=float, help="Discriminator learning rate. [--lr]"),
-        click.option("--lr-policy", type=click.Choice(["constant", "linear"]), help="LR schedule. [constant]"),
+        click.option("--lr-policy", type=click.Choice(["constant", "linear"]),
+                     help="LR schedule; linear: constant for the first half (decay_start=0.5 in a TOML config), "
+                          "then linear decay to 0. [constant; linear for cyclegan]"),
         click.option("--nz", type=int, help="Latent size. [100]"),
         click.option("--width", type=int, help="Base feature width (ngf/ndf). [64]"),
         click.option("--n-critic", type=int, help="D steps per G step. [the loss's default]"),
@@ -184,7 +186,8 @@ def _train_options(fn: Callable) -> Callable:
         click.option("--arch-opt", "arch_options", multiple=True, metavar="K=V", help="Architecture option (repeatable)."),
         click.option("--loss-opt", "loss_options", multiple=True, metavar="K=V", help="Loss option, e.g. gp_weight=5."),
         click.option("--task-opt", "task_options", multiple=True, metavar="K=V", help="Task option (repeatable)."),
-        click.option("--data-opt", "data_options", multiple=True, metavar="K=V", help="Dataset option, e.g. n=2000 (each dataset's options: ganzoo list datasets --json)."),
+        click.option("--data-opt", "data_options", multiple=True, metavar="K=V",
+                     help="Dataset option, e.g. n=2000 (each dataset's options: ganzoo list datasets --json)."),
     ]
     for option in reversed(options):
         fn = option(fn)

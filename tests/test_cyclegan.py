@@ -106,6 +106,16 @@ def test_architecture_limits_are_checked_before_training(tmp_path):
     assert D(torch.randn(2, 3, 32, 32)).shape == (2, 1, 2, 2)
 
 
+def test_the_recipe_sets_batch_1_and_linear_decay_unless_the_user_does():
+    recipe = assemble(RunConfig(task="cyclegan", dataset="style-benchmark", image_size=32)).config
+    assert (recipe.batch_size, recipe.lr_policy, recipe.arch, recipe.loss) == (1, "linear", "resnet-9blocks", "lsgan")
+    chosen = assemble(RunConfig(task="cyclegan", dataset="style-benchmark", image_size=32, batch_size=4,
+                                lr_policy="constant")).config
+    assert (chosen.batch_size, chosen.lr_policy) == (4, "constant")
+    plain = assemble(RunConfig()).config
+    assert (plain.batch_size, plain.lr_policy) == (64, "constant")
+
+
 def test_pool_fills_then_swaps_half_with_history():
     pool = ImagePool(3, (1, 1, 1))
     gen = torch.Generator().manual_seed(0)
@@ -191,7 +201,8 @@ def test_a_few_cpu_steps_on_an_unaligned_folder(domains, tmp_path):
 
 
 def test_resume_is_exact_with_the_pool(tmp_path):
-    common = dict(task_options={"pool_size": 3}, sample_every=1000)
+    # Constant LR: the recipe's linear decay is defined against --steps, which this resume changes.
+    common = dict(task_options={"pool_size": 3}, sample_every=1000, lr_policy="constant")
     straight = Trainer(tiny(tmp_path, "a", steps=4, **common)).fit()
     Trainer(tiny(tmp_path, "b", steps=2, **common)).fit()
     resumed = Trainer(tiny(tmp_path, "b", steps=4, out=None, **common), resume=tmp_path / "b").fit()

@@ -17,9 +17,17 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
+# Settings a task's recipe may choose (Task.config_defaults); these apply where neither does.
+ENGINE_DEFAULTS: dict[str, Any] = {"batch_size": 64, "lr_policy": "constant"}
+
+
 @dataclass
 class RunConfig:
-    """Everything that defines a training run; saved as ``config.toml``/JSON in the run dir."""
+    """Everything that defines a training run; saved as ``config.toml``/JSON in the run dir.
+
+    ``None`` means "not set": arch and loss come from the task, the
+    :data:`ENGINE_DEFAULTS` keys from the task's recipe or else the engine.
+    """
 
     arch: str | None = None
     loss: str | None = None
@@ -28,14 +36,14 @@ class RunConfig:
     data_root: str | None = None
     image_size: int | None = None
     channels: int | None = None
-    batch_size: int = 64
+    batch_size: int | None = None
     steps: int = 1500
     epochs: float | None = None
     lr: float = 2e-4
     lr_d: float | None = None
     beta1: float = 0.5
     beta2: float = 0.999
-    lr_policy: str = "constant"
+    lr_policy: str | None = None
     decay_start: float = 0.5
     nz: int = 100
     width: int = 64

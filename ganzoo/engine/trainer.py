@@ -38,7 +38,7 @@ from .checkpoint import (
     save_checkpoint,
     unflatten_optimizer,
 )
-from .config import RunConfig, save_toml
+from .config import ENGINE_DEFAULTS, RunConfig, save_toml
 from .distributed import World, convert_sync_batchnorm
 
 log = logging.getLogger("ganzoo")
@@ -77,6 +77,9 @@ def assemble(config: RunConfig) -> Assembly:
     registry = get_registry()
     task_cls = registry.get("tasks", config.task)
     config.arch = config.arch or task_cls.default_arch
+    for key, value in ENGINE_DEFAULTS.items():
+        if getattr(config, key) is None:
+            setattr(config, key, task_cls.config_defaults.get(key, value))
     arch = registry.get("archs", config.arch)
     loss_name = config.loss or task_cls.default_loss
     loss = registry.get("losses", loss_name)(**config.loss_options)

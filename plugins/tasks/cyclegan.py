@@ -17,11 +17,11 @@ the reference updates G first; and the ``lsgan`` plugin's generator loss is
 half the reference's weight: ``--task-opt lambda_gan=2`` restores the balance.
 
 The reference schedule (constant LR, then linear decay to zero over the second
-half) is ``--lr-policy linear`` (``--decay-start`` sets where the decay starts).
-A task cannot change engine defaults, so pass it yourself::
+half; ``decay_start`` in a TOML config moves the start) and batch 1 are this
+task's ``config_defaults``, used unless ``--lr-policy``/``--batch-size`` say otherwise::
 
     ganzoo train --task cyclegan --arch resnet-9blocks --dataset unaligned --data-root horse2zebra \\
-        --image-size 256 --batch-size 1 --epochs 200 --lr-policy linear
+        --image-size 256 --epochs 200
     ganzoo translate runs/<run> photos/ --direction AtoB --out zebras/
 
 The history pools are parameter-free modules in the network dict (``pool_A``,
@@ -117,7 +117,7 @@ def _options(given: dict[str, Any]) -> dict[str, float | int]:
 class CycleGAN(Task):
     """Unpaired translation between domains A and B: two generators, two PatchGAN discriminators.
 
-    Train with ``--lr-policy linear`` for the reference schedule (see the module docstring).
+    Its recipe (``config_defaults``) trains with batch 1 and the reference linear LR decay.
     """
 
     description = "Unpaired image-to-image translation A <-> B (CycleGAN: cycle + identity + adversarial losses)"
@@ -127,6 +127,7 @@ class CycleGAN(Task):
     ema_nets = ("G_AB", "G_BA")
     default_loss = "lsgan"
     default_arch = "resnet-9blocks"
+    config_defaults = {"batch_size": 1, "lr_policy": "linear"}  # the reference recipe
     sample_caption = (
         "One row per fixed training pair: real A | fake B = G_AB(A) | reconstructed A = G_BA(G_AB(A)) | "
         "real B | fake A = G_BA(B) | reconstructed B = G_AB(G_BA(B))."
