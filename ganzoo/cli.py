@@ -304,8 +304,28 @@ def _command_line(ctx: click.Context) -> str:
     return shlex.join(args)
 
 
+def _table_rows(value: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    """Flat rows from a nested result: a dict of dicts gives one row per key (in column ``label``),
+    a dict of scalars gives ``name.key`` columns, e.g. bins -> methods -> metrics: one row per bin and method."""
+    if value and all(isinstance(v, dict) for v in value.values()):
+        return [{label: name, **row} for name, sub in value.items() for row in _table_rows(sub, label)]
+    base: dict[str, Any] = {}
+    tables = []
+    for key, item in value.items():
+        if not isinstance(item, dict):
+            base[key] = item
+        elif item and all(isinstance(v, dict) for v in item.values()):
+            tables.append((key, item))
+        else:
+            base.update({f"{key}.{k}": v for row in _table_rows(item, key) for k, v in row.items()})
+    rows = [base]
+    for key, table in tables:
+        rows = [{**row, **sub} for row in rows for sub in _table_rows(table, key)]
+    return rows
+
+
 def _echo_results(results: dict[str, Any]) -> None:
-    """Scalars as 'name  value' lines, nested dicts (e.g. per mask bin) as a table."""
+    """Scalars as 'name  value' lines, nested dicts (e.g. per mask bin and method) as tables."""
     from .bench import _fmt, markdown_table
 
     scalars = {k: v for k, v in results.items() if not isinstance(v, dict)}
@@ -314,9 +334,7 @@ def _echo_results(results: dict[str, Any]) -> None:
         click.echo(f"{key:<{width}}  {_fmt(value)}")
     for key, value in results.items():
         if isinstance(value, dict):
-            nested = all(isinstance(v, dict) for v in value.values())
-            rows = [{key: name, **row} for name, row in value.items()] if nested else [value]
-            click.echo(f"\n{key}:\n" + markdown_table(rows))
+            click.echo(f"\n{key}:\n" + markdown_table(_table_rows(value, key)))
 
 
 def _split_names(value: str | None) -> list[str] | None:

@@ -169,6 +169,15 @@ def test_evaluate_compares_with_baselines_per_area_bin(checkpoint, tmp_path):
     assert sum(b["count"] for b in strokes["bins"].values()) == 24
 
 
+def test_eval_cli_prints_one_table_row_per_bin_and_method(checkpoint, tmp_path):
+    result = CliRunner().invoke(cli, ["eval", str(checkpoint), "-n", "12", "--device", "cpu",
+                                      "--json", str(tmp_path / "eval.json")])
+    assert result.exit_code == 0, result.output
+    assert "{" not in result.output, "nested results are tables, not raw dicts"
+    assert "| 20%-30% | 12 | biharmonic |" in result.output and "| ganzoo |" in result.output
+    assert json.loads((tmp_path / "eval.json").read_text())["bins"]["20%-30%"]["count"] == 12
+
+
 def _png(path: Path, array: np.ndarray) -> Path:
     io.imsave(path, array, check_contrast=False)
     return path
