@@ -101,6 +101,23 @@ def test_wgan_gp_penalty_for_a_linear_critic() -> None:
     assert loss("wgan-gp", gp_weight=1.0).penalty(critic, real, fake).item() == pytest.approx(16.0)
 
 
+def test_wgan_gp_penalty_keeps_fp32_accuracy_under_fp16_autocast() -> None:
+    """The input gradient is not loss-scaled, so in fp16 it would lose precision (or underflow)."""
+    torch.manual_seed(0)
+    critic = nn.Linear(64, 1)
+    with torch.no_grad():
+        critic.weight.copy_(nn.functional.normalize(torch.randn(1, 64)) * 1.5)  # penalty 10 * 0.5^2
+    real, fake = torch.randn(8, 64), torch.randn(8, 64)
+    gp = loss("wgan-gp")
+    torch.manual_seed(1)
+    full = gp.penalty(critic, real, fake)
+    torch.manual_seed(1)
+    with torch.autocast("cpu", dtype=torch.float16):
+        mixed = gp.penalty(critic, real, fake)
+    assert full.item() == pytest.approx(2.5, rel=1e-5)
+    assert mixed.dtype == torch.float32 and mixed.item() == pytest.approx(full.item(), rel=1e-5)
+
+
 def test_wgan_gp_penalty_on_conv_patch_critic_and_interpolates_per_sample() -> None:
     torch.manual_seed(0)
     critic = nn.Conv2d(3, 1, 3)

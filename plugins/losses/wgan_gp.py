@@ -7,6 +7,7 @@ critic that shares the compiled one's parameters.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, ClassVar
 
 import torch
@@ -25,7 +26,12 @@ class WGANGPLoss(WassersteinLoss):
     def penalty(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
         alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
         x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-        (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+        device = x_hat.device.type
+        # Under fp16 autocast the unscaled input gradient can underflow (GradScaler only scales the
+        # final loss), so the penalty pass runs in fp32; bf16 has fp32's range and stays autocast.
+        fp16 = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) == torch.float16
+        with torch.autocast(device, enabled=False) if fp16 else contextlib.nullcontext():
+            (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
         norm = grad.flatten(1).float().norm(2, dim=1)
         return self.gp_weight * (norm - 1).square().mean()
 
