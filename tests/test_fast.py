@@ -156,6 +156,7 @@ def test_mixed_precision_steps_run_in_low_precision_and_stay_finite(precision, d
     assert trainer.scaler.is_enabled() == (precision == "fp16")
 
 
+@pytest.mark.filterwarnings("error:Detected call of:UserWarning")  # the skipped step is expected, not a misuse
 def test_fp16_scaler_skips_a_step_with_inf_gradients_and_backs_off(tmp_path):
     trainer = Trainer(tiny(tmp_path, arch="dcgan", loss="bce", precision="fp16"))
     scale = trainer.scaler.get_scale()

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
@@ -328,8 +329,12 @@ class Trainer:
                 g_loss, g_logs = self.task.g_step(ctx, batch)
             self._optimise(g_loss, self.opt_g)
         set_requires_grad(d_nets, True)
-        for sched in self.scheds:
-            sched.step()
+        with warnings.catch_warnings():
+            # fp16: GradScaler skips optimizer.step() when a step overflows (usually the first), and
+            # PyTorch then warns about the call order. The schedule follows the step count on purpose.
+            warnings.filterwarnings("ignore", r"Detected call of `lr_scheduler\.step\(\)` before", UserWarning)
+            for sched in self.scheds:
+                sched.step()
         for name, avg in self.ema.items():
             avg.update_parameters(self.eager[name])
         self.step += 1
