@@ -32,7 +32,7 @@ from ganzoo.images import resize
 from ganzoo.registry import get_registry
 
 KIND = "ganzoo-classifier"
-# The shared MNIST convention: last 2000 images held out as "test"; harmless for datasets without the option.
+# The shared MNIST convention: last 2000 images held out as "test" (datasets with a "holdout" option).
 DEFAULT_DATA_OPTIONS = {"holdout": 2000}
 
 
@@ -151,6 +151,13 @@ def accuracy(model: DomainClassifier, images: Tensor, labels: Tensor, batch_size
     return correct / len(images)
 
 
+def held_out_options(dataset_name: str, data_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``data_options`` plus ``holdout=2000`` where the dataset has that option, so "train" and "test" are
+    disjoint even with only MNIST's t10k file on disk (explicit options win)."""
+    spec = get_registry().get("datasets", dataset_name)
+    return {**{k: v for k, v in DEFAULT_DATA_OPTIONS.items() if k in spec.options}, **(data_options or {})}
+
+
 def train_classifier(dataset_name: str, data_root: str | None, out: str | Path, image_size: int = 28,
                      channels: int | None = None, epochs: float = 3.0, steps: int | None = None,
                      batch_size: int = 64, lr: float = 1e-3, width: int = 32,
@@ -166,8 +173,7 @@ def train_classifier(dataset_name: str, data_root: str | None, out: str | Path, 
     if not spec.num_classes:
         raise GanzooError(f"dataset '{dataset_name}' has no labels; the feature classifier needs a labelled dataset")
     channels = channels or spec.channels or 3
-    # Only datasets with a "holdout" option (mnist, stacked-mnist) split their file that way.
-    options = {**{k: v for k, v in DEFAULT_DATA_OPTIONS.items() if k in spec.options}, **(data_options or {})}
+    options = held_out_options(dataset_name, data_options)
     torch.manual_seed(seed)
     images, labels = load_images(dataset_name, data_root, "train", image_size, channels, options, seed, limit)
     test_images, test_labels = load_images(dataset_name, data_root, "test", image_size, channels, options, seed,

@@ -1,0 +1,73 @@
+"""`ganzoo probe`: discriminator features for classification, end to end on a tiny shapes run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from ganzoo.cli import cli
+from ganzoo.engine.config import RunConfig
+from ganzoo.engine.trainer import Trainer
+from ganzoo_plugins.metrics.linear_probe import discriminator_features, few_labels, fit_and_score
+
+
+def test_features_are_every_hidden_layer_max_pooled_to_4x4():
+    D = nn.Sequential(nn.Conv2d(1, 3, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(3, 5, 4, 2, 1), nn.LeakyReLU(0.2),
+                      nn.Conv2d(5, 1, 4))  # 16 -> 8 -> 4 -> score
+    images = torch.randn(7, 1, 16, 16)
+    features = discriminator_features(D, images, torch.device("cpu"), batch=3)
+    assert features.shape == (7, 3 * 4 * 4 + 5 * 4 * 4)  # the score layer is not a feature
+    first = nn.functional.adaptive_max_pool2d(D[0](images), 4).flatten(1)
+    torch.testing.assert_close(features[:, :48], first)
+    assert not any(m._forward_hooks for m in D.modules()), "hooks are removed"
+
+
+def test_few_labels_draws_per_class_and_fit_separates_separable_classes():
+    labels = torch.tensor([0] * 30 + [1] * 30 + [2] * 4)
+    picked = few_labels(labels, 10, seed=0)
+    assert sorted(torch.bincount(labels[picked]).tolist()) == [4, 10, 10]
+    assert list(picked) == list(few_labels(labels, 10, seed=0))
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.eye(3) * 6
+    y = torch.arange(3).repeat(20)
+    x = centres[y] + torch.randn(60, 3, generator=gen)
+    result = fit_and_score(x[:30], y[:30], x[30:], y[30:], seed=0)
+    assert result["accuracy"] == 1.0 and result["dim"] == 3
+    noise = fit_and_score(torch.randn(30, 3, generator=gen), y[:30], torch.randn(30, 3, generator=gen), y[30:], 0)
+    assert noise["accuracy"] < 0.8
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("probe") / "run"
+    config = RunConfig(batch_size=8, width=8, nz=16, steps=2, n_samples=4, progress=False, log_every=1,
+                       image_size=32, arch="dcgan", data_options={"n": 400}, out=str(out), device="cpu")
+    return Trainer(config).fit()
+
+
+def test_probe_cli_compares_trained_untrained_and_pixels(run_dir, tmp_path):
+    out = tmp_path / "probe.json"
+    result = CliRunner().invoke(cli, ["probe", str(run_dir), "--labels-per-class", "6", "--num-test", "40",
+                                      "--device", "cpu", "--json", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = json.loads(out.read_text())
+    assert report["num_train"] == 4 * 6 and report["num_test"] == 40
+    assert set(report["features"]) == {"gan-discriminator", "untrained-discriminator", "pixels"}
+    assert report["features"]["pixels"]["dim"] == 3 * 32 * 32
+    assert report["features"]["gan-discriminator"]["dim"] == report["features"]["untrained-discriminator"]["dim"]
+    for row in report["features"].values():
+        assert 0 <= row["accuracy"] <= 1
+        assert f"{row['accuracy']:.2%}" in result.output
+
+
+def test_probe_refuses_runs_it_cannot_read(tmp_path):
+    run = Trainer(RunConfig(task="inpainting", arch="unet", image_size=16, channels=1, width=8, batch_size=4,
+                            steps=1, progress=False, device="cpu", data_options={"n": 16}, n_samples=4,
+                            out=str(tmp_path / "inpaint"))).fit()
+    result = CliRunner().invoke(cli, ["probe", str(run), "--device", "cpu"])
+    assert result.exit_code == 1 and "unconditional" in result.output and "Traceback" not in result.output
