@@ -159,3 +159,24 @@ def test_cli_train_on_a_folder_with_a_bad_image(tmp_path):
     result = runner.invoke(cli, [*args, "--skip-bad-images"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "checkpoint.safetensors").exists()
+
+
+def test_ema_warms_up_then_settles_to_its_decay():
+    from torch.optim.swa_utils import AveragedModel
+
+    from ganzoo.engine.trainer import warmup_ema
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    avg = AveragedModel(net, multi_avg_fn=warmup_ema(0.9), use_buffers=True)
+    expected = None
+    for n in range(100):  # the warm-up reaches the cap 0.9 at n = 81
+        with torch.no_grad():
+            net.weight.fill_(float(n))
+        avg.update_parameters(net)
+        if expected is None:
+            expected = 0.0  # the first update copies the weights
+        else:
+            decay = min(0.9, (1 + n) / (10 + n))  # n updates so far
+            expected = decay * expected + (1 - decay) * n
+        assert avg.module.weight.item() == pytest.approx(expected, rel=1e-5), n
+

@@ -16,13 +16,13 @@ import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.nn.utils.parametrizations import _SpectralNorm
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .. import __version__
@@ -165,6 +165,24 @@ def _compile(net: nn.Module) -> nn.Module:
     return torch.compile(net)
 
 
+def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
+    """EMA update with decay ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates (TF's num_updates).
+
+    A fixed 0.999 averages over ~1000 steps, so a short run's EMA would be
+    mostly its random start; the warm-up lets it follow G early and settle
+    to ``decay`` later. The weight stays a device tensor: no host sync per step.
+    """
+
+    def update(ema: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        if not ema[0].is_floating_point():  # called per dtype group: integer buffers are counters, copy them
+            torch._foreach_copy_(ema, current)
+            return
+        weight = 1 - torch.clamp((1 + num_averaged) / (10 + num_averaged), max=decay)
+        torch._foreach_lerp_(ema, current, weight.to(ema[0].dtype))
+
+    return update
+
+
 def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
     for net in nets:
         for param in net.parameters():
@@ -209,7 +227,7 @@ class Trainer:
                                   self._adam(self.task.g_nets, config.lr))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.ema = {
-            k: AveragedModel(self.eager[k], multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+            k: AveragedModel(self.eager[k], multi_avg_fn=warmup_ema(config.ema_decay), use_buffers=True)
             for k in self.task.ema_nets
         } if config.ema else {}
         self.gen = torch.Generator().manual_seed(config.seed)
