@@ -89,10 +89,12 @@ class Loss:
 
     description: ClassVar[str] = ""
     n_critic: int = 1
+    # The paper's optimiser settings (lr, beta1, beta2), used where the user and the task set none.
+    config_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any) -> None:
         for key, value in options.items():
-            if not hasattr(self, key):
+            if not hasattr(self, key) or key == "config_defaults":
                 raise GanzooError(f"loss {type(self).__name__} has no option '{key}'")
             default = getattr(self, key)
             if isinstance(default, bool) and isinstance(value, str):

@@ -83,7 +83,7 @@ def _entry_json(entry: Any) -> dict[str, Any]:
         data.update(channels=obj.channels, num_classes=obj.num_classes, layout=obj.layout, needs_root=obj.needs_root,
                     options=obj.options)
     elif entry.kind == "losses":
-        data.update(n_critic=getattr(obj, "n_critic", 1))
+        data.update(n_critic=getattr(obj, "n_critic", 1), config_defaults=getattr(obj, "config_defaults", {}))
     elif entry.kind == "masks":
         data.update(area=list(obj.area), options=obj.options, min_size=obj.min_size)
     return data
@@ -159,8 +159,10 @@ def _train_options(fn: Callable) -> Callable:
         click.option("--batch-size", type=int, help="Batch size per process. [64; 1 for cyclegan]"),
         click.option("--steps", type=int, help="Generator updates to train for. [1500]"),
         click.option("--epochs", type=float, help="Train for this many passes over the data instead of --steps."),
-        click.option("--lr", type=float, help="Adam learning rate. [2e-4]"),
+        click.option("--lr", type=float, help="Adam learning rate. [2e-4; wgan-gp: 1e-4]"),
         click.option("--lr-d", type=float, help="Discriminator learning rate. [--lr]"),
+        click.option("--beta1", type=float, help="Adam beta1. [0.5 (DCGAN); wgan-gp: 0]"),
+        click.option("--beta2", type=float, help="Adam beta2. [0.999; wgan-gp: 0.9]"),
         click.option("--lr-policy", type=click.Choice(["constant", "linear"]),
                      help="LR schedule; linear: constant for the first half (decay_start=0.5 in a TOML config), "
                           "then linear decay to 0. [constant; linear for cyclegan]"),

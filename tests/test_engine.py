@@ -180,3 +180,16 @@ def test_ema_warms_up_then_settles_to_its_decay():
             expected = decay * expected + (1 - decay) * n
         assert avg.module.weight.item() == pytest.approx(expected, rel=1e-5), n
 
+
+def test_recipes_set_the_optimiser_unless_the_user_does():
+    from ganzoo.engine.trainer import assemble
+
+    def adam(**values):
+        c = assemble(RunConfig(**values)).config
+        return c.lr, c.beta1, c.beta2, c.batch_size
+
+    assert adam(loss="bce") == (2e-4, 0.5, 0.999, 64)  # the DCGAN recipe
+    assert adam(loss="wgan-gp") == (1e-4, 0.0, 0.9, 64)  # Gulrajani et al.
+    assert adam(loss="wgan-gp", lr=3e-4, beta1=0.5) == (3e-4, 0.5, 0.9, 64)
+    assert adam(task="cyclegan", loss="wgan-gp", dataset="style-benchmark", image_size=32) == (1e-4, 0.0, 0.9, 1)
+

@@ -17,8 +17,9 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
-# Settings a task's recipe may choose (Task.config_defaults); these apply where neither does.
-ENGINE_DEFAULTS: dict[str, Any] = {"batch_size": 64, "lr_policy": "constant"}
+# Settings a recipe may choose (Task.config_defaults, then Loss.config_defaults); these apply where none does.
+ENGINE_DEFAULTS: dict[str, Any] = {"batch_size": 64, "lr_policy": "constant", "lr": 2e-4, "beta1": 0.5,
+                                   "beta2": 0.999}
 
 
 @dataclass
@@ -26,7 +27,7 @@ class RunConfig:
     """Everything that defines a training run; saved as ``config.toml``/JSON in the run dir.
 
     ``None`` means "not set": arch and loss come from the task, the
-    :data:`ENGINE_DEFAULTS` keys from the task's recipe or else the engine.
+    :data:`ENGINE_DEFAULTS` keys from the task's recipe, the loss's, or else the engine.
     """
 
     arch: str | None = None
@@ -39,10 +40,10 @@ class RunConfig:
     batch_size: int | None = None
     steps: int = 1500
     epochs: float | None = None
-    lr: float = 2e-4
+    lr: float | None = None
     lr_d: float | None = None
-    beta1: float = 0.5
-    beta2: float = 0.999
+    beta1: float | None = None
+    beta2: float | None = None
     lr_policy: str | None = None
     decay_start: float = 0.5
     nz: int = 100

@@ -78,12 +78,13 @@ def assemble(config: RunConfig) -> Assembly:
     registry = get_registry()
     task_cls = registry.get("tasks", config.task)
     config.arch = config.arch or task_cls.default_arch
-    for key, value in ENGINE_DEFAULTS.items():
-        if getattr(config, key) is None:
-            setattr(config, key, task_cls.config_defaults.get(key, value))
     arch = registry.get("archs", config.arch)
     loss_name = config.loss or task_cls.default_loss
-    loss = registry.get("losses", loss_name)(**config.loss_options)
+    loss_cls = registry.get("losses", loss_name)
+    for key, value in ENGINE_DEFAULTS.items():
+        if getattr(config, key) is None:
+            setattr(config, key, task_cls.config_defaults.get(key, loss_cls.config_defaults.get(key, value)))
+    loss = loss_cls(**config.loss_options)
     if config.n_critic is not None:
         loss.n_critic = config.n_critic
     spec = registry.get("datasets", config.dataset)

@@ -20,8 +20,9 @@ from ganzoo_plugins.losses.wgan import WassersteinLoss
 class WGANGPLoss(WassersteinLoss):
     """Wasserstein critic plus gp_weight * E[(||grad D(x_hat)||_2 - 1)^2] on real/fake interpolates."""
 
-    description: ClassVar[str] = "Wasserstein GAN with gradient penalty (gp_weight=10, n_critic=5)"
+    description: ClassVar[str] = "Wasserstein GAN with gradient penalty (gp_weight=10, n_critic=5, Adam 1e-4 (0, 0.9))"
     gp_weight: float = 10.0
+    config_defaults: ClassVar[dict[str, float]] = {"lr": 1e-4, "beta1": 0.0, "beta2": 0.9}  # Gulrajani et al.
 
     def penalty(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
         alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
