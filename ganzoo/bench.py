@@ -105,8 +105,8 @@ def train_command(config: RunConfig) -> str:
     defaults = RunConfig()
     args = ["ganzoo", "train"]
     for key in ("arch", "loss", "task", "dataset", "data_root", "image_size", "channels", "batch_size", "steps",
-                "lr", "lr_d", "beta1", "beta2", "nz", "width", "n_critic", "ema", "device", "precision", "channels_last", "compile",
-                "seed", "n_samples", "out"):
+                "lr", "lr_d", "beta1", "beta2", "nz", "width", "n_critic", "ema", "device", "precision",
+                "channels_last", "compile", "seed", "n_samples", "out"):
         value = getattr(config, key)
         if value is not None and (value != getattr(defaults, key) or key in ("arch", "loss", "steps", "seed")):
             args += _flag(key, value)
