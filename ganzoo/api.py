@@ -174,14 +174,18 @@ class DatasetSpec:
     default_root: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
-    def load(self, name: str, options: DataOptions) -> torch.utils.data.Dataset:
-        """Build dataset ``name`` with its declared defaults filled in under ``options.options``."""
-        unknown = sorted(set(options.options) - set(self.options))
+    def check_options(self, name: str, given: dict[str, Any]) -> dict[str, Any]:
+        """``given`` over the declared defaults; a key the dataset does not declare is an error."""
+        unknown = sorted(set(given) - set(self.options))
         if unknown:
             known = ", ".join(f"{k}={v}" for k, v in self.options.items()) or "none"
             raise GanzooError(f"--data-opt {', '.join(unknown)}: dataset '{name}' has no such option "
                               f"(its options: {known})")
-        return self.build(replace(options, options={**self.options, **options.options}))
+        return {**self.options, **given}
+
+    def load(self, name: str, options: DataOptions) -> torch.utils.data.Dataset:
+        """Build dataset ``name`` with its declared defaults filled in under ``options.options``."""
+        return self.build(replace(options, options=self.check_options(name, options.options)))
 
 
 @dataclass(frozen=True)

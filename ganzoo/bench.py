@@ -206,9 +206,14 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
 def run_bench(spec: BenchSpec, echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Every arch x loss x repeat, in that order; a combination that cannot work is refused before any training."""
     from .engine.trainer import assemble
+    from .registry import get_registry
 
     spec.check()
-    for arch in spec.archs:  # fail fast on a bad name or an impossible combination
+    registry = get_registry()  # fail fast on a bad name, option or an impossible combination
+    for name in [*(spec.metrics or []), spec.curve_metric]:
+        registry.get("metrics", name)
+    registry.get("datasets", spec.base.dataset).check_options(spec.base.dataset, spec.base.data_options)
+    for arch in spec.archs:
         for loss in spec.losses:
             assemble(replace(spec.base, arch=arch, loss=loss))
     rows = []

@@ -133,6 +133,12 @@ def test_bench_refuses_bad_settings_before_training(tmp_path):
     impossible = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--image-size", "48",
                                      "--steps", "1", "--out", str(tmp_path)])
     assert impossible.exit_code == 1 and "cannot do --image-size 48" in impossible.output
+    typo = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--metrics", "fid,kdi", "--steps", "1",
+                               "--out", str(tmp_path)])
+    assert typo.exit_code == 1 and "Did you mean: kid" in typo.output
+    option = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--data-opt", "holdout=10",
+                                 "--steps", "1", "--out", str(tmp_path)])
+    assert option.exit_code == 1 and "dataset 'shapes' has no such option" in option.output
     assert not any(tmp_path.iterdir())
 
 
