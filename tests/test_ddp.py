@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +65,35 @@ def test_nproc_inside_torchrun_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     result = CliRunner().invoke(cli, ["train", "--nproc", "2", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "inside a torchrun job" in result.output
+
+
+WORKER = """
+import json, os, sys
+from ganzoo.engine.config import RunConfig
+from ganzoo.engine.trainer import Trainer
+rank = int(os.environ.get("RANK", 0))
+out = os.path.join(sys.argv[1], f"run{os.environ.get('WORLD_SIZE')}")
+Trainer(RunConfig(arch="dcgan", loss="bce", width=8, nz=16, steps=2, batch_size=8, data_options={"n": 64},
+                  device="cpu", progress=False, out=out)).fit()
+print(json.dumps({"rank": rank, "threads": len(os.listdir("/proc/self/task"))}), flush=True)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads through Linux's /proc")
+def test_leaving_the_group_stops_its_threads(tmp_path):
+    """After fit a rank runs no more threads than a lone process: none left to abort the interpreter's exit.
+
+    (Before the fix DDP's reducers kept gloo's threads alive into teardown: rank 1 died of SIGABRT in CI.)
+    """
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def threads(*launcher: str) -> list[int]:
+        out = subprocess.run([sys.executable, *launcher, str(script), str(tmp_path)], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        return [json.loads(line)["threads"] for line in out.splitlines() if line.startswith("{")]
+
+    alone = threads()
+    ranks = threads("-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2")
+    assert len(alone) == 1 and ranks == alone * 2

@@ -9,6 +9,7 @@ gradients, so N processes with batch B train as one with batch N*B.
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -69,8 +70,10 @@ class World:
         return dict(zip(values, stacked / self.size))
 
     def leave(self) -> None:
+        """Wait for every rank, then destroy the group while the interpreter is still whole."""
         if self.size > 1 and dist.is_initialized():
             dist.barrier()
+            gc.collect()  # objects in reference cycles may still hold the group
             dist.destroy_process_group()
 
 

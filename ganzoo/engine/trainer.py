@@ -481,6 +481,10 @@ class Trainer:
             if main and (self.step % cfg.ckpt_every == 0 or last):
                 self.save()
         bar.close()
+        if self.world > 1:
+            # DDP's reducers hold the process group: drop them so leaving it stops gloo's threads
+            # now, not in the interpreter's teardown (where a live thread aborts the process).
+            self.ddp = self.nets = self.eager
         self.dist.leave()
         return self.run_dir
 
