@@ -18,6 +18,10 @@ class GanzooError(Exception):
     """A user-facing error: the message names the culprit and suggests a fix."""
 
 
+class GanzooWarning(UserWarning):
+    """A user-facing warning (data skipped, a setting that may not suit); the CLI prints it as one line."""
+
+
 class IncompatibleError(GanzooError):
     """An architecture, loss, task or dataset combination that cannot work."""
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from . import __version__
-from .api import GanzooError
+from .api import GanzooError, GanzooWarning
 from .registry import KINDS, ALIASES, get_registry
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class GanzooGroup(click.Group):
-    """A click group that turns GanzooError into a one-line error and loads plugin commands lazily."""
+    """A click group that prints GanzooError / GanzooWarning as one line each and loads plugin commands lazily."""
 
     _plugins_added = False
 
@@ -42,10 +43,23 @@ class GanzooGroup(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except GanzooError as exc:
-            raise click.ClickException(str(exc)) from None
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except GanzooError as exc:
+                raise click.ClickException(str(exc)) from None
+
+
+_python_show_warning = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """``warning: ...`` for ganzoo's own warnings (their source line means nothing to a user); others as usual."""
+    if issubclass(category, GanzooWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, *args, **kwargs)
 
 
 def complete_names(kind: str) -> Callable[..., list[str]]:

@@ -193,3 +193,20 @@ def test_recipes_set_the_optimiser_unless_the_user_does():
     assert adam(loss="wgan-gp", lr=3e-4, beta1=0.5) == (3e-4, 0.5, 0.9, 64)
     assert adam(task="cyclegan", loss="wgan-gp", dataset="style-benchmark", image_size=32) == (1e-4, 0.0, 0.9, 1)
 
+
+
+def test_cli_prints_ganzoo_warnings_as_one_line(tmp_path):
+    """A skipped image is a 'warning: ...' line naming the file, not a Python source location."""
+    from ganzoo.images import save_image
+
+    root = tmp_path / "images"
+    for i in range(8):
+        save_image(torch.rand(3, 20, 20) * 2 - 1, root / f"img{i:02d}.png")
+    (root / "broken.png").write_bytes(b"not an image")
+    result = CliRunner().invoke(cli, ["train", "--dataset", "folder", "--data-root", str(root), "--steps", "1",
+                                      "--batch-size", "4", "--width", "8", "--no-progress", "--skip-bad-images",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "broken.png" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: folder: skipping 1 unreadable image(s)")
+    assert "UserWarning" not in result.output and ".py:" not in result.output

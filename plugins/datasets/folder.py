@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from ganzoo.api import DataOptions, DatasetSpec, GanzooError
+from ganzoo.api import DataOptions, DatasetSpec, GanzooError, GanzooWarning
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, resize, verify_image
 
@@ -49,7 +49,8 @@ class ImageDirectory(Dataset):
             names = ", ".join(str(p) for p in bad[:_SHOWN])
             if len(bad) > _SHOWN:
                 names += f" and {len(bad) - _SHOWN} more"
-            warnings.warn(f"folder: skipping {len(bad)} unreadable image(s) under {root}: {names}", stacklevel=2)
+            warnings.warn(f"folder: skipping {len(bad)} unreadable image(s) under {root}: {names}", GanzooWarning,
+                          stacklevel=2)
         if not good:
             raise GanzooError(f"none of the {len(files)} images under {root} can be read")
         self.root = root
@@ -76,7 +77,8 @@ class ImageDirectory(Dataset):
             except GanzooError as exc:
                 if not self.skip_bad_images:
                     raise
-                warnings.warn(f"folder: skipping {self.files[i]}: cannot decode it ({exc.__cause__})", stacklevel=2)
+                warnings.warn(f"folder: skipping {self.files[i]}: cannot decode it ({exc.__cause__})", GanzooWarning,
+                              stacklevel=2)
                 continue
             return {"image": resize(image, self.size), "label": torch.tensor(self.labels[i], dtype=torch.long)}
         raise GanzooError(f"none of the images under {self.root} can be decoded")

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.datasets import MNIST as TorchvisionMNIST
 
-from ganzoo.api import DataOptions, DatasetSpec, GanzooError
+from ganzoo.api import DataOptions, DatasetSpec, GanzooError, GanzooWarning
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import from_array, resize
 
@@ -108,7 +108,8 @@ def _load_split(options: DataOptions, holdout: int) -> tuple[np.ndarray, np.ndar
             loaded = _load_pair(root, "t10k", options.download)
         if loaded is not None and options.split == "train" and _find(root, "train") is None:
             kept = f"the last {holdout} are kept for 'test'" if holdout else "option holdout=N keeps N for 'test'"
-            warnings.warn(f"mnist: no train-* files in {root}; training on the t10k files ({kept})", stacklevel=3)
+            warnings.warn(f"mnist: no train-* files in {root}; training on the t10k files ({kept})", GanzooWarning,
+                          stacklevel=3)
     if loaded is None:
         raise _missing(root)
     return loaded

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganzoo.api import GanzooError, Metric
+from ganzoo.api import GanzooError, GanzooWarning, Metric
 from ganzoo.registry import get_registry
 from ganzoo_plugins.metrics.classifier import DomainClassifier, load_classifier, load_images
 from ganzoo_plugins.metrics.inception import InceptionFeatures, is_inception, load_inception, weights_path
@@ -191,7 +191,8 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
         trained_on = get_classifier(cls_path).meta.get("dataset")
         if trained_on not in (None, task.config.dataset):
             warnings.warn(f"classifier {cls_path} was trained on '{trained_on}', the run on "
-                          f"'{task.config.dataset}'; its features may not suit these images", stacklevel=2)
+                          f"'{task.config.dataset}'; its features may not suit these images", GanzooWarning,
+                          stacklevel=2)
     real = None
     if any(m.needs_real for m in chosen.values()):
         real = real_images(task.config, "test", data_root, num, cls_path, device)
