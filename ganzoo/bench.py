@@ -4,9 +4,9 @@ Each combination is trained in-process by the engine's :class:`Trainer` under
 the same budget: ``steps`` generator updates, or ``seconds`` of training time
 (process CPU time on the CPU, so other programs on a shared machine do not eat
 into one row's budget; wall time on a GPU). Quality is scored through the
-task's ``evaluate`` (the metric plugins) at ``evals`` evenly spaced points of
-the budget, which gives the quality-vs-steps curve, and with every metric at
-the end. Each row records the ``ganzoo train`` + ``ganzoo eval`` commands that
+task's ``evaluate`` (the metric plugins) before training and at ``evals``
+evenly spaced points of the budget, which gives the quality-vs-steps curve,
+and with every metric at the end. Each row records the ``ganzoo train`` + ``ganzoo eval`` commands that
 reproduce it: training is seeded and scoring leaves the training RNG alone, so
 the run trained here and the run those commands train are the same.
 """
@@ -164,7 +164,9 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
     curve: list[dict[str, Any]] = []
     final: dict[str, Any] = {}
     options = dict(data_root=config.data_root, classifier=spec.classifier, seed=seed, num=spec.num, **spec.extra)
-    for point in range(1, spec.evals + 1):
+    # Point 0 scores the untrained nets: the curve's start, and a bad --classifier or data path
+    # fails here, before any training time is spent.
+    for point in range(spec.evals + 1):
         target = point / spec.evals * (spec.steps if spec.steps else spec.seconds)
         while not _reached(spec, target, trainer.step, cpu if device.type == "cpu" else wall):
             w0, c0 = time.perf_counter(), time.process_time()
@@ -173,7 +175,8 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
                 _sync(device)
             wall += time.perf_counter() - w0
             cpu += time.process_time() - c0
-        peak = max(peak, memory.peak_mb())  # training only: scoring's own memory is not the row's
+        if point:
+            peak = max(peak, memory.peak_mb())  # training only: scoring's own memory is not the row's
         last = point == spec.evals
         metrics = spec.metrics if last else [spec.curve_metric]
         scores = trainer.task.evaluate(trainer.sample_nets(), device, metrics=metrics, **options)

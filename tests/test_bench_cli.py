@@ -82,7 +82,8 @@ def test_bench_table_files_and_reproducible_rows(classifier, tmp_path):
     assert [(r["arch"], r["loss"], r["steps"]) for r in rows] == [("dcgan", "bce", 2), ("dcgan", "hinge", 2)]
     for row in rows:
         assert row["img_per_s"] > 0 and row["peak_mem_mb"] > 0 and math.isfinite(row["metrics"]["fid"])
-        assert [p["step"] for p in row["curve"]] == [1, 2] and row["curve_figure"] == "fid"
+        assert [p["step"] for p in row["curve"]] == [0, 1, 2] and row["curve_figure"] == "fid"
+        assert row["curve"][0]["train_s"] == 0
         assert row["curve"][-1]["value"] == row["metrics"]["fid"]
         assert (Path(row["run_dir"]) / "checkpoint.safetensors").is_file()
     assert "| dcgan | hinge |" in result.output and "ganzoo train --arch dcgan --loss hinge" in result.output
@@ -109,6 +110,20 @@ def test_bench_table_files_and_reproducible_rows(classifier, tmp_path):
     assert json.loads((tmp_path / "again.json").read_text())["fid"] == pytest.approx(row["metrics"]["fid"], rel=1e-5)
 
 
+def test_bench_refuses_a_missing_classifier_before_training(tmp_path, monkeypatch):
+    from ganzoo.engine.trainer import Trainer
+
+    def train_step(*args, **kwargs):
+        raise AssertionError("trained before the classifier was checked")
+
+    monkeypatch.setattr(Trainer, "train_step", train_step)
+    missing = tmp_path / "no-such-classifier.safetensors"
+    result = CliRunner().invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps", "50",
+                                      "--classifier", str(missing), "--out", str(tmp_path / "bench")])
+    assert result.exit_code == 1, result.output
+    assert str(missing) in result.output and "ganzoo features train" in result.output
+
+
 def test_bench_runs_on_a_time_budget_without_matplotlib(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     result = invoke("bench", "--archs", "dcgan", "--losses", "wgan-gp", *TINY_BENCH, "--seconds", "0.2",
@@ -119,7 +134,8 @@ def test_bench_runs_on_a_time_budget_without_matplotlib(monkeypatch, tmp_path):
     assert not (tmp_path / "b.png").exists()
     row = json.loads((tmp_path / "b.json").read_text())["rows"][0]
     assert row["steps"] >= 1 and row["cpu_s"] >= 0.2 and row["n_critic"] == 5
-    assert row["curve_figure"] == "memorization_ratio" and row["curve"][0]["value"] > 0
+    assert row["curve_figure"] == "memorization_ratio" and [p["step"] for p in row["curve"]][0] == 0
+    assert all(p["value"] > 0 for p in row["curve"])
     assert "| dcgan | wgan-gp |" in result.output
 
 
