@@ -26,6 +26,44 @@ class IncompatibleError(GanzooError):
     """An architecture, loss, task or dataset combination that cannot work."""
 
 
+def check_options(flag: str, owner: str, declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` over ``declared`` (the defaults), each value read as its default's type.
+
+    One place for every ``--*-opt`` flag: an undeclared key or a value of the
+    wrong kind is a GanzooError naming the flag, the owner and what it takes.
+    """
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        import difflib
+
+        hints = [difflib.get_close_matches(k, list(declared), n=1) for k in unknown]
+        named = ", ".join(k + (f" (did you mean {h[0]}?)" if h else "") for k, h in zip(unknown, hints))
+        takes = ", ".join(f"{k}={v}" for k, v in declared.items()) or "none"
+        raise GanzooError(f"{flag} {named}: {owner} has no such option (its options: {takes})")
+    return {**declared, **{key: _as_type_of(flag, owner, key, declared[key], value) for key, value in given.items()}}
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _as_type_of(flag: str, owner: str, key: str, default: Any, value: Any) -> Any:
+    """``value`` as ``type(default)``: TOML and the command line give ints for floats, strings for booleans."""
+    kind = type(default)
+    if default is None or kind not in _KINDS:
+        return value  # no default type to hold it to (lists, optional settings): the owner checks it
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false", "1", "0"):
+            return str(value).lower() in ("true", "1")
+    elif kind is str:
+        return str(value)
+    elif not isinstance(value, (bool, str)) and isinstance(value, (int, float)):
+        if kind is float or float(value).is_integer():
+            return kind(value)
+    raise GanzooError(f"{flag} {key}={value}: {owner} expects {_KINDS[kind]} for {key} (default {default})")
+
+
 @dataclass
 class NetConfig:
     """What a network builder needs to know; one for G and one for D.
@@ -51,7 +89,9 @@ class Architecture:
 
     Generators for generation tasks take ``(z)`` or ``(z, y)`` and return images
     in [-1, 1]; discriminators take ``(x)`` or ``(x, y)`` and return logits of
-    shape ``(B,)`` or, for patch discriminators, ``(B, 1, h, w)``.
+    shape ``(B,)`` or, for patch discriminators, ``(B, 1, h, w)``. ``options``
+    declares its ``--arch-opt`` keys with their defaults (None: depends on the
+    run); leaving it None means undeclared, and then no key is checked.
     """
 
     generator: Callable[[NetConfig], nn.Module]
@@ -63,6 +103,7 @@ class Architecture:
     min_size: int = 1
     channels: tuple[int, ...] | None = None
     conditional: bool = False
+    options: dict[str, Any] | None = None
 
     def check(self, name: str, task: str, image_size: int, channels: int, conditional: bool = False) -> None:
         """Refuse an impossible combination before any training starts."""
@@ -97,15 +138,16 @@ class Loss:
     config_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any) -> None:
-        for key, value in options.items():
-            if not hasattr(self, key) or key == "config_defaults":
-                raise GanzooError(f"loss {type(self).__name__} has no option '{key}'")
-            default = getattr(self, key)
-            if isinstance(default, bool) and isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0"):
-                    raise GanzooError(f"loss option '{key}' must be true or false, got '{value}'")
-                value = value.lower() in ("true", "1")
-            setattr(self, key, type(default)(value))
+        declared = {key: getattr(self, key) for key in self.option_names()}
+        for key, value in check_options("--loss-opt", f"loss {type(self).__name__}", declared, options).items():
+            setattr(self, key, value)
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """Its ``--loss-opt`` keys: the public class attributes holding a number, boolean or string."""
+        return [k for klass in reversed(cls.__mro__) for k, v in vars(klass).items()
+                if not k.startswith("_") and k not in ("description", "config_defaults")
+                and isinstance(v, (bool, int, float, str))]
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         raise NotImplementedError
@@ -180,12 +222,7 @@ class DatasetSpec:
 
     def check_options(self, name: str, given: dict[str, Any]) -> dict[str, Any]:
         """``given`` over the declared defaults; a key the dataset does not declare is an error."""
-        unknown = sorted(set(given) - set(self.options))
-        if unknown:
-            known = ", ".join(f"{k}={v}" for k, v in self.options.items()) or "none"
-            raise GanzooError(f"--data-opt {', '.join(unknown)}: dataset '{name}' has no such option "
-                              f"(its options: {known})")
-        return {**self.options, **given}
+        return check_options("--data-opt", f"dataset '{name}'", self.options, given)
 
     def load(self, name: str, options: DataOptions) -> torch.utils.data.Dataset:
         """Build dataset ``name`` with its declared defaults filled in under ``options.options``."""
@@ -211,11 +248,7 @@ class MaskSpec:
     min_size: int = 16
 
     def __call__(self, shape: tuple[int, int], rng: Any, **options: Any) -> Any:
-        unknown = sorted(set(options) - set(self.options))
-        if unknown:
-            known = ", ".join(sorted(self.options)) or "none"
-            raise GanzooError(f"mask option(s) {', '.join(unknown)} not understood (this mask takes: {known})")
-        return self.make(shape, rng, **{**self.options, **options})
+        return self.make(shape, rng, **check_options("mask option", "this mask", self.options, options))
 
 
 @dataclass

@@ -92,7 +92,7 @@ def _entry_json(entry: Any) -> dict[str, Any]:
     if entry.kind == "archs":
         data.update(tasks=list(obj.tasks), image_sizes=list(obj.image_sizes) if obj.image_sizes else None,
                     size_multiple=obj.size_multiple, channels=list(obj.channels) if obj.channels else None,
-                    conditional=obj.conditional)
+                    conditional=obj.conditional, options=obj.options)
     elif entry.kind == "datasets":
         data.update(channels=obj.channels, num_classes=obj.num_classes, layout=obj.layout, needs_root=obj.needs_root,
                     options=obj.options)

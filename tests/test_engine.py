@@ -210,3 +210,19 @@ def test_cli_prints_ganzoo_warnings_as_one_line(tmp_path):
     lines = [line for line in result.output.splitlines() if "broken.png" in line]
     assert len(lines) == 1 and lines[0].startswith("warning: folder: skipping 1 unreadable image(s)")
     assert "UserWarning" not in result.output and ".py:" not in result.output
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--arch-opt", "foo=1"], "--arch-opt foo: architecture 'dcgan' has no such option (its options: none)"),
+    (["--task", "cyclegan", "--arch", "resnet-6blocks", "--arch-opt", "n_layer=1"],
+     "--arch-opt n_layer (did you mean n_layers?): architecture 'resnet-6blocks' has no such option"),
+    (["--data-opt", "n=abc"], "--data-opt n=abc: dataset 'shapes' expects an integer for n (default 10000)"),
+    (["--task-opt", "foo=1"], "--task-opt foo: task 'unconditional' has no such option (its options: none)"),
+    (["--loss", "wgan-gp", "--loss-opt", "gp_weight=abc"], "--loss-opt gp_weight=abc: loss WGANGPLoss expects a number"),
+])
+def test_option_flags_refuse_unknown_keys_and_wrong_kinds(tmp_path, extra, message):
+    """Every --*-opt flag is checked the same way, before training, in one Error line."""
+    result = CliRunner().invoke(cli, ["train", "--steps", "1", "--width", "8", "--batch-size", "4", "--no-progress",
+                                      "--out", str(tmp_path / "run"), *extra])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()

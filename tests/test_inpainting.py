@@ -63,7 +63,7 @@ def test_centre_box_area_option_and_placement():
 
 
 def test_mask_option_errors():
-    with pytest.raises(GanzooError, match="width.*not understood.*area"):
+    with pytest.raises(GanzooError, match="width: this mask has no such option.*area"):
         draw_masks("box", 1, (28, 28), np.random.default_rng(0), width=3)
     with pytest.raises(GanzooError, match="Did you mean: strokes"):
         draw_masks("stroke", 1, (28, 28), np.random.default_rng(0))
@@ -131,8 +131,12 @@ def test_impossible_combinations_are_refused(tmp_path):
         Trainer(tiny(tmp_path, task="unconditional"))
     with pytest.raises(GanzooError, match="no option l2_hole"):
         Trainer(tiny(tmp_path, task_options={"l2_hole": 1}))
-    with pytest.raises(GanzooError, match="not understood"):
+    with pytest.raises(GanzooError, match="sides: this mask has no such option"):
         Trainer(tiny(tmp_path, task_options={"mask_sides": 2}))
+    with pytest.raises(GanzooError, match="mask option area=abc: this mask expects a number"):
+        Trainer(tiny(tmp_path, task_options={"mask_area": "abc"}))
+    with pytest.raises(GanzooError, match="--task-opt l1_hole=x: task .inpainting. expects a number"):
+        Trainer(tiny(tmp_path, task_options={"l1_hole": "x"}))
 
 
 @pytest.fixture(scope="module")

@@ -149,6 +149,13 @@ def test_clip_option_is_honoured() -> None:
     assert torch.all(critic.weight == 0.5)
 
 
-def test_unknown_option_is_refused() -> None:
-    with pytest.raises(ganzoo.GanzooError, match="no option 'lamda'"):
+def test_unknown_option_or_wrong_kind_of_value_is_refused() -> None:
+    with pytest.raises(ganzoo.GanzooError, match="--loss-opt lamda: loss WGANGPLoss has no such option .*gp_weight=10"):
         loss("wgan-gp", lamda=5)
+    with pytest.raises(ganzoo.GanzooError, match="--loss-opt gp_weight=abc: .* expects a number"):
+        loss("wgan-gp", gp_weight="abc")
+    with pytest.raises(ganzoo.GanzooError, match="n_critic=2.5: .* expects an integer"):
+        loss("wgan-gp", n_critic=2.5)
+    with pytest.raises(ganzoo.GanzooError, match="minimax=maybe: .* expects true or false"):
+        loss("bce", minimax="maybe")
+    assert loss("wgan-gp", gp_weight=5).gp_weight == 5.0 and loss("bce", minimax="true").minimax is True

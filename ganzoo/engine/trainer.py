@@ -26,7 +26,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .. import __version__
-from ..api import DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, StepContext, Task
+from ..api import DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, StepContext, Task, check_options
 from ..images import save_grid
 from ..kernels import resolve_kernels, use_kernels
 from ..registry import get_registry
@@ -79,6 +79,8 @@ def assemble(config: RunConfig) -> Assembly:
     task_cls = registry.get("tasks", config.task)
     config.arch = config.arch or task_cls.default_arch
     arch = registry.get("archs", config.arch)
+    if arch.options is not None:
+        check_options("--arch-opt", f"architecture '{config.arch}'", arch.options, config.arch_options)
     loss_name = config.loss or task_cls.default_loss
     loss_cls = registry.get("losses", loss_name)
     for key, value in ENGINE_DEFAULTS.items():

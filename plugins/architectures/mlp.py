@@ -77,6 +77,7 @@ def register_architectures(register: Register) -> None:
             discriminator=Discriminator,
             description="Fully connected GAN (Goodfellow et al. 2014); any size, one-hot conditioning",
             tasks=("unconditional", "conditional"),
+            options={},
             min_size=4,
             conditional=True,
         ),

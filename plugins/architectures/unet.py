@@ -101,6 +101,7 @@ def register_architectures(register: Register) -> None:
             discriminator=sn_patch_discriminator,
             description="Inpainting U-Net (masked image + mask in, skips, dilated residual middle) + SN-PatchGAN D",
             tasks=("inpainting",),
+            options={"depth": 3, "blocks": 2, "n_layers": None, "d_norm": "spectral"},  # n_layers: 2 below 64 px
             min_size=16,
         ),
     )

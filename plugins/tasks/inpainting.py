@@ -34,7 +34,7 @@ from skimage.morphology import erosion
 from skimage.restoration import inpaint_biharmonic
 from torch import Tensor, nn
 
-from ganzoo.api import GanzooError, IncompatibleError, NetConfig, StepContext, Task
+from ganzoo.api import GanzooError, IncompatibleError, NetConfig, StepContext, Task, check_options
 from ganzoo.hookspecs import hookimpl
 from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_grid, save_image
 from ganzoo_plugins.masks import draw_masks, get_mask, hole_fraction
@@ -91,7 +91,7 @@ class Inpainting(Task):
                 f"task 'inpainting' has no option {', '.join(unknown)}; it takes mask, mask_<option> "
                 f"(the mask's own options) and {', '.join(DEFAULTS)}"
             )
-        settings = {**DEFAULTS, **rest}
+        settings = check_options("--task-opt", "task 'inpainting'", DEFAULTS, rest)
         self.l1_hole, self.l1_valid = float(settings["l1_hole"]), float(settings["l1_valid"])
         self.adv_weight = float(settings["adv_weight"])
         size = config.image_size

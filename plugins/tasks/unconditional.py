@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo.api import NetConfig, StepContext, Task
+from ganzoo.api import NetConfig, StepContext, Task, check_options
 from ganzoo.hookspecs import hookimpl
 
 
@@ -20,6 +20,9 @@ class Unconditional(Task):
 
     description = "Generate images from noise (G: z -> image, D: image -> real/fake logit)"
     num_classes = 0
+
+    def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:
+        super().__init__(arch, config, dataset, **check_options("--task-opt", f"task '{config.task}'", {}, options))
 
     def net_config(self) -> NetConfig:
         c = self.config
