@@ -209,6 +209,9 @@ class DatasetSpec:
     (label -1 when there are none); layout ``unaligned``: ``{"A": ..., "B": ...}``.
     ``options`` declares the dataset's own ``--data-opt`` keys with their
     defaults; :meth:`load` refuses any other key, so a typo is not silently ignored.
+    ``count_classes``, for a dataset whose classes depend on its files (``folder``:
+    one per subfolder), counts them for given options (0: unlabelled) without
+    building the dataset; ``num_classes`` is then what :meth:`with_classes` returns.
     """
 
     build: Callable[[DataOptions], torch.utils.data.Dataset]
@@ -219,6 +222,14 @@ class DatasetSpec:
     needs_root: bool = False
     default_root: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    count_classes: Callable[[DataOptions], int] | None = None
+
+    def with_classes(self, name: str, options: DataOptions) -> DatasetSpec:
+        """This spec with ``num_classes`` counted from the data ``options`` point at, where it has ``count_classes``."""
+        if self.count_classes is None:
+            return self
+        options = replace(options, options=self.check_options(name, options.options))
+        return replace(self, num_classes=self.count_classes(options))
 
     def check_options(self, name: str, given: dict[str, Any]) -> dict[str, Any]:
         """``given`` over the declared defaults; a key the dataset does not declare is an error."""
@@ -297,6 +308,7 @@ class Task:
     sample_caption: ClassVar[str] = "Samples from the fixed inputs, one grid per interval."
     default_loss: ClassVar[str] = "bce"
     default_arch: ClassVar[str] = "dcgan"
+    command: ClassVar[str] = "sample"  # the CLI command that puts a trained checkpoint to use
     # The recipe's own engine settings (e.g. batch_size, lr_policy), used where the user sets none.
     config_defaults: ClassVar[dict[str, Any]] = {}
     options: dict[str, Any]

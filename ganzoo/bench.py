@@ -154,7 +154,7 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
     name = f"{arch}-{loss}-s{seed}"
     run_dir = str(Path(spec.out) / name)
     config = replace(spec.base, arch=arch, loss=loss, seed=seed, out=run_dir, progress=False,
-                     steps=spec.steps or 0, epochs=None)
+                     steps=spec.steps or 1, epochs=None)
     memory = PeakMemory(resolve_device(config.device))
     memory.reset()
     trainer = Trainer(config)

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import sys
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import click
@@ -141,18 +142,18 @@ def plugins_cmd(show_all: bool, as_json: bool) -> None:
       GANZOO_STRICT_PLUGINS=1   a plugin that fails to import is an error, not a warning
     """
     registry = get_registry()
+    conflicts = [[e.qualified for e in found] for found in registry.conflicts()]
     rows = []
     for info in registry.plugins:
         if info.status != "loaded" and not show_all:
             continue
         row = dataclasses.asdict(info)
-        row.update(hooks=list(info.hooks), entry_point_group="ganzoo", provides=registry.provided_by(info.name))
+        row.update(hooks=list(info.hooks), entry_point_group="ganzoo", provides=registry.provided_by(info.name),
+                   conflicts=[name for found in conflicts for name in found if name.startswith(info.name + ":")])
         rows.append(row)
-    conflicts = [[e.qualified for e in found] for found in registry.conflicts()]
     if as_json:
-        click.echo(json.dumps({"plugins": rows, "conflicts": conflicts} if conflicts else rows, indent=2))
-        return
-    for row in rows:
+        click.echo(json.dumps(rows, indent=2))
+    for row in rows if not as_json else []:
         kind = "built-in" if row["builtin"] else "third-party"
         provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["provides"].items())
         status = "" if row["status"] == "loaded" else f"  [{row['status']}: {row['error']}]"
@@ -224,13 +225,31 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> "RunCon
     return RunConfig.from_dict(values, config_file or "command line")
 
 
+RUN_FILES = ("checkpoint.safetensors", "log.jsonl", "samples.png", "index.html", "config.toml")
+
+
+def _claim_run_dir(out: Path, overwrite: bool, origin: str) -> None:
+    """A new run never mixes into an old one: refuse a run directory that holds one, or clear it on --overwrite."""
+    if not (out / "checkpoint.safetensors").exists():
+        return
+    if not overwrite:
+        raise GanzooError(
+            f"--out {out}{origin} already holds a run (checkpoint.safetensors): continue it with "
+            f"`ganzoo train --resume {out} --steps N`, pick another --out, or pass --overwrite to replace it"
+        )
+    for path in [*(out / name for name in RUN_FILES), *(out / "samples").glob("step_*.png")]:
+        path.unlink(missing_ok=True)
+
+
 @cli.command("train", context_settings=CONTEXT)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file with any of these options.")
 @click.option("--resume", type=click.Path(), help="Continue a run from its checkpoint file or run directory.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to train with (DDP through torchrun: gloo on CPU, NCCL on CUDA); --batch-size is per process.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the run already in --out (its checkpoint, log and sample grids) instead of refusing.")
 @_train_options
-def train_cmd(config_file: str | None, resume: str | None, nproc: int, **values: Any) -> None:
+def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite: bool, **values: Any) -> None:
     """Train a GAN: any architecture x loss x task x dataset that fits.
 
     With no options it trains dcgan + bce on the embedded 'shapes' dataset for a
@@ -249,6 +268,8 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, **values:
     from .engine.trainer import Trainer
 
     config = build_config(config_file, values)
+    if resume is None and config.out:
+        _claim_run_dir(Path(config.out), overwrite, f" (set by --config {config_file})" if not values["out"] else "")
     if nproc > 1:
         from .engine.distributed import launch
 
@@ -257,6 +278,9 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, **values:
     trainer = Trainer(config, resume=resume)
     if trainer.rank == 0:
         click.echo(f"kernels: {trainer.kernels}", err=True)
+        if trainer.step >= trainer.config.steps:
+            click.echo(f"the run is at step {trainer.step}, already past --steps {trainer.config.steps}: nothing "
+                       "to train; pass a larger --steps to go on", err=True)
     run_dir = trainer.fit()
     if trainer.rank != 0:
         return
@@ -268,7 +292,7 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, **values:
 
 @cli.command("sample", context_settings=CONTEXT)
 @click.argument("checkpoint", type=click.Path())
-@click.option("-n", "--num", default=64, show_default=True, help="Number of images.")
+@click.option("-n", "--num", type=click.IntRange(min=1), default=64, show_default=True, help="Number of images.")
 @click.option("--out", default="samples.png", show_default=True, type=click.Path(dir_okay=False), help="Grid PNG to write.")
 @click.option("--seed", default=0, show_default=True, help="Noise seed.")
 @click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator when the checkpoint has one.")
@@ -288,14 +312,11 @@ def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device
     from .images import save_grid
 
     asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
+    if asm.task.command != "sample":
+        raise GanzooError(f"checkpoint '{checkpoint}' was trained for task '{asm.config.task}'; "
+                          f"use `ganzoo {asm.task.command}` for it, not sample")
     ctx = StepContext(nets, nets, asm.loss, resolve_device(device), torch.Generator().manual_seed(seed))
-    try:
-        fixed = asm.task.fixed_inputs(ctx, None, num)
-    except (TypeError, KeyError):
-        raise GanzooError(
-            f"checkpoint task '{asm.config.task}' translates or completes images; "
-            "use `ganzoo inpaint` or `ganzoo translate` instead of sample"
-        ) from None
+    fixed = asm.task.fixed_inputs(ctx, None, num)
     images = asm.task.samples(nets, fixed)
     path = save_grid(images, out, nrow=nrow or asm.task.sample_nrow(num))
     click.echo(f"wrote {num} samples to {path}")
@@ -360,7 +381,7 @@ def _split_names(value: str | None) -> list[str] | None:
 @cli.command("eval", context_settings=CONTEXT)
 @click.argument("checkpoint", type=click.Path())
 @click.option("--metrics", help="Comma-separated metric names (ganzoo list metrics). [the task's defaults]")
-@click.option("-n", "--num", type=int, help="Generated samples to score. [2000; 26000 for stacked-mnist]")
+@click.option("-n", "--num", type=click.IntRange(min=2), help="Generated samples to score. [2000; 26000 for stacked-mnist]")
 @click.option("--data-root", help="Dataset directory. [the one the run was trained with]")
 @click.option("--classifier", type=click.Path(dir_okay=False),
               help="Feature net for fid, kid, is, pr, dc, modes: a file from `ganzoo features train`, or "
@@ -384,8 +405,6 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
       ganzoo eval runs/<run> --metrics stacked-mnist --classifier stacked-clf.safetensors   # 26,000 samples
       ganzoo eval runs/<run> --metrics fid,kid,is --classifier inception   # pip install 'ganzoo[inception]'
     """
-    from pathlib import Path
-
     from .engine.config import parse_options
     from .engine.trainer import load_for_inference, resolve_device
 
@@ -413,7 +432,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
 @click.option("--evals", default=4, show_default=True, help="Quality points along each run (for the curve).")
 @click.option("--metrics", default="fid,kid,is,pr,dc,modes", show_default=True, help="Metrics at the end.")
 @click.option("--curve-metric", default="fid", show_default=True, help="Metric for the quality-vs-steps curve.")
-@click.option("-n", "--num", type=int, help="Generated samples per evaluation. [2000]")
+@click.option("-n", "--num", type=click.IntRange(min=2), help="Generated samples per evaluation. [2000]")
 @click.option("--classifier", type=click.Path(dir_okay=False),
               help="Feature net: a `ganzoo features train` file, or inception[:PATH] (weights on disk).")
 @click.option("--batch-size", default=64, show_default=True)
@@ -450,7 +469,6 @@ def bench_cmd(ctx: click.Context, archs: str, losses: str, dataset: str, data_ro
         --classifier mnist-clf.safetensors --markdown bench.md --plot bench.png
     """
     import time
-    from pathlib import Path
 
     from .bench import BenchSpec, PLOT_HINT, markdown_report, markdown_table, plot_curves, run_bench, table_rows
     from .engine.config import RunConfig, parse_options

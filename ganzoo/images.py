@@ -58,7 +58,7 @@ def _bad_image(path: Path, exc: BaseException) -> GanzooError:
     reason = (str(exc).strip().splitlines() or [""])[0]  # decoders append multi-line install hints
     return GanzooError(
         f"cannot read image {path} ({type(exc).__name__}: {reason}). "
-        "Fix or remove the file, or pass --skip-bad-images to skip unreadable files."
+        "Fix or remove the file (`ganzoo train` can skip unreadable files with --skip-bad-images)."
     )
 
 
@@ -138,9 +138,18 @@ def to_uint8(images: Tensor) -> np.ndarray:
     return array[:, :, 0] if array.shape[2] == 1 else array
 
 
+LOSSLESS = (".png", ".tif", ".tiff", ".bmp")
+
+
 def save_image(image: Tensor, path: str | Path) -> Path:
-    """Write one CxHxW image in [-1, 1] (format from the suffix; creates parent folders)."""
+    """Write one CxHxW image in [-1, 1] (format from the suffix; creates parent folders).
+
+    Only lossless formats: a JPEG would alter the known pixels an inpainting keeps exactly.
+    """
     path = Path(path)
+    if path.suffix.lower() not in LOSSLESS:
+        raise GanzooError(f"cannot write image '{path}': ganzoo writes lossless {', '.join(LOSSLESS)} files; "
+                          f"name it {path.stem or 'images'}.png")
     path.parent.mkdir(parents=True, exist_ok=True)
     skimage.io.imsave(path, to_uint8(image), check_contrast=False)
     return path

@@ -32,6 +32,8 @@ KINDS = {
     "metrics": "register_metrics",
     "masks": "register_masks",
 }
+SINGULAR = {"archs": "architecture", "losses": "loss", "tasks": "task", "datasets": "dataset", "metrics": "metric",
+            "masks": "mask"}
 ALIASES = {"architectures": "archs", "arch": "archs", "loss": "losses", "task": "tasks", "dataset": "datasets",
            "metric": "metrics", "mask": "masks"}
 
@@ -95,6 +97,10 @@ class Registry:
         selected = os.environ.get("GANZOO_LOAD_PLUGINS")
         wanted = None if selected is None else {s.strip() for s in selected.split(",") if s.strip()}
         eps = sorted(entry_points(group="ganzoo"), key=lambda ep: (ep.dist.name != BUILTIN_DIST, ep.name))
+        unmatched = sorted((wanted or set()) - {name for ep in eps for name in (ep.name, ep.dist.name)})
+        if unmatched:
+            print(f"ganzoo: GANZOO_LOAD_PLUGINS names {', '.join(unmatched)}, which no installed plugin has "
+                  "(see `ganzoo plugins --all`)", file=sys.stderr)
         for ep in eps:
             dist, version = ep.dist.name, ep.dist.version
             builtin = dist == BUILTIN_DIST
@@ -109,11 +115,12 @@ class Registry:
                 hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(module) or ()))
                 self._collect(module, ep.name, dist)
             except Exception as exc:  # a broken plugin must not break the CLI
+                message = f"{type(exc).__name__}: {exc}"
                 if strict:
-                    raise
+                    raise GanzooError(f"plugin '{ep.name}' from {dist} {version} failed to load ({message}); "
+                                      "GANZOO_STRICT_PLUGINS is set, unset it to skip broken plugins") from exc
                 if module is not None and self.pm.is_registered(module):
                     self.pm.unregister(module)
-                message = f"{type(exc).__name__}: {exc}"
                 print(f"ganzoo: skipping plugin '{ep.name}' from {dist} {version}: {message}", file=sys.stderr)
                 self.plugins.append(PluginInfo(ep.name, dist, version, ep.value, (), builtin, "failed", message))
                 continue
@@ -173,14 +180,14 @@ class Registry:
             providers = " and ".join(f"plugin '{e.plugin}' ({e.distribution})" for e in found)
             choices = ", ".join(f"'{e.qualified}'" for e in found)
             raise GanzooError(
-                f"{kind[:-1]} '{short}' is registered by both {providers}. "
+                f"{SINGULAR[kind]} '{short}' is registered by both {providers}. "
                 f"Choose one by its qualified name: {choices}; or have one plugin pass replace=True."
             )
         names = list(self.entries[kind])
-        close = difflib.get_close_matches(short, names, n=3, cutoff=0.5)
+        close = difflib.get_close_matches(short.lower(), names, n=3, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise GanzooError(
-            f"unknown {kind[:-1]} '{name}'.{hint} See `ganzoo list {kind}` for the {len(names)} available."
+            f"unknown {SINGULAR[kind]} '{name}'.{hint} See `ganzoo list {kind}` for the {len(names)} available."
         )
 
     def get(self, kind: str, name: str) -> Any:

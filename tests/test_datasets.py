@@ -267,3 +267,66 @@ def test_torchvision_reads_existing_files(tmp_path):
     assert len(ds) == 4 and int(ds[2]["label"]) == 4
     check_item(ds[0], 1, 32)
     assert ds[0]["image"].eq(1).all()
+
+
+def make_labelled_tree(root: Path, counts: dict[str, int]) -> None:
+    """``root/<class>/<i>.png``: tiny RGB images, one subfolder per class."""
+    rng = np.random.default_rng(1)
+    for cls, count in counts.items():
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            skimage.io.imsave(root / cls / f"{i}.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+
+
+def test_folder_two_subfolders_are_classes_counted_before_building(tmp_path):
+    from ganzoo_plugins.datasets.folder import count_classes
+
+    make_labelled_tree(tmp_path, {"b": 2, "a": 3})
+    (tmp_path / "a" / "deeper").mkdir()
+    skimage.io.imsave(tmp_path / "a" / "deeper" / "x.png", np.zeros((8, 8, 3), dtype=np.uint8),
+                      check_contrast=False)
+    ds = build("folder", root=str(tmp_path), image_size=8)
+    assert ds.classes == ["a", "b"] and count_classes(DataOptions(root=str(tmp_path))) == 2
+    assert [int(ds[i]["label"]) for i in range(len(ds))] == [0, 0, 0, 0, 1, 1]  # a/0-2, a/deeper/x, b/0-1
+    assert all(ds[i]["label"].dtype == torch.long for i in range(len(ds)))
+
+
+def test_folder_flat_mixed_or_single_subfolder_is_unlabelled(tmp_path):
+    from ganzoo_plugins.datasets.folder import count_classes
+
+    flat, mixed, single = tmp_path / "flat", tmp_path / "mixed", tmp_path / "single"
+    make_labelled_tree(tmp_path, {"flat": 3, "single/only": 2})
+    make_labelled_tree(mixed, {"a": 2, "b": 2})
+    skimage.io.imsave(mixed / "loose.png", np.zeros((8, 8, 3), dtype=np.uint8), check_contrast=False)
+    for root in (flat, mixed, single):
+        ds = build("folder", root=str(root), image_size=8)
+        assert ds.classes == [] and count_classes(DataOptions(root=str(root))) == 0, root
+        assert {int(ds[i]["label"]) for i in range(len(ds))} == {-1}, root
+    with pytest.raises(GanzooError, match="missing"):
+        count_classes(DataOptions(root=str(tmp_path / "missing")))
+
+
+def test_cli_conditional_and_features_train_on_a_labelled_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+
+    root = tmp_path / "imgs"
+    make_labelled_tree(root, {"a": 4, "b": 4})
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--task", "conditional", "--dataset", "folder", "--data-root", str(root),
+                                 "--steps", "2", "--width", "8", "--batch-size", "4", "--no-progress",
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "checkpoint.safetensors").exists()
+    result = runner.invoke(cli, ["features", "train", "--dataset", "folder", "--data-root", str(root), "--steps", "1",
+                                 "--image-size", "8", "--width", "4", "--batch-size", "4",
+                                 "--out", str(tmp_path / "clf.safetensors")])
+    assert result.exit_code == 0, result.output
+    assert "2 classes" in result.output
+    flat = tmp_path / "flat"
+    make_labelled_tree(tmp_path, {"flat": 4})
+    result = runner.invoke(cli, ["train", "--task", "conditional", "--dataset", "folder", "--data-root", str(flat),
+                                 "--steps", "1", "--width", "8", "--batch-size", "4", "--no-progress",
+                                 "--out", str(tmp_path / "run2")])
+    assert result.exit_code != 0 and "has no classes" in result.output

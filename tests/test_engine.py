@@ -226,3 +226,71 @@ def test_option_flags_refuse_unknown_keys_and_wrong_kinds(tmp_path, extra, messa
                                       "--out", str(tmp_path / "run"), *extra])
     assert result.exit_code == 1 and message in result.output, result.output
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--steps", "0"], "steps = 0 (--steps): must be at least 1"),
+    (["--batch-size", "0"], "batch_size = 0 (--batch-size): must be at least 1"),
+    (["--n-critic", "0"], "n_critic = 0 (--n-critic): must be at least 1"),
+    (["--log-every", "0"], "log_every = 0 (--log-every): must be at least 1"),
+    (["--lr", "-1"], "lr = -1.0 (--lr): must be positive"),
+    (["--beta2", "1"], "beta2 = 1.0 (--beta2): must be below 1"),
+    (["--seed", "-1"], "seed = -1 (--seed): must be at least 0"),
+    (["--device", "tpu"], "--device tpu: not a device"),
+])
+def test_out_of_range_settings_are_one_error_line(tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["train", "--no-progress", "--out", str(tmp_path / "run"), *args])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_config_file_with_a_wrong_kind_of_value_names_it(tmp_path):
+    (tmp_path / "run.toml").write_text('steps = "abc"\n')
+    result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "steps = 'abc' (--steps): expects an integer" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_never_mixes_into_an_existing_run(tmp_path, monkeypatch):
+    """--out (or a --config copied from a run) naming a finished run is refused; --overwrite starts clean."""
+    runner = CliRunner()
+    run = tmp_path / "run"
+    base = ["train", "--width", "8", "--batch-size", "4", "--data-opt", "n=16", "--no-progress", "--sample-every", "1"]
+    assert runner.invoke(cli, [*base, "--steps", "2", "--out", str(run)]).exit_code == 0
+    before = (run / "checkpoint.safetensors").read_bytes()
+    again = runner.invoke(cli, [*base, "--steps", "1", "--out", str(run)])
+    assert again.exit_code == 1 and "already holds a run" in again.output and f"--resume {run}" in again.output
+    from_config = runner.invoke(cli, ["train", "--config", str(run / "config.toml"), "--steps", "1"])
+    assert from_config.exit_code == 1 and f"(set by --config {run / 'config.toml'})" in from_config.output
+    assert (run / "checkpoint.safetensors").read_bytes() == before
+    assert runner.invoke(cli, [*base, "--steps", "1", "--out", str(run), "--overwrite"]).exit_code == 0
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000001.png"]
+    assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [1]
+
+
+def test_resume_past_the_end_says_so_and_data_root_is_stored_absolute(tmp_path, monkeypatch):
+    root = tmp_path / "images"
+    from ganzoo.images import save_image
+
+    for i in range(8):
+        save_image(torch.rand(3, 16, 16) * 2 - 1, root / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    args = ["train", "--dataset", "folder", "--data-root", "images", "--width", "8", "--batch-size", "4",
+            "--no-progress", "--out", "run"]
+    assert runner.invoke(cli, [*args, "--steps", "2"]).exit_code == 0
+    assert f'data_root = "{root.resolve()}"' in (tmp_path / "run" / "config.toml").read_text()
+    result = runner.invoke(cli, ["train", "--resume", "run", "--steps", "1", "--no-progress"])
+    assert result.exit_code == 0 and "at step 2, already past --steps 1" in result.output
+
+
+def test_sample_refuses_lossy_or_nameless_outputs_and_empty_grids(tmp_path):
+    run = Trainer(RunConfig(width=8, nz=16, batch_size=4, steps=1, n_samples=4, progress=False, device="cpu",
+                            data_options={"n": 16}, out=str(tmp_path / "run"))).fit()
+    runner = CliRunner()
+    for out, message in [("grid.jpg", "name it grid.png"), ("grid.txt", "lossless .png"), ("", "lossless .png")]:
+        result = runner.invoke(cli, ["sample", str(run), "-n", "4", "--out", str(tmp_path / out) if out else ""])
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, out
+    result = runner.invoke(cli, ["sample", str(run), "-n", "0"])
+    assert result.exit_code == 2 and "0 is not in the range x>=1" in result.output
+    assert runner.invoke(cli, ["sample", str(run), "-n", "4", "--out", str(tmp_path / "g.png")]).exit_code == 0

@@ -262,4 +262,4 @@ def test_cli_inpaint_clear_errors(checkpoint, tmp_path):
                                  str(tmp_path / "o.png")])
     assert result.exit_code != 0 and "--out must be a folder" in result.output
     result = runner.invoke(cli, ["sample", str(checkpoint), "--out", str(tmp_path / "s.png")])
-    assert result.exit_code != 0 and "ganzoo inpaint" in result.output
+    assert result.exit_code != 0 and "use `ganzoo inpaint` for it, not sample" in result.output

@@ -6,16 +6,19 @@ import gzip
 import math
 import struct
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 import ganzoo
-from ganzoo.api import DataOptions, GanzooError
+from ganzoo.api import DataOptions, GanzooError, GanzooWarning
 from ganzoo.engine.checkpoint import save_checkpoint
 from ganzoo_plugins.metrics.classifier import DomainClassifier, load_classifier, train_classifier
-from ganzoo_plugins.metrics.evaluation import ImageSet, embed, resolve_metrics, score
+from ganzoo_plugins.metrics.evaluation import (
+    ImageSet, check_heldout, embed, evaluate_generator, resolve_metrics, score,
+)
 from ganzoo_plugins.metrics.prdc import density_coverage, precision_recall
 
 
@@ -140,6 +143,35 @@ def test_memorization_ratio_flags_copies():
     assert m.compute(copies, fresh, train)["heldout_overlap"] == 1.0
 
 
+def test_memorization_refuses_a_heldout_split_that_was_trained_on():
+    gen = torch.Generator().manual_seed(0)
+    train = ImageSet(torch.rand(300, 1, 8, 8, generator=gen) * 2 - 1)
+    fresh = torch.rand(200, 1, 8, 8, generator=gen) * 2 - 1
+    chosen = resolve_metrics("memorization")
+    check_heldout(chosen, "mnist", ImageSet(fresh), train)  # disjoint: fine
+    with pytest.warns(GanzooWarning, match="1 of the 200 held-out"):
+        check_heldout(chosen, "mnist", ImageSet(torch.cat([train.images[:1], fresh[1:]])), train)
+    with pytest.raises(GanzooError, match="100 of the 200 .*memorization.*--data-opt holdout=2000"):
+        check_heldout(chosen, "mnist", ImageSet(torch.cat([train.images[:100], fresh[100:]])), train)
+    with pytest.raises(GanzooError, match="'test' split holds images the run was not trained on"):
+        check_heldout(chosen, "shapes", ImageSet(train.images[:50]), train)
+
+
+@pytest.mark.filterwarnings("ignore:mnist. no train")
+def test_eval_checks_the_heldout_split_and_the_sample_count_before_sampling(fake_mnist):
+    """MNIST without holdout scores t10k against itself; no generator is touched before the refusal."""
+    config = SimpleNamespace(dataset="mnist", data_root=str(fake_mnist), image_size=28, channels=1,
+                             data_options={"holdout": 0}, seed=0)
+    task, cpu = SimpleNamespace(config=config), torch.device("cpu")
+    with pytest.raises(GanzooError, match="16 of the 16 held-out 'mnist' images are also in the training split"):
+        evaluate_generator(task, {}, cpu, metrics="memorization", num=16)
+    with pytest.raises(GanzooError, match=r"-n 1 .*fid needs at least 2, kid needs at least 2; pass a larger -n"):
+        evaluate_generator(task, {}, cpu, metrics="fid,kid", num=1)
+    with pytest.raises(GanzooError, match=r"-n 5 .*: dc needs at least 6;"):
+        evaluate_generator(task, {}, cpu, metrics="pr,dc", num=5)
+    assert resolve_metrics(["pr"], {"pr.k": 7})["pr"].min_samples() == 8
+
+
 def test_score_is_seeded_and_leaves_the_callers_rng_alone():
     gen = torch.Generator().manual_seed(0)
     real, fake = features(torch.randn(300, 4, generator=gen)), features(torch.randn(300, 4, generator=gen) + 1)
@@ -182,6 +214,22 @@ def test_classifier_load_errors_are_clear(tmp_path):
     other = save_checkpoint(tmp_path / "run.safetensors", {"w": torch.zeros(1)}, {"config": {}})
     with pytest.raises(GanzooError, match="not a feature classifier"):
         load_classifier(other)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(bytes(range(256)) * 16)  # its header length reads as petabytes
+    with pytest.raises(GanzooError, match="not a safetensors file.*ganzoo features train") as err:
+        load_classifier(garbage)
+    assert str(garbage) in str(err.value)
+
+
+def test_inception_refuses_a_file_that_is_not_its_weights(tmp_path):
+    pytest.importorskip("torch_fidelity")
+    from ganzoo_plugins.metrics.inception import WEIGHTS_URL, load_inception
+
+    garbage = tmp_path / "fake.pth"
+    garbage.write_bytes(b"(not the weights)" * 64)
+    with pytest.raises(GanzooError, match="is not the FID Inception weights file") as err:
+        load_inception(f"inception:{garbage}")
+    assert str(garbage) in str(err.value) and WEIGHTS_URL in str(err.value)
 
 
 def test_per_channel_classifier_reads_a_digit_triple():

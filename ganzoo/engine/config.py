@@ -22,6 +22,18 @@ ENGINE_DEFAULTS: dict[str, Any] = {"batch_size": 64, "lr_policy": "constant", "l
                                    "beta2": 0.999}
 
 
+_KINDS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "int": (int, "an integer"), "float": ((int, float), "a number"), "str": (str, "a string"),
+    "bool": (bool, "true or false"), "dict[str, Any]": (dict, "a table of KEY = VALUE"),
+}
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    **dict.fromkeys(("batch_size", "steps", "nz", "width", "n_critic", "log_every", "sample_every", "ckpt_every",
+                     "n_samples", "image_size", "channels"), (1, None)),
+    "seed": (0, None), "workers": (0, None),
+    **dict.fromkeys(("beta1", "beta2", "decay_start", "ema_decay"), (0, 1)),
+}
+
+
 @dataclass
 class RunConfig:
     """Everything that defines a training run; saved as ``config.toml``/JSON in the run dir.
@@ -70,6 +82,25 @@ class RunConfig:
     loss_options: dict[str, Any] = field(default_factory=dict)
     task_options: dict[str, Any] = field(default_factory=dict)
     data_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse a setting of the wrong kind or out of range here, not as a crash in the first step."""
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            if value is None:
+                continue
+            kind = _KINDS[spec.type.split(" | ")[0]]
+            flag = f"{spec.name} = {value!r} (--{spec.name.replace('_', '-')})"
+            if not isinstance(value, kind[0]) or (isinstance(value, bool) and kind[0] is not bool):
+                raise GanzooError(f"{flag}: expects {kind[1]}")
+            low, high = _RANGES.get(spec.name, (None, None))
+            if (low is not None and value < low) or (high is not None and value > high):
+                bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+                raise GanzooError(f"{flag}: must be {bounds}")
+            if spec.name in ("lr", "lr_d", "epochs") and value <= 0:
+                raise GanzooError(f"{flag}: must be positive")
+            if spec.name in ("beta1", "beta2") and value >= 1:
+                raise GanzooError(f"{flag}: must be below 1 (Adam's moment decay)")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -56,7 +56,14 @@ def resolve_device(name: str) -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GanzooError(f"--device {name}: not a device; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise GanzooError(f"--device {name}: ganzoo trains on cpu, cuda or mps")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise GanzooError(f"--device {name}: MPS is not available on this machine; use --device cpu or auto")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GanzooError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
     return device
@@ -202,6 +209,8 @@ class Trainer:
             saved = RunConfig.from_json(json.dumps(meta["config"]))
             config = self._merge_resume(saved, config, resume)
             self.resume_state = (tensors, meta)
+        if config.data_root:  # absolute, so eval, probe and resume find the data from any directory
+            config.data_root = str(Path(config.data_root).expanduser().resolve())
         self.config = config
         self.dist = World.from_env()
         self.rank, self.world = self.dist.rank, self.dist.size

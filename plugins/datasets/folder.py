@@ -1,9 +1,13 @@
 """``folder``: any directory of images, searched recursively, ImageFolder style.
 
-Images directly inside first-level subfolders are labelled by the subfolder's
-name (sorted, ``root/cat/*.png`` -> class of "cat"); with no subfolders every
-label is -1. Every file's header is checked when the dataset is built, so a
-broken file stops the run at once instead of hours into training.
+When every image lies in a first-level subfolder (at any depth below it) and
+there are at least two such subfolders, the folder is labelled: the sorted
+subfolder names are classes 0..K-1 (``root/cat/**/*.png`` -> class of "cat").
+Otherwise (images directly under the root, alone or next to subfolders, or a
+single subfolder) it is unlabelled and every label is -1. :func:`count_classes`
+gives K (0 when unlabelled) from the file listing alone, before the dataset is
+built. Every file's header is checked when the dataset is built, so a broken
+file stops the run at once instead of hours into training.
 """
 
 from __future__ import annotations
@@ -19,23 +23,50 @@ from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, resize, verify_image
 
 _SHOWN = 10  # bad files named in the warning; the rest are counted
+MIN_CLASSES = 2  # one subfolder is just where the images live, not a label
+
+
+def _list(options: DataOptions) -> tuple[Path, list[Path]]:
+    """The root and every image file under it (not yet checked), or an error naming the folder."""
+    if not options.root:
+        raise GanzooError("dataset 'folder' needs --data-root pointing at a directory of images")
+    root = Path(options.root)
+    files = list_images(root)
+    if not files:
+        kinds = ", ".join(sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS))
+        raise GanzooError(f"no images ({kinds}) found under {root}; check --data-root")
+    return root, files
+
+
+def classes_of(root: Path, files: list[Path]) -> list[str]:
+    """The sorted first-level subfolder names when ``files`` form a labelled tree, else ``[]``.
+
+    Taken from the listing, before any file is checked, so skipping unreadable
+    images never changes the class count.
+    """
+    names = [path.relative_to(root).parts for path in files]
+    if any(len(parts) == 1 for parts in names):  # an image directly under the root: unlabelled
+        return []
+    classes = sorted({parts[0] for parts in names})
+    return classes if len(classes) >= MIN_CLASSES else []
+
+
+def count_classes(options: DataOptions) -> int:
+    """How many classes the folder at ``options.root`` has (0: unlabelled), without reading any image."""
+    root, files = _list(options)
+    return len(classes_of(root, files))
 
 
 class ImageDirectory(Dataset):
     """Images resized (shorter side) and centre-cropped to image_size.
 
-    ``classes`` lists the subfolder names; ``channels`` is the requested count,
+    ``classes`` lists the class (subfolder) names, empty when the folder is
+    unlabelled (see :func:`classes_of`); ``channels`` is the requested count,
     else 1 when every image is grayscale, else 3.
     """
 
     def __init__(self, options: DataOptions) -> None:
-        if not options.root:
-            raise GanzooError("dataset 'folder' needs --data-root pointing at a directory of images")
-        root = Path(options.root)
-        files = list_images(root)
-        if not files:
-            kinds = ", ".join(sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS))
-            raise GanzooError(f"no images ({kinds}) found under {root}; check --data-root")
+        root, files = _list(options)
         good, bad, native = [], [], set()
         for path in files:
             try:
@@ -55,10 +86,9 @@ class ImageDirectory(Dataset):
             raise GanzooError(f"none of the {len(files)} images under {root} can be read")
         self.root = root
         self.files = good
-        subfolders = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else None for p in good]
-        self.classes = sorted({name for name in subfolders if name is not None})
+        self.classes = classes_of(root, files)
         index = {name: i for i, name in enumerate(self.classes)}
-        self.labels = [index[name] if name is not None else -1 for name in subfolders]
+        self.labels = [index.get(p.relative_to(root).parts[0], -1) for p in good]
         self.size = options.image_size
         self.channels = options.channels or (1 if native == {1} else 3)
         self.skip_bad_images = options.skip_bad_images
@@ -90,7 +120,8 @@ def register_datasets(register: Register) -> None:
         "folder",
         DatasetSpec(
             build=ImageDirectory,
-            description="Any directory of images (recursive); labels from first-level subfolders, else -1",
+            description="Any directory of images (recursive); labels from 2+ first-level subfolders, else -1",
             needs_root=True,
+            count_classes=count_classes,
         ),
     )

@@ -74,7 +74,14 @@ def _root(options: DataOptions) -> Path:
 def _load_pair(root: Path, prefix: str, download: bool) -> tuple[np.ndarray, np.ndarray] | None:
     pair = _find(root, prefix)
     if pair is None and download:
-        TorchvisionMNIST(str(root), train=prefix == "train", download=True)
+        try:
+            TorchvisionMNIST(str(root), train=prefix == "train", download=True)
+        except (RuntimeError, OSError) as exc:
+            detail = " ".join(str(exc).split())  # one line: torchvision lists each mirror's failure on its own lines
+            raise GanzooError(
+                f"dataset 'mnist': download into {root} failed ({type(exc).__name__}: {detail}); "
+                "check the internet connection, or fetch the files yourself and point --data-root at them"
+            ) from exc
         pair = _find(root, prefix)
     if pair is None:
         return None

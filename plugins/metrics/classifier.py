@@ -34,6 +34,8 @@ from ganzoo.registry import get_registry
 KIND = "ganzoo-classifier"
 # The shared MNIST convention: last 2000 images held out as "test" (datasets with a "holdout" option).
 DEFAULT_DATA_OPTIONS = {"holdout": 2000}
+TRAIN_HINT = ("train one with `ganzoo features train --dataset mnist --data-root ../shared/data/mnist "
+              "--out mnist-classifier.safetensors`")
 
 
 class DigitNet(nn.Module):
@@ -119,14 +121,14 @@ def _stacked_base(channels: int, num_classes: int) -> int | None:
 
 
 def load_images(dataset_name: str, data_root: str | None, split: str, image_size: int, channels: int | None,
-                data_options: dict[str, Any] | None = None, seed: int = 0, limit: int | None = None
-                ) -> tuple[Tensor, Tensor]:
+                data_options: dict[str, Any] | None = None, seed: int = 0, limit: int | None = None,
+                download: bool = False) -> tuple[Tensor, Tensor]:
     """A split of a registered image dataset as two tensors: images (N, C, H, W) and labels (N,)."""
     spec = get_registry().get("datasets", dataset_name)
     if spec.layout != "image":
         raise GanzooError(f"dataset '{dataset_name}' yields '{spec.layout}' items; metrics need an image dataset")
     options = DataOptions(root=data_root, image_size=image_size, channels=channels, split=split, seed=seed,
-                          options=dict(data_options or {}))
+                          download=download, options=dict(data_options or {}))
     dataset = spec.load(dataset_name, options)
     n = len(dataset) if limit is None else min(limit, len(dataset))
     if n == 0:
@@ -162,22 +164,24 @@ def train_classifier(dataset_name: str, data_root: str | None, out: str | Path, 
                      channels: int | None = None, epochs: float = 3.0, steps: int | None = None,
                      batch_size: int = 64, lr: float = 1e-3, width: int = 32,
                      data_options: dict[str, Any] | None = None, seed: int = 0, limit: int | None = None,
-                     progress: bool = False) -> Path:
+                     progress: bool = False, download: bool = False) -> Path:
     """Train the feature classifier on split "train", report accuracy on split "test", save safetensors.
 
     ``data_options`` default to ``holdout=2000`` where the dataset has that
     option (the shared MNIST convention: first 8000 images train, last 2000 held out). ``steps`` overrides ``epochs``;
-    ``limit`` caps the images read per split (for quick checks).
+    ``limit`` caps the images read per split (for quick checks); ``download`` lets the dataset fetch its files.
     """
-    spec = get_registry().get("datasets", dataset_name)
+    options = held_out_options(dataset_name, data_options)
+    spec = get_registry().get("datasets", dataset_name).with_classes(dataset_name, DataOptions(root=data_root,
+                                                                                               options=options))
     if not spec.num_classes:
         raise GanzooError(f"dataset '{dataset_name}' has no labels; the feature classifier needs a labelled dataset")
     channels = channels or spec.channels or 3
-    options = held_out_options(dataset_name, data_options)
     torch.manual_seed(seed)
-    images, labels = load_images(dataset_name, data_root, "train", image_size, channels, options, seed, limit)
+    images, labels = load_images(dataset_name, data_root, "train", image_size, channels, options, seed, limit,
+                                 download)
     test_images, test_labels = load_images(dataset_name, data_root, "test", image_size, channels, options, seed,
-                                           limit)
+                                           limit, download)
     base = _stacked_base(channels, spec.num_classes)
     model = DomainClassifier(channels, spec.num_classes, image_size, width, per_channel=base is not None)
     x, y = _digit_view(images, labels, base) if base else (images, labels)
@@ -219,12 +223,12 @@ def load_classifier(path: str | Path) -> DomainClassifier:
     """Load a classifier written by :func:`train_classifier` (in eval mode, on CPU)."""
     path = Path(path)
     if not path.is_file():
-        raise GanzooError(
-            f"classifier '{path}' does not exist; train one with "
-            "`ganzoo features train --dataset mnist --data-root ../shared/data/mnist "
-            "--out mnist-classifier.safetensors`"
-        )
-    tensors, meta = load_checkpoint(path)
+        raise GanzooError(f"classifier '{path}' does not exist; {TRAIN_HINT}")
+    try:
+        tensors, meta = load_checkpoint(path)
+    except GanzooError as exc:
+        raise GanzooError(f"--classifier: {exc}. A classifier is the file `ganzoo features train` writes; "
+                          f"{TRAIN_HINT}") from None
     if meta.get("kind") != KIND:
         raise GanzooError(f"'{path}' is a ganzoo checkpoint but not a feature classifier; pass the file that "
                           "`ganzoo features train` wrote")
@@ -254,9 +258,10 @@ def register_commands(cli: Any) -> None:
     @click.option("--limit", type=int, help="Use at most this many images per split (quick checks).")
     @click.option("--data-opt", "data_options", multiple=True, metavar="K=V",
                   help="Dataset option. [holdout=2000: train on the first N-2000, score on the last 2000]")
+    @click.option("--download", is_flag=True, help="Let the dataset fetch missing files (needs internet).")
     def train(dataset: str, data_root: str | None, out: str, image_size: int, channels: int | None, epochs: float,
               steps: int | None, batch_size: int, width: int, seed: int, limit: int | None,
-              data_options: tuple[str, ...]) -> None:
+              data_options: tuple[str, ...], download: bool) -> None:
         """Train the feature classifier on split "train" and report its accuracy on split "test".
 
         \b
@@ -268,7 +273,7 @@ def register_commands(cli: Any) -> None:
 
         path = train_classifier(dataset, data_root, out, image_size, channels, epochs, steps, batch_size,
                                 width=width, data_options=parse_options(data_options, "--data-opt"), seed=seed,
-                                limit=limit, progress=True)
+                                limit=limit, progress=True, download=download)
         model = load_classifier(path)
         meta = model.meta
         click.echo(f"wrote {path}: {meta['num_classes']} classes, {model.num_features}-d features, "

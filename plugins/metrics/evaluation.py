@@ -29,6 +29,7 @@ from ganzoo_plugins.metrics.inception import InceptionFeatures, is_inception, lo
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
 DEFAULT_NUM = 2000
 BATCH = 500
+OVERLAP_TOLERANCE = 0.01  # held-out images also trained on that make training-set comparisons meaningless
 
 
 @dataclass
@@ -55,7 +56,8 @@ class ImageMetric(Metric):
     ``needs_real``: compares with held-out real images (else ``real`` is None);
     ``needs_train``: also gets the training images; ``num``: the number of
     generated samples its protocol prescribes (``None``: the caller's choice).
-    Options come from ``--metric-opt name.key=value`` and must be class attributes.
+    Options come from ``--metric-opt name.key=value`` and must be class attributes;
+    an option ``k`` means k nearest neighbours (see :meth:`min_samples`).
     """
 
     needs_classifier: ClassVar[bool] = True
@@ -68,6 +70,10 @@ class ImageMetric(Metric):
             if not hasattr(self, key) or key in ("needs_classifier", "needs_real", "needs_train", "num", "description"):
                 raise GanzooError(f"metric {type(self).__name__} has no option '{key}'")
             setattr(self, key, type(getattr(self, key))(value))
+
+    def min_samples(self) -> int:
+        """The fewest generated images the metric is defined on: 2 (a spread needs two), k + 1 with neighbours."""
+        return max(2, getattr(self, "k", 0) + 1)
 
     def compute(self, real: ImageSet | None, fake: ImageSet, train: ImageSet | None = None) -> dict[str, float]:
         raise NotImplementedError
@@ -114,6 +120,27 @@ def _cached_classifier(spec: str, mtime: float) -> FeatureNet:
 def _mtime(spec: str | Path) -> float:
     path = weights_path(spec) if is_inception(spec) else Path(spec)
     return path.stat().st_mtime if path.is_file() else 0.0
+
+
+def shared_images(images: Tensor, others: Tensor) -> int:
+    """How many of ``images`` are pixel-for-pixel copies of one of ``others``."""
+    seen = {hash(other.numpy().tobytes()) for other in others}
+    return sum(hash(image.numpy().tobytes()) in seen for image in images)
+
+
+def check_heldout(metrics: dict[str, ImageMetric], dataset: str, real: ImageSet, train: ImageSet) -> None:
+    """Refuse training-set comparisons when the "held-out" images were trained on; warn when only a few were."""
+    shared = shared_images(real.images, train.images)
+    names = ", ".join(n for n, m in metrics.items() if m.needs_train)
+    if shared > OVERLAP_TOLERANCE * len(real):
+        fix = ("retrain with --data-opt holdout=2000, which keeps the last 2000 images out of training"
+               if "holdout" in get_registry().get("datasets", dataset).options
+               else "use a dataset whose 'test' split holds images the run was not trained on")
+        raise GanzooError(f"{shared} of the {len(real)} held-out '{dataset}' images are also in the training split, "
+                          f"so {names} cannot tell copying from generalising and its figures mean nothing; {fix}")
+    if shared:
+        warnings.warn(f"{shared} of the {len(real)} held-out '{dataset}' images are also training images; "
+                      f"{names} figures are slightly off", GanzooWarning, stacklevel=3)
 
 
 def get_classifier(spec: str | Path) -> FeatureNet:
@@ -180,6 +207,9 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
     chosen = resolve_metrics(metrics, metric_options)
     if num is None:
         num = max([m.num for m in chosen.values() if m.num] or [DEFAULT_NUM])
+    too_few = [f"{name} needs at least {m.min_samples()}" for name, m in chosen.items() if num < m.min_samples()]
+    if too_few:
+        raise GanzooError(f"-n {num} generated samples are too few: {', '.join(too_few)}; pass a larger -n")
     if any(m.needs_classifier for m in chosen.values()) and not classifier:
         names = ", ".join(n for n, m in chosen.items() if m.needs_classifier)
         raise GanzooError(
@@ -199,6 +229,8 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
     train = None
     if any(m.needs_train for m in chosen.values()):
         train = real_images(task.config, "train", data_root, None, cls_path, device)
+        if real is not None:
+            check_heldout(chosen, task.config.dataset, real, train)
     modes = {name: net.training for name, net in nets.items()}
     for net in nets.values():
         net.eval()

@@ -54,10 +54,12 @@ class InceptionFeatures(nn.Module):
         try:
             self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                                    feature_extractor_weights_path=str(path))
-        except (RuntimeError, OSError, KeyError) as exc:
+        except Exception as exc:  # torch.load and load_state_dict report a foreign or corrupt file in many ways
+            detail = next(iter(str(exc).splitlines()), "")
             raise GanzooError(
-                f"--classifier inception: '{path}' is not the FID Inception weights ({WEIGHTS_NAME}): "
-                f"{str(exc).splitlines()[0]}"
+                f"--classifier inception: '{path}' is not the FID Inception weights file ({WEIGHTS_NAME}) or is "
+                f"corrupt ({type(exc).__name__}: {detail}); fetch {WEIGHTS_URL} on a machine with internet and "
+                "pass --classifier inception:PATH"
             ) from None
         self.num_features = 2048
         self.meta = {"kind": PREFIX, "dataset": None, "weights": str(path)}

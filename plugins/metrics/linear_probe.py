@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganzoo.api import GanzooError
+from ganzoo.api import DataOptions, GanzooError
 from ganzoo.hookspecs import hookimpl
 from ganzoo_plugins.metrics.classifier import held_out_options, load_images
 
@@ -98,11 +98,12 @@ def probe(checkpoint: str | Path, labels_per_class: int = 100, num_test: int | N
     if cfg.task != "unconditional" or "D" not in nets:
         raise GanzooError(f"ganzoo probe reads the discriminator of an unconditional GAN; '{checkpoint}' is a "
                           f"'{cfg.task}' run")
-    if not asm.dataset.num_classes:
-        raise GanzooError(f"dataset '{cfg.dataset}' has no labels to probe with; train on a labelled one (mnist)")
     options = held_out_options(cfg.dataset, cfg.data_options)
     root = data_root or cfg.data_root
-    pool_size = 10 * labels_per_class * asm.dataset.num_classes
+    num_classes = asm.dataset.with_classes(cfg.dataset, DataOptions(root=root, options=options)).num_classes
+    if not num_classes:
+        raise GanzooError(f"dataset '{cfg.dataset}' has no labels to probe with; train on a labelled one (mnist)")
+    pool_size = 10 * labels_per_class * num_classes
     train_images, train_labels = load_images(cfg.dataset, root, "train", cfg.image_size, cfg.channels, options,
                                              cfg.seed, pool_size)
     test_images, test_labels = load_images(cfg.dataset, root, "test", cfg.image_size, cfg.channels, options,

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo.api import IncompatibleError, StepContext
+from ganzoo.api import DataOptions, IncompatibleError, StepContext
 from ganzoo.hookspecs import hookimpl
 from ganzoo_plugins.tasks.unconditional import Unconditional
 
@@ -19,6 +19,8 @@ class Conditional(Unconditional):
 
     def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:
         super().__init__(arch, config, dataset, **options)
+        dataset = dataset.with_classes(config.dataset, DataOptions(root=config.data_root,
+                                                                   options=dict(config.data_options)))
         if dataset.num_classes <= 0:
             raise IncompatibleError(
                 f"task 'conditional' needs a labelled dataset; '{config.dataset}' has no classes "

@@ -127,6 +127,7 @@ class CycleGAN(Task):
     ema_nets = ("G_AB", "G_BA")
     default_loss = "lsgan"
     default_arch = "resnet-9blocks"
+    command = "translate"
     config_defaults = {"batch_size": 1, "lr_policy": "linear"}  # the reference recipe
     sample_caption = (
         "One row per fixed training pair: real A | fake B = G_AB(A) | reconstructed A = G_BA(G_AB(A)) | "
@@ -336,7 +337,7 @@ def register_commands(cli: click.Group) -> None:
         if not isinstance(asm.task, CycleGAN):
             raise GanzooError(
                 f"checkpoint '{checkpoint}' was trained for task '{asm.config.task}', not cyclegan; "
-                "use `ganzoo sample` for it"
+                f"use `ganzoo {asm.task.command}` for it"
             )
         G = nets["G_AB" if direction == "AtoB" else "G_BA"]
         torch_device = resolve_device(device)

@@ -77,6 +77,7 @@ class Inpainting(Task):
     description = "Inpainting: G(masked image + mask) fills the hole; L1 + adversarial; SN-PatchGAN D sees the mask"
     default_loss = "hinge"
     default_arch = "unet"
+    command = "inpaint"
     sample_caption = (
         "Each block of three rows: masked input (hole in gray), ganzoo's completion, ground truth; "
         "same images and masks at every step."
@@ -399,7 +400,8 @@ def register_commands(cli: Any) -> None:
         mask_dir = Path(mask_path) if mask_path is not None and Path(mask_path).is_dir() else None
         asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
         if asm.config.task != "inpainting":
-            raise GanzooError(f"checkpoint {checkpoint} was trained for task '{asm.config.task}', not inpainting")
+            raise GanzooError(f"checkpoint '{checkpoint}' was trained for task '{asm.config.task}', not inpainting; "
+                              f"use `ganzoo {asm.task.command}` for it")
         torch_device = resolve_device(device)
         rng = np.random.default_rng(seed)
         for image_path, target, rel in jobs:
