@@ -286,6 +286,8 @@ def test_evaluate_scores_held_out_pairs_against_baselines(trained, tmp_path):
                         for p in (test[i] for i in range(3))])
     assert result["AtoB"]["identity"]["psnr"] == pytest.approx(identity)
     assert io.imread(result["grid"]).shape[0] == 3 * 16 + 4 * 2
+    with pytest.raises(GanzooError, match="drop --metrics"):
+        asm.task.evaluate(nets, torch.device("cpu"), num=3, metrics=["fid"])
 
 
 def test_evaluate_needs_ground_truth_pairs(domains, tmp_path):

@@ -180,6 +180,8 @@ def test_eval_cli_prints_one_table_row_per_bin_and_method(checkpoint, tmp_path):
     assert "{" not in result.output, "nested results are tables, not raw dicts"
     assert "| 20%-30% | 12 | biharmonic |" in result.output and "| ganzoo |" in result.output
     assert json.loads((tmp_path / "eval.json").read_text())["bins"]["20%-30%"]["count"] == 12
+    refused = CliRunner().invoke(cli, ["eval", str(checkpoint), "-n", "12", "--metrics", "fid", "--device", "cpu"])
+    assert refused.exit_code == 1 and "drop --metrics" in refused.output
 
 
 def _png(path: Path, array: np.ndarray) -> Path:

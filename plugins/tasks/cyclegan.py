@@ -220,8 +220,13 @@ class CycleGAN(Task):
         and ``skimage.exposure.match_histograms`` of the input to (one) the B image
         of train item i, and (domain) all of the first 256 train images of the
         target domain tiled together. ``out``: a folder for ``cyclegan_eval.png``.
+        ``metrics`` is refused: these are the scores.
         """
         from ganzoo.engine.trainer import data_options
+
+        if options.get("metrics"):
+            raise GanzooError("--metrics: a cyclegan run is scored by PSNR/SSIM on aligned pairs against identity and "
+                              "histogram matching, not by generation metrics; drop --metrics")
 
         config = dataclasses.replace(self.config, data_root=options.get("data_root") or self.config.data_root)
         test = self.dataset.load(config.dataset, data_options(config, "test"))

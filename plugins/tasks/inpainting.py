@@ -178,9 +178,13 @@ class Inpainting(Task):
         (default: the training masks), ``classifier`` (a ``ganzoo features
         train`` file: accuracy on the completed images), ``out`` (a folder
         that gets ``inpainting_eval.png``: rows masked | biharmonic | ganzoo |
-        truth for the first 10 images). Others are ignored.
+        truth for the first 10 images). ``metrics`` is refused: these are the scores.
         """
         from ganzoo_plugins.metrics.classifier import load_images
+
+        if options.get("metrics"):
+            raise GanzooError("--metrics: an inpainting run is scored by hole PSNR/SSIM/L1 against classical fills, "
+                              "not by generation metrics; drop --metrics (--classifier adds accuracy on the fills)")
 
         cfg = self.config
         trained = {"mask": self.mask_kind, **{MASK_PREFIX + k: v for k, v in self.mask_options.items()}}
