@@ -294,3 +294,9 @@ def test_sample_refuses_lossy_or_nameless_outputs_and_empty_grids(tmp_path):
     result = runner.invoke(cli, ["sample", str(run), "-n", "0"])
     assert result.exit_code == 2 and "0 is not in the range x>=1" in result.output
     assert runner.invoke(cli, ["sample", str(run), "-n", "4", "--out", str(tmp_path / "g.png")]).exit_code == 0
+
+
+def test_a_dataset_smaller_than_one_batch_is_refused(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--data-opt", "n=3", "--batch-size", "4", "--steps", "1",
+                                      "--no-progress", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "dataset 'shapes' has 3 item(s), fewer than one batch of 4" in result.output

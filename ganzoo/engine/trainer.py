@@ -245,6 +245,11 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(config.seed)
         self.dataset = self.asm.dataset.load(config.dataset, data_options(config))
         self.per_epoch = (len(self.dataset) // self.world) // config.batch_size
+        if self.per_epoch == 0:
+            raise GanzooError(
+                f"dataset '{config.dataset}' has {len(self.dataset)} item(s), fewer than one batch of "
+                f"{config.batch_size} x {self.world} process(es); lower --batch-size or check --data-root / --data-opt"
+            )
         if config.epochs is not None:
             config.steps = max(1, math.ceil(config.epochs * self.per_epoch / self.loss.n_critic))
         self.scheds = [torch.optim.lr_scheduler.LambdaLR(opt, self._lr_factor) for opt in (self.opt_d, self.opt_g)]
