@@ -216,6 +216,10 @@ def run_bench(spec: BenchSpec, echo: Callable[[str], None] = print) -> list[dict
     for name in [*(spec.metrics or []), spec.curve_metric]:
         registry.get("metrics", name)
     registry.get("datasets", spec.base.dataset).check_options(spec.base.dataset, spec.base.data_options)
+    earlier = sorted(Path(spec.out).glob("*/checkpoint.safetensors"))
+    if earlier:
+        raise GanzooError(f"--out {spec.out} already holds bench runs ({earlier[0].parent.name} ...); "
+                          "pick another --out so they are not overwritten")
     for arch in spec.archs:
         for loss in spec.losses:
             assemble(replace(spec.base, arch=arch, loss=loss))

@@ -124,6 +124,15 @@ def test_bench_refuses_a_missing_classifier_before_training(tmp_path, monkeypatc
     assert str(missing) in result.output and "ganzoo features train" in result.output
 
 
+def test_bench_never_overwrites_earlier_runs(tmp_path):
+    out = tmp_path / "bench"
+    args = ["bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps", "1", "--evals", "1",
+            "--metrics", "memorization", "--curve-metric", "memorization", "--out", str(out)]
+    invoke(*args)
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 1 and f"--out {out} already holds bench runs (dcgan-bce-s0 ...)" in again.output
+
+
 def test_bench_runs_on_a_time_budget_without_matplotlib(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     result = invoke("bench", "--archs", "dcgan", "--losses", "wgan-gp", *TINY_BENCH, "--seconds", "0.2",
