@@ -43,6 +43,16 @@ def check_options(flag: str, owner: str, declared: dict[str, Any], given: dict[s
     return {**declared, **{key: _as_type_of(flag, owner, key, declared[key], value) for key, value in given.items()}}
 
 
+def declared_options(cls: type) -> dict[str, Any]:
+    """A plugin class's options (losses, metrics): its public number, boolean or string class attributes
+    with their defaults, except those annotated ``ClassVar`` (fixed properties such as ``description``)."""
+    import inspect
+
+    fixed = {k for klass in cls.__mro__ for k, hint in inspect.get_annotations(klass).items() if "ClassVar" in str(hint)}
+    return {k: getattr(cls, k) for klass in reversed(cls.__mro__) for k, v in vars(klass).items()
+            if not k.startswith("_") and k not in fixed and isinstance(v, (bool, int, float, str))}
+
+
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 
 
@@ -138,16 +148,9 @@ class Loss:
     config_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any) -> None:
-        declared = {key: getattr(self, key) for key in self.option_names()}
-        for key, value in check_options("--loss-opt", f"loss {type(self).__name__}", declared, options).items():
+        given = check_options("--loss-opt", f"loss {type(self).__name__}", declared_options(type(self)), options)
+        for key, value in given.items():
             setattr(self, key, value)
-
-    @classmethod
-    def option_names(cls) -> list[str]:
-        """Its ``--loss-opt`` keys: the public class attributes holding a number, boolean or string."""
-        return [k for klass in reversed(cls.__mro__) for k, v in vars(klass).items()
-                if not k.startswith("_") and k not in ("description", "config_defaults")
-                and isinstance(v, (bool, int, float, str))]
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         raise NotImplementedError

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from . import __version__
-from .api import GanzooError, GanzooWarning
+from .api import GanzooError, GanzooWarning, declared_options
 from .registry import KINDS, ALIASES, get_registry
 
 if TYPE_CHECKING:
@@ -98,7 +98,10 @@ def _entry_json(entry: Any) -> dict[str, Any]:
         data.update(channels=obj.channels, num_classes=obj.num_classes, layout=obj.layout, needs_root=obj.needs_root,
                     options=obj.options)
     elif entry.kind == "losses":
-        data.update(n_critic=getattr(obj, "n_critic", 1), config_defaults=getattr(obj, "config_defaults", {}))
+        data.update(n_critic=getattr(obj, "n_critic", 1), config_defaults=getattr(obj, "config_defaults", {}),
+                    options=declared_options(obj))
+    elif entry.kind == "metrics" and isinstance(obj, type):
+        data.update(options=declared_options(obj))
     elif entry.kind == "masks":
         data.update(area=list(obj.area), options=obj.options, min_size=obj.min_size)
     return data

@@ -186,8 +186,12 @@ def test_score_is_seeded_and_leaves_the_callers_rng_alone():
 def test_metric_names_and_options_are_checked():
     with pytest.raises(GanzooError, match="Did you mean: fid"):
         resolve_metrics("fdi")
-    with pytest.raises(GanzooError, match="no option 'radius'"):
+    with pytest.raises(GanzooError, match="radius: metric PrecisionRecall has no such option .its options: k=3"):
         resolve_metrics(["pr"], {"pr.radius": 2})
+    with pytest.raises(GanzooError, match="compute: .* no such option"):  # methods are not options
+        resolve_metrics(["pr"], {"pr.compute": 2})
+    with pytest.raises(GanzooError, match="k=abc: .* expects an integer"):
+        resolve_metrics(["pr"], {"pr.k": "abc"})
     with pytest.raises(GanzooError, match="not in --metrics"):
         resolve_metrics(["pr"], {"kid.subsets": 2})
     assert resolve_metrics(["pr"], {"pr.k": 5})["pr"].k == 5

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganzoo.api import GanzooError, GanzooWarning, Metric
+from ganzoo.api import GanzooError, GanzooWarning, Metric, check_options, declared_options
 from ganzoo.registry import get_registry
 from ganzoo_plugins.metrics.classifier import DomainClassifier, load_classifier, load_images
 from ganzoo_plugins.metrics.inception import InceptionFeatures, is_inception, load_inception, weights_path
@@ -66,10 +66,9 @@ class ImageMetric(Metric):
     num: ClassVar[int | None] = None
 
     def __init__(self, **options: Any) -> None:
-        for key, value in options.items():
-            if not hasattr(self, key) or key in ("needs_classifier", "needs_real", "needs_train", "num", "description"):
-                raise GanzooError(f"metric {type(self).__name__} has no option '{key}'")
-            setattr(self, key, type(getattr(self, key))(value))
+        given = check_options("--metric-opt", f"metric {type(self).__name__}", declared_options(type(self)), options)
+        for key, value in given.items():
+            setattr(self, key, value)
 
     def min_samples(self) -> int:
         """The fewest generated images the metric is defined on: 2 (a spread needs two), k + 1 with neighbours."""
