@@ -48,7 +48,8 @@ def declared_options(cls: type) -> dict[str, Any]:
     with their defaults, except those annotated ``ClassVar`` (fixed properties such as ``description``)."""
     import inspect
 
-    fixed = {k for klass in cls.__mro__ for k, hint in inspect.get_annotations(klass).items() if "ClassVar" in str(hint)}
+    fixed = {k for klass in cls.__mro__ for k, hint in inspect.get_annotations(klass).items()
+             if "ClassVar" in str(hint)}
     return {k: getattr(cls, k) for klass in reversed(cls.__mro__) for k, v in vars(klass).items()
             if not k.startswith("_") and k not in fixed and isinstance(v, (bool, int, float, str))}
 
