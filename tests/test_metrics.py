@@ -236,6 +236,27 @@ def test_inception_refuses_a_file_that_is_not_its_weights(tmp_path):
     assert str(garbage) in str(err.value) and WEIGHTS_URL in str(err.value)
 
 
+class _OpensAFile:
+    """A pickle that runs code when unpickled: opens (creates) a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_inception_weights_that_would_run_code_are_refused_unrun(tmp_path):
+    pytest.importorskip("torch_fidelity")
+    from ganzoo_plugins.metrics.inception import load_inception
+
+    marker, crafted = tmp_path / "ran", tmp_path / "crafted.pth"
+    torch.save({"conv.weight": _OpensAFile(marker)}, crafted)
+    with pytest.raises(GanzooError, match="is not the FID Inception weights file"):
+        load_inception(f"inception:{crafted}")
+    assert not marker.exists(), "loading must never execute code from the file"
+
+
 def test_per_channel_classifier_reads_a_digit_triple():
     """A stacked classifier's label is 100*d_R + 10*d_G + d_B of its per-channel digit predictions."""
     torch.manual_seed(0)

@@ -52,6 +52,9 @@ class InceptionFeatures(nn.Module):
                 "--classifier inception needs torch-fidelity: pip install 'ganzoo[inception]'"
             ) from None
         try:
+            # torch-fidelity unpickles the file with weights_only=False; a tensors-only load first means a
+            # crafted file is refused instead of running its code (loading never executes code).
+            torch.load(path, map_location="cpu", weights_only=True)
             self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                                    feature_extractor_weights_path=str(path))
         except Exception as exc:  # torch.load and load_state_dict report a foreign or corrupt file in many ways
