@@ -71,3 +71,10 @@ def test_probe_refuses_runs_it_cannot_read(tmp_path):
                             out=str(tmp_path / "inpaint"))).fit()
     result = CliRunner().invoke(cli, ["probe", str(run), "--device", "cpu"])
     assert result.exit_code == 1 and "unconditional" in result.output and "Traceback" not in result.output
+
+
+def test_probe_says_when_a_class_has_fewer_labels_than_asked(run_dir):
+    result = CliRunner().invoke(cli, ["probe", str(run_dir), "--labels-per-class", "150", "--num-test", "20",
+                                      "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "warning: --labels-per-class 150: the training split has only" in result.output

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganzoo.api import DataOptions, GanzooError
+from ganzoo.api import DataOptions, GanzooError, GanzooWarning
 from ganzoo.hookspecs import hookimpl
 from ganzoo_plugins.metrics.classifier import held_out_options, load_images
 
@@ -108,6 +108,10 @@ def probe(checkpoint: str | Path, labels_per_class: int = 100, num_test: int | N
                                              cfg.seed, pool_size)
     test_images, test_labels = load_images(cfg.dataset, root, "test", cfg.image_size, cfg.channels, options,
                                            cfg.seed, num_test)
+    smallest = int(torch.bincount(train_labels).min())
+    if smallest < labels_per_class:
+        warnings.warn(f"--labels-per-class {labels_per_class}: the training split has only {smallest} images of "
+                      "some class; the probe uses all it has there", GanzooWarning, stacklevel=2)
     picked = torch.from_numpy(few_labels(train_labels, labels_per_class, seed))
     train_images, train_labels = train_images[picked], train_labels[picked]
     torch_device = resolve_device(device)
