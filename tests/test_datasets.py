@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import ganzoo
-from ganzoo.api import DataOptions, GanzooError
+from ganzoo.api import DataOptions, GanzooError, GanzooWarning
 from ganzoo.images import list_images, read_image, resize, save_grid, save_image, to_uint8
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -330,3 +330,13 @@ def test_cli_conditional_and_features_train_on_a_labelled_folder(tmp_path):
                                  "--steps", "1", "--width", "8", "--batch-size", "4", "--no-progress",
                                  "--out", str(tmp_path / "run2")])
     assert result.exit_code != 0 and "has no classes" in result.output
+
+
+def test_folder_says_its_test_split_is_the_training_images(tmp_path):
+    from ganzoo.images import save_image
+
+    for i in range(3):
+        save_image(torch.rand(3, 8, 8) * 2 - 1, tmp_path / f"{i}.png")
+    with pytest.warns(GanzooWarning, match="no separate 'test' split; it reads the training images"):
+        test = build("folder", root=str(tmp_path), image_size=8, split="test")
+    assert len(test) == 3

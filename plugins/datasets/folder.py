@@ -67,6 +67,9 @@ class ImageDirectory(Dataset):
 
     def __init__(self, options: DataOptions) -> None:
         root, files = _list(options)
+        if options.split != "train":
+            warnings.warn(f"folder: {root} has no separate '{options.split}' split; it reads the training images, "
+                          "so held-out scores (accuracy, FID) are measured on them", GanzooWarning, stacklevel=2)
         good, bad, native = [], [], set()
         for path in files:
             try:
