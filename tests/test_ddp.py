@@ -75,7 +75,8 @@ rank = int(os.environ.get("RANK", 0))
 out = os.path.join(sys.argv[1], f"run{os.environ.get('WORLD_SIZE')}")
 Trainer(RunConfig(arch="dcgan", loss="bce", width=8, nz=16, steps=2, batch_size=8, data_options={"n": 64},
                   device="cpu", progress=False, out=out)).fit()
-print(json.dumps({"rank": rank, "threads": len(os.listdir("/proc/self/task"))}), flush=True)
+with open(out + f"-rank{rank}.json", "w") as fh:  # a file per rank: their stdout lines would interleave
+    json.dump({"threads": len(os.listdir("/proc/self/task"))}, fh)
 """
 
 
@@ -89,11 +90,11 @@ def test_leaving_the_group_stops_its_threads(tmp_path):
     script.write_text(WORKER)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
-    def threads(*launcher: str) -> list[int]:
-        out = subprocess.run([sys.executable, *launcher, str(script), str(tmp_path)], env=env, check=True,
-                             capture_output=True, text=True).stdout
-        return [json.loads(line)["threads"] for line in out.splitlines() if line.startswith("{")]
+    def threads(world: str, *launcher: str) -> list[int]:
+        subprocess.run([sys.executable, *launcher, str(script), str(tmp_path)], env=env, check=True,
+                       capture_output=True)
+        return [json.loads(p.read_text())["threads"] for p in sorted(tmp_path.glob(f"run{world}-rank*.json"))]
 
-    alone = threads()
-    ranks = threads("-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2")
+    alone = threads("None")
+    ranks = threads("2", "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2")
     assert len(alone) == 1 and ranks == alone * 2
