@@ -67,9 +67,6 @@ class ImageDirectory(Dataset):
 
     def __init__(self, options: DataOptions) -> None:
         root, files = _list(options)
-        if options.split != "train":
-            warnings.warn(f"folder: {root} has no separate '{options.split}' split; it reads the training images, "
-                          "so held-out scores (accuracy, FID) are measured on them", GanzooWarning, stacklevel=2)
         good, bad, native = [], [], set()
         for path in files:
             try:
@@ -117,12 +114,20 @@ class ImageDirectory(Dataset):
         raise GanzooError(f"none of the images under {self.root} can be decoded")
 
 
+def folder_dataset(options: DataOptions) -> ImageDirectory:
+    """The ``folder`` dataset: one directory serves every split, which a held-out score should know."""
+    if options.split != "train":
+        warnings.warn(f"folder: {options.root} has no separate '{options.split}' split; it reads the training "
+                      "images, so held-out scores (accuracy, FID) are measured on them", GanzooWarning, stacklevel=3)
+    return ImageDirectory(options)
+
+
 @hookimpl
 def register_datasets(register: Register) -> None:
     register(
         "folder",
         DatasetSpec(
-            build=ImageDirectory,
+            build=folder_dataset,
             description="Any directory of images (recursive); labels from 2+ first-level subfolders, else -1",
             needs_root=True,
             count_classes=count_classes,
