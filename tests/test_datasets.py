@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -332,11 +333,23 @@ def test_cli_conditional_and_features_train_on_a_labelled_folder(tmp_path):
     assert result.exit_code != 0 and "has no classes" in result.output
 
 
-def test_folder_says_its_test_split_is_the_training_images(tmp_path):
+def test_folder_test_split_is_the_training_images_unless_a_fraction_is_kept_out(tmp_path):
     from ganzoo.images import save_image
 
-    for i in range(3):
-        save_image(torch.rand(3, 8, 8) * 2 - 1, tmp_path / f"{i}.png")
-    with pytest.warns(GanzooWarning, match="no separate 'test' split; it reads the training images"):
-        test = build("folder", root=str(tmp_path), image_size=8, split="test")
-    assert len(test) == 3
+    for i in range(8):
+        save_image(torch.rand(3, 8, 8) * 2 - 1, tmp_path / ("ab"[i % 2]) / f"{i}.png")
+    with pytest.warns(GanzooWarning, match="no separate 'test' split; it reads the training images.*test_fraction"):
+        assert len(build("folder", root=str(tmp_path), image_size=8, split="test")) == 8
+    kept_out = {"test_fraction": 0.25}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train = build("folder", root=str(tmp_path), image_size=8, options=kept_out)
+        test = build("folder", root=str(tmp_path), image_size=8, split="test", options=kept_out)
+    assert (len(train), len(test)) == (6, 2)
+    assert not set(train.files) & set(test.files) and set(train.files) | set(test.files) == set(
+        build("folder", root=str(tmp_path), image_size=8).files)
+    assert train.classes == test.classes == ["a", "b"], "classes come from the whole folder"
+    again = build("folder", root=str(tmp_path), image_size=8, split="test", seed=5, options=kept_out)
+    assert again.files == test.files, "the split does not depend on the run's seed"
+    with pytest.raises(GanzooError, match="test_fraction=1.5: dataset 'folder' needs a share between 0 and 1"):
+        build("folder", root=str(tmp_path), image_size=8, options={"test_fraction": 1.5})

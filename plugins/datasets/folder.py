@@ -7,7 +7,9 @@ Otherwise (images directly under the root, alone or next to subfolders, or a
 single subfolder) it is unlabelled and every label is -1. :func:`count_classes`
 gives K (0 when unlabelled) from the file listing alone, before the dataset is
 built. Every file's header is checked when the dataset is built, so a broken
-file stops the run at once instead of hours into training.
+file stops the run at once instead of hours into training. ``--data-opt
+test_fraction=F`` keeps a fixed share of the images out of training as split
+"test"; without it, "test" reads the training images (with a warning).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -51,6 +54,24 @@ def classes_of(root: Path, files: list[Path]) -> list[str]:
     return classes if len(classes) >= MIN_CLASSES else []
 
 
+def split_files(files: list[Path], split: str, test_fraction: float) -> list[Path]:
+    """``test_fraction`` of the listing for split "test", the rest for "train" (all of it when 0).
+
+    The shuffle is seeded with 0, not the run's seed, so every run and every
+    ``ganzoo eval`` of a run sees the same split.
+    """
+    if not test_fraction:
+        return files
+    if not 0 < test_fraction < 1:
+        raise GanzooError(f"--data-opt test_fraction={test_fraction}: dataset 'folder' needs a share between 0 and 1")
+    order = np.random.default_rng(0).permutation(len(files))
+    n_test = max(1, round(test_fraction * len(files)))
+    picked = order[:n_test] if split == "test" else order[n_test:]
+    if not len(picked):
+        raise GanzooError(f"--data-opt test_fraction={test_fraction} leaves no training images of {len(files)}")
+    return [files[i] for i in sorted(picked)]
+
+
 def count_classes(options: DataOptions) -> int:
     """How many classes the folder at ``options.root`` has (0: unlabelled), without reading any image."""
     root, files = _list(options)
@@ -62,11 +83,13 @@ class ImageDirectory(Dataset):
 
     ``classes`` lists the class (subfolder) names, empty when the folder is
     unlabelled (see :func:`classes_of`); ``channels`` is the requested count,
-    else 1 when every image is grayscale, else 3.
+    else 1 when every image is grayscale, else 3. With ``test_fraction`` it
+    holds only the images of ``options.split`` (see :func:`split_files`).
     """
 
-    def __init__(self, options: DataOptions) -> None:
-        root, files = _list(options)
+    def __init__(self, options: DataOptions, test_fraction: float = 0.0) -> None:
+        root, listing = _list(options)
+        files = split_files(listing, options.split, test_fraction)
         good, bad, native = [], [], set()
         for path in files:
             try:
@@ -86,7 +109,7 @@ class ImageDirectory(Dataset):
             raise GanzooError(f"none of the {len(files)} images under {root} can be read")
         self.root = root
         self.files = good
-        self.classes = classes_of(root, files)
+        self.classes = classes_of(root, listing)
         index = {name: i for i, name in enumerate(self.classes)}
         self.labels = [index.get(p.relative_to(root).parts[0], -1) for p in good]
         self.size = options.image_size
@@ -115,11 +138,14 @@ class ImageDirectory(Dataset):
 
 
 def folder_dataset(options: DataOptions) -> ImageDirectory:
-    """The ``folder`` dataset: one directory serves every split, which a held-out score should know."""
-    if options.split != "train":
+    """The ``folder`` dataset; without ``test_fraction`` one directory serves every split, which a held-out
+    score should know."""
+    test_fraction = options.options["test_fraction"]
+    if options.split != "train" and not test_fraction:
         warnings.warn(f"folder: {options.root} has no separate '{options.split}' split; it reads the training "
-                      "images, so held-out scores (accuracy, FID) are measured on them", GanzooWarning, stacklevel=3)
-    return ImageDirectory(options)
+                      "images, so held-out scores (accuracy, FID) are measured on them; train with --data-opt "
+                      "test_fraction=0.2 to keep a fifth of them out", GanzooWarning, stacklevel=3)
+    return ImageDirectory(options, test_fraction)
 
 
 @hookimpl
@@ -131,5 +157,6 @@ def register_datasets(register: Register) -> None:
             description="Any directory of images (recursive); labels from 2+ first-level subfolders, else -1",
             needs_root=True,
             count_classes=count_classes,
+            options={"test_fraction": 0.0},
         ),
     )
