@@ -325,6 +325,7 @@ def test_cli_conditional_and_features_train_on_a_labelled_folder(tmp_path):
                                  "--out", str(tmp_path / "clf.safetensors")])
     assert result.exit_code == 0, result.output
     assert "2 classes" in result.output
+    assert "no separate 'test' split" not in result.output, "features train keeps a fifth of a folder out"
     flat = tmp_path / "flat"
     make_labelled_tree(tmp_path, {"flat": 4})
     result = runner.invoke(cli, ["train", "--task", "conditional", "--dataset", "folder", "--data-root", str(flat),

@@ -32,8 +32,9 @@ from ganzoo.images import resize
 from ganzoo.registry import get_registry
 
 KIND = "ganzoo-classifier"
-# The shared MNIST convention: last 2000 images held out as "test" (datasets with a "holdout" option).
-DEFAULT_DATA_OPTIONS = {"holdout": 2000}
+# Held-out "test" images by default where a dataset can cut them from its training files: the shared
+# MNIST convention (last 2000, datasets with "holdout") and a fifth of a folder ("test_fraction").
+DEFAULT_DATA_OPTIONS = {"holdout": 2000, "test_fraction": 0.2}
 TRAIN_HINT = ("train one with `ganzoo features train --dataset mnist --data-root ../shared/data/mnist "
               "--out mnist-classifier.safetensors`")
 
@@ -154,8 +155,8 @@ def accuracy(model: DomainClassifier, images: Tensor, labels: Tensor, batch_size
 
 
 def held_out_options(dataset_name: str, data_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``data_options`` plus ``holdout=2000`` where the dataset has that option, so "train" and "test" are
-    disjoint even with only MNIST's t10k file on disk (explicit options win)."""
+    """``data_options`` plus :data:`DEFAULT_DATA_OPTIONS` where the dataset has them, so "train" and "test"
+    are disjoint even with only MNIST's t10k file on disk or a single folder (explicit options win)."""
     spec = get_registry().get("datasets", dataset_name)
     return {**{k: v for k, v in DEFAULT_DATA_OPTIONS.items() if k in spec.options}, **(data_options or {})}
 
