@@ -156,11 +156,12 @@ def plugins_cmd(show_all: bool, as_json: bool) -> None:
         rows.append(row)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-    for row in rows if not as_json else []:
-        kind = "built-in" if row["builtin"] else "third-party"
-        provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["provides"].items())
-        status = "" if row["status"] == "loaded" else f"  [{row['status']}: {row['error']}]"
-        click.echo(f"{row['name']:<22} {row['distribution']} {row['version']} ({kind})  {provides}{status}")
+    else:
+        for row in rows:
+            kind = "built-in" if row["builtin"] else "third-party"
+            provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["provides"].items())
+            status = "" if row["status"] == "loaded" else f"  [{row['status']}: {row['error']}]"
+            click.echo(f"{row['name']:<22} {row['distribution']} {row['version']} ({kind})  {provides}{status}")
     for found in conflicts:
         click.echo(f"conflict: {' and '.join(found)} register the same name; use the qualified name", err=True)
 

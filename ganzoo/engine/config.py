@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..api import GanzooError
 
@@ -26,11 +26,14 @@ _KINDS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "int": (int, "an integer"), "float": ((int, float), "a number"), "str": (str, "a string"),
     "bool": (bool, "true or false"), "dict[str, Any]": (dict, "a table of KEY = VALUE"),
 }
-_RANGES: dict[str, tuple[float | None, float | None]] = {
+# What each numeric setting must satisfy, and how the error says so.
+_LIMITS: dict[str, tuple[Callable[[float], bool], str]] = {
     **dict.fromkeys(("batch_size", "steps", "nz", "width", "n_critic", "log_every", "sample_every", "ckpt_every",
-                     "n_samples", "image_size", "channels"), (1, None)),
-    "seed": (0, None), "workers": (0, None),
-    **dict.fromkeys(("beta1", "beta2", "decay_start", "ema_decay"), (0, 1)),
+                     "n_samples", "image_size", "channels"), (lambda v: v >= 1, "must be at least 1")),
+    **dict.fromkeys(("seed", "workers"), (lambda v: v >= 0, "must be at least 0")),
+    **dict.fromkeys(("lr", "lr_d", "epochs"), (lambda v: v > 0, "must be positive")),
+    **dict.fromkeys(("beta1", "beta2"), (lambda v: 0 <= v < 1, "must be below 1 and at least 0 (Adam's moment decay)")),
+    **dict.fromkeys(("decay_start", "ema_decay"), (lambda v: 0 <= v <= 1, "must be between 0 and 1")),
 }
 
 
@@ -93,14 +96,9 @@ class RunConfig:
             flag = f"{spec.name} = {value!r} (--{spec.name.replace('_', '-')})"
             if not isinstance(value, kind[0]) or (isinstance(value, bool) and kind[0] is not bool):
                 raise GanzooError(f"{flag}: expects {kind[1]}")
-            low, high = _RANGES.get(spec.name, (None, None))
-            if (low is not None and value < low) or (high is not None and value > high):
-                bounds = f"at least {low}" if high is None else f"between {low} and {high}"
-                raise GanzooError(f"{flag}: must be {bounds}")
-            if spec.name in ("lr", "lr_d", "epochs") and value <= 0:
-                raise GanzooError(f"{flag}: must be positive")
-            if spec.name in ("beta1", "beta2") and value >= 1:
-                raise GanzooError(f"{flag}: must be below 1 (Adam's moment decay)")
+            holds, requirement = _LIMITS.get(spec.name, (lambda v: True, ""))
+            if not holds(value):
+                raise GanzooError(f"{flag}: {requirement}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

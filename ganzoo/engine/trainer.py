@@ -48,12 +48,16 @@ _DDP_ARGS = inspect.signature(DistributedDataParallel.__init__).parameters
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks cuda, then mps, then cpu; an unavailable device is a clear error."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
     try:
@@ -62,7 +66,7 @@ def resolve_device(name: str) -> torch.device:
         raise GanzooError(f"--device {name}: not a device; use auto, cpu, cuda, cuda:N or mps") from None
     if device.type not in ("cpu", "cuda", "mps"):
         raise GanzooError(f"--device {name}: ganzoo trains on cpu, cuda or mps")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if device.type == "mps" and not _mps_available():
         raise GanzooError(f"--device {name}: MPS is not available on this machine; use --device cpu or auto")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GanzooError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")

@@ -168,8 +168,8 @@ def train_classifier(dataset_name: str, data_root: str | None, out: str | Path, 
                      progress: bool = False, download: bool = False) -> Path:
     """Train the feature classifier on split "train", report accuracy on split "test", save safetensors.
 
-    ``data_options`` default to ``holdout=2000`` where the dataset has that
-    option (the shared MNIST convention: first 8000 images train, last 2000 held out). ``steps`` overrides ``epochs``;
+    ``data_options`` default to :data:`DEFAULT_DATA_OPTIONS` where the dataset has them (MNIST: first
+    8000 images train, last 2000 held out; a folder: a fifth held out). ``steps`` overrides ``epochs``;
     ``limit`` caps the images read per split (for quick checks); ``download`` lets the dataset fetch its files.
     """
     options = held_out_options(dataset_name, data_options)
@@ -258,7 +258,7 @@ def register_commands(cli: Any) -> None:
     @click.option("--seed", default=0, show_default=True)
     @click.option("--limit", type=int, help="Use at most this many images per split (quick checks).")
     @click.option("--data-opt", "data_options", multiple=True, metavar="K=V",
-                  help="Dataset option. [holdout=2000: train on the first N-2000, score on the last 2000]")
+                  help="Dataset option. [mnist: holdout=2000, score on the last 2000; folder: test_fraction=0.2]")
     @click.option("--download", is_flag=True, help="Let the dataset fetch missing files (needs internet).")
     def train(dataset: str, data_root: str | None, out: str, image_size: int, channels: int | None, epochs: float,
               steps: int | None, batch_size: int, width: int, seed: int, limit: int | None,

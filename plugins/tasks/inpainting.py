@@ -93,8 +93,7 @@ class Inpainting(Task):
                 f"(the mask's own options) and {', '.join(DEFAULTS)}"
             )
         settings = check_options("--task-opt", "task 'inpainting'", DEFAULTS, rest)
-        self.l1_hole, self.l1_valid = float(settings["l1_hole"]), float(settings["l1_valid"])
-        self.adv_weight = float(settings["adv_weight"])
+        self.l1_hole, self.l1_valid, self.adv_weight = (settings[k] for k in ("l1_hole", "l1_valid", "adv_weight"))
         size = config.image_size
         draw_masks(self.mask_kind, 1, (size, size), np.random.default_rng(0), **self.mask_options)  # fail early
         self._last: tuple[Tensor, Tensor | None] | None = None
