@@ -94,33 +94,65 @@ class NetConfig:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+GENERATOR_INPUTS = {
+    "noise": "G(z): a latent vector of NetConfig.nz",
+    "label": "G(z, y) / D(x, y): class labels (NetConfig.num_classes)",
+    "image": "G(x): an image of NetConfig.in_channels channels (image-to-image)",
+}
+DISCRIMINATOR_INPUTS = {
+    "image": "D(x): the image alone",
+    "label": "D(x, y): the image and its class label",
+    "channels": "D(x): the image with condition channels stacked on it (NetConfig.in_channels in all)",
+}
+DISCRIMINATOR_OUTPUTS = {"logit": "one logit per image, shape (B,)", "patch": "a logit map, shape (B, 1, h, w)"}
+
+
 @dataclass(frozen=True)
 class Architecture:
-    """A generator/discriminator pair and what it supports.
+    """A generator/discriminator pair and what it can do, declared as capabilities.
 
-    Generators for generation tasks take ``(z)`` or ``(z, y)`` and return images
-    in [-1, 1]; discriminators take ``(x)`` or ``(x, y)`` and return logits of
-    shape ``(B,)`` or, for patch discriminators, ``(B, 1, h, w)``. ``options``
-    declares its ``--arch-opt`` keys with their defaults (None: depends on the
-    run); leaving it None means undeclared, and then no key is checked.
+    ``generator_input`` says what G consumes (any of ``noise``, ``label``,
+    ``image``: see :data:`GENERATOR_INPUTS`), ``discriminator_input`` what D
+    judges (``image``, ``label``, ``channels``: :data:`DISCRIMINATOR_INPUTS`) and
+    ``discriminator_output`` its logit shape (``logit``: ``(B,)``, ``patch``:
+    ``(B, 1, h, w)``). A task declares what it needs in the same words, so a
+    new task works with every architecture that has it, without naming either.
+    Generators return images in [-1, 1]. ``options`` declares its ``--arch-opt``
+    keys with their defaults (None: depends on the run); leaving it None means
+    undeclared, and then no key is checked.
     """
 
     generator: Callable[[NetConfig], nn.Module]
     discriminator: Callable[[NetConfig], nn.Module]
     description: str
-    tasks: tuple[str, ...] = ("unconditional",)
+    generator_input: tuple[str, ...] = ("noise",)
+    discriminator_input: tuple[str, ...] = ("image",)
+    discriminator_output: str = "logit"
     image_sizes: tuple[int, ...] | None = None
     size_multiple: int = 1
     min_size: int = 1
     channels: tuple[int, ...] | None = None
-    conditional: bool = False
     options: dict[str, Any] | None = None
 
-    def check(self, name: str, task: str, image_size: int, channels: int, conditional: bool = False) -> None:
-        """Refuse an impossible combination before any training starts."""
+    def __post_init__(self) -> None:
+        for field_name, given, known in (("generator_input", self.generator_input, GENERATOR_INPUTS),
+                                         ("discriminator_input", self.discriminator_input, DISCRIMINATOR_INPUTS),
+                                         ("discriminator_output", (self.discriminator_output,), DISCRIMINATOR_OUTPUTS)):
+            unknown = sorted(set(given) - set(known))
+            if unknown:
+                raise TypeError(f"Architecture {field_name}: unknown {', '.join(unknown)} (known: {', '.join(known)})")
+
+    def lacks(self, task: type[Task]) -> list[str]:
+        """What this architecture lacks for ``task`` (empty: it serves the task)."""
+        missing = [f"G input '{i}'" for i in task.generator_input if i not in self.generator_input]
+        missing += [f"D input '{i}'" for i in task.discriminator_input if i not in self.discriminator_input]
+        if self.discriminator_output not in task.discriminator_output:
+            missing.append(f"D output '{'/'.join(task.discriminator_output)}' (it gives '{self.discriminator_output}')")
+        return missing
+
+    def check(self, name: str, image_size: int, channels: int) -> None:
+        """Refuse an image size or channel count this architecture cannot take, before any training starts."""
         problems = []
-        if task not in self.tasks:
-            problems.append(f"task '{task}' (it serves: {', '.join(self.tasks)})")
         if self.image_sizes is not None and image_size not in self.image_sizes:
             sizes = ", ".join(str(s) for s in self.image_sizes)
             problems.append(f"--image-size {image_size} (it supports: {sizes})")
@@ -130,8 +162,6 @@ class Architecture:
             )
         if self.channels is not None and channels not in self.channels:
             problems.append(f"{channels} channels (it supports: {', '.join(map(str, self.channels))})")
-        if conditional and not self.conditional:
-            problems.append("class-conditional training (it is unconditional only)")
         if problems:
             raise IncompatibleError(f"architecture '{name}' cannot do " + "; ".join(problems) + ".")
 
@@ -139,11 +169,16 @@ class Architecture:
 class Loss:
     """An adversarial loss: pure functions of discriminator logits.
 
-    ``penalty`` gets an eager callable ``D(x) -> logits`` (never a compiled
-    module: double backward does not go through ``torch.compile``).
+    The engine calls ``d_loss(real, fake)`` in the D step and ``g_loss(fake)``
+    in the G step; a loss with ``relativistic = True`` gets ``g_loss(fake, real)``,
+    the logits of the same batch's real images through the same D, so
+    relativistic losses are exact (the engine runs D on reals in the G step only
+    for them). ``penalty`` gets an eager callable ``D(x) -> logits`` (never a
+    compiled module: double backward does not go through ``torch.compile``).
     """
 
     description: ClassVar[str] = ""
+    relativistic: ClassVar[bool] = False
     n_critic: int = 1
     # The paper's optimiser settings (lr, beta1, beta2), used where the user and the task set none.
     config_defaults: ClassVar[dict[str, Any]] = {}
@@ -156,7 +191,7 @@ class Loss:
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def g_loss(self, fake: Tensor) -> Tensor:
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
         raise NotImplementedError
 
     def penalty(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor | None:
@@ -171,6 +206,64 @@ class Loss:
         Returned as a tensor so the engine syncs with the device only when it logs.
         """
         return torch.sigmoid(logits.detach().float()).mean()
+
+
+@dataclass
+class Judge:
+    """What one discriminator judges in one batch; a task returns these from :meth:`Task.judges`.
+
+    ``real`` and ``fake`` are images (B, C, H, W); ``fake`` carries G's graph
+    (the engine detaches it for the D step). The condition is given to D with
+    both: ``label`` as ``D(x, label)``, ``channels`` stacked onto the image
+    (``D(cat([x, channels], 1))``, e.g. an inpainting mask or pix2pix's source
+    image). ``weight`` scales this judge's adversarial term in G's loss (0: D
+    trains, G ignores it). ``fake_name`` labels the log (``D(G(z))``).
+    """
+
+    d: str
+    real: Tensor
+    fake: Tensor
+    label: Tensor | None = None
+    channels: Tensor | None = None
+    weight: float = 1.0
+    fake_name: str = "G(z)"
+
+
+class Augment:
+    """A differentiable augmentation the engine applies to everything a D sees, real and fake alike.
+
+    ``__call__(x, generator)`` gets the image batch D is about to judge (before
+    condition channels are stacked on) and returns one of the same shape, drawing
+    its randomness only from ``generator`` (the engine's, so resume stays exact).
+    ``observe(real_logits)`` lets an adaptive augmentation steer itself (ADA).
+    """
+
+    description: ClassVar[str] = ""
+
+    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        raise NotImplementedError
+
+    def observe(self, real_logits: Tensor) -> None:
+        """Called with D's logits on (augmented) reals after each D forward pass."""
+
+
+class Regularizer:
+    """A D-step term beyond the loss (R1 on reals, R2 on fakes, LeCam, consistency).
+
+    The engine calls it every ``interval`` D steps (lazy regularisation: the
+    term is multiplied by ``interval`` so its average weight stays the same)
+    with an eager ``D(x) -> logits`` (same condition and augmentation as the
+    loss's pass, never compiled, so input gradients and double backward work
+    under ``--compile``), the real and (detached) fake images, and the logits
+    the loss saw. It returns a scalar to add to D's loss, or None.
+    """
+
+    description: ClassVar[str] = ""
+    interval: int = 1
+
+    def __call__(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, real_logits: Tensor,
+                 fake_logits: Tensor) -> Tensor | None:
+        raise NotImplementedError
 
 
 @dataclass
@@ -297,15 +390,31 @@ class StepContext:
 
 
 class Task:
-    """A training task: which networks it needs and how a batch becomes D and G steps.
+    """A training task: the networks it needs, what G makes of a batch, and what each D judges.
 
-    The engine owns devices, precision, optimisers, EMA, checkpoints and logging.
-    ``d_nets`` are updated in the D step, ``g_nets`` in the G step, ``ema_nets``
-    get an exponential moving average when ``--ema`` is on.
+    The engine owns the adversarial step (``ganzoo/engine/adversarial.py``): it
+    calls :meth:`generate` on a batch, runs each :class:`Judge` from
+    :meth:`judges` through its D on real and fake with the loss, its penalty
+    and the regularisers (D step), then the same judges' adversarial terms plus
+    :meth:`generator_terms` (G step), reusing the D step's fakes when D takes one
+    step per G step. No state passes from D step to G step through the task.
+    The engine also owns devices, precision, optimisers, EMA, checkpoints and
+    logging. ``d_nets`` are updated in the D step, ``g_nets`` in the G step,
+    ``ema_nets`` get an exponential moving average when ``--ema`` is on.
+
+    Capabilities: ``generator_input``, ``discriminator_input`` and
+    ``discriminator_output`` say what the task needs of an architecture, in the
+    words of :class:`Architecture`; every architecture that has them serves it.
+    Options: public class attributes holding a number, boolean or string are the
+    task's ``--task-opt`` keys with their defaults (as for losses); the engine
+    checks them and sets them on the instance.
     """
 
     description: ClassVar[str] = ""
     layout: ClassVar[str] = "image"
+    generator_input: ClassVar[tuple[str, ...]] = ("noise",)
+    discriminator_input: ClassVar[tuple[str, ...]] = ("image",)
+    discriminator_output: ClassVar[tuple[str, ...]] = ("logit", "patch")
     d_nets: ClassVar[tuple[str, ...]] = ("D",)
     g_nets: ClassVar[tuple[str, ...]] = ("G",)
     ema_nets: ClassVar[tuple[str, ...]] = ("G",)
@@ -315,27 +424,66 @@ class Task:
     command: ClassVar[str] = "sample"  # the CLI command that puts a trained checkpoint to use
     # The recipe's own engine settings (e.g. batch_size, lr_policy), used where the user sets none.
     config_defaults: ClassVar[dict[str, Any]] = {}
+    # evaluate() scores with metric plugins chosen by --metrics (generation); else with its own fixed scores.
+    metric_plugins: ClassVar[bool] = False
+    headline: ClassVar[str] = ""  # the figure of figures() that `ganzoo bench` curves follow by default
+    num_classes: ClassVar[int] = 0  # set by a task whose nets see labels (conditional)
     options: dict[str, Any]
 
     def __init__(self, arch: Architecture, config: Any, dataset: DatasetSpec, **options: Any) -> None:
+        """``options`` are the checked ``--task-opt`` values (see :meth:`option_defaults`), set as attributes."""
         self.arch = arch
         self.config = config
         self.dataset = dataset
         self.options = options
+        for key, value in options.items():
+            setattr(self, key, value)
+
+    @classmethod
+    def option_defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """The ``--task-opt`` keys this task takes, with defaults; ``given`` may decide some (a mask's options)."""
+        return declared_options(cls)
+
+    def net_config(self, in_channels: int | None = None) -> NetConfig:
+        """The run's NetConfig; ``in_channels`` for an image-input G or a D with condition channels."""
+        c = self.config
+        return NetConfig(c.image_size, c.channels, c.nz, c.width, self.num_classes, in_channels,
+                         options=dict(c.arch_options))
+
+    def generator_in_channels(self) -> int | None:
+        """Channels of G's input image (``generator_input`` ``image``); None for a noise-input G."""
+        return self.config.channels if "image" in self.generator_input else None
+
+    def condition_channels(self) -> int:
+        """Channels stacked onto the image D judges (``discriminator_input`` ``channels``), e.g. 1 for a mask."""
+        return 0
 
     def build(self) -> dict[str, nn.Module]:
+        """G and D from the architecture; a task with other networks (two Gs, a history pool) overrides this."""
+        extra = self.condition_channels()
+        d_in = self.config.channels + extra if extra else None
+        return {"G": self.arch.generator(self.net_config(self.generator_in_channels())),
+                "D": self.arch.discriminator(self.net_config(d_in))}
+
+    def generate(self, ctx: StepContext, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Run the generator(s) on a batch: what :meth:`judges` and :meth:`generator_terms` read."""
         raise NotImplementedError
 
-    def d_step(self, ctx: StepContext, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """The discriminator loss for one batch, and detached figures to log."""
+    def judges(self, batch: dict[str, Tensor], out: dict[str, Tensor]) -> list[Judge]:
+        """What each discriminator judges: real and generated images and their condition."""
         raise NotImplementedError
 
-    def g_step(self, ctx: StepContext, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """The generator loss for one batch, and detached figures to log."""
-        raise NotImplementedError
+    def fake_for_d(self, ctx: StepContext, judge: Judge, fake: Tensor) -> Tensor:
+        """The (detached) fakes D trains on; a history pool (CycleGAN) swaps some for older ones."""
+        return fake
 
-    def fixed_inputs(self, ctx: StepContext, batch: dict[str, Tensor], n: int) -> dict[str, Tensor]:
-        """Inputs held fixed over the run so sample grids are comparable."""
+    def generator_terms(self, ctx: StepContext, batch: dict[str, Tensor],
+                        out: dict[str, Tensor]) -> tuple[Tensor | None, dict[str, Tensor]]:
+        """The task's own generator losses beyond the adversarial ones (L1, cycle, identity) and their logs."""
+        return None, {}
+
+    def fixed_inputs(self, ctx: StepContext, batch: dict[str, Tensor] | None, n: int) -> dict[str, Tensor]:
+        """Inputs held fixed over the run so sample grids are comparable (``batch``: None when sampling)."""
         raise NotImplementedError
 
     @torch.no_grad()
@@ -344,12 +492,18 @@ class Task:
         raise NotImplementedError
 
     def evaluate(self, nets: dict[str, nn.Module], device: torch.device, **options: Any) -> dict[str, Any]:
-        """Task-specific quality figures for ``ganzoo eval`` (a JSON-able dict).
+        """Task-specific quality figures for ``ganzoo eval`` and ``ganzoo bench`` (a JSON-able dict).
 
-        ``options`` come from the eval command (e.g. ``metrics``, ``num``,
-        ``data_root``, ``out``); a task ignores the ones it has no use for.
+        ``options`` come from the eval command (``metrics``, ``num``, ``data_root``,
+        ``classifier``, ``seed``, ``out``); a task ignores the ones it has no use
+        for. Top-level numbers are the figures ``ganzoo bench`` puts in its table
+        and curves; nested dicts are tables (``ganzoo eval`` prints them).
         """
         raise GanzooError(f"task {type(self).__name__} has no evaluation yet")
+
+    def figures(self, results: dict[str, Any]) -> dict[str, float]:
+        """The flat numbers of an :meth:`evaluate` result that ``ganzoo bench`` tabulates (default: its top level)."""
+        return {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
     def sample_nrow(self, n: int) -> int:
         """Images per row in the sample grid."""

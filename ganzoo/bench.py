@@ -4,11 +4,12 @@ Each combination is trained in-process by the engine's :class:`Trainer` under
 the same budget: ``steps`` generator updates, or ``seconds`` of training time
 (process CPU time on the CPU, so other programs on a shared machine do not eat
 into one row's budget; wall time on a GPU). Quality is scored through the
-task's ``evaluate`` (the metric plugins) before training and at ``evals``
-evenly spaced points of the budget, which gives the quality-vs-steps curve,
-and with every metric at the end. Each row records the ``ganzoo train`` + ``ganzoo eval`` commands that
-reproduce it: training is seeded and scoring leaves the training RNG alone, so
-the run trained here and the run those commands train are the same.
+task's ``evaluate`` (metric plugins for generation, the task's own scores
+otherwise) before training and at ``evals`` evenly spaced points of the budget,
+which gives the quality-vs-steps curve, and with every metric at the end.
+Each row records the ``ganzoo train`` + ``ganzoo eval`` commands that reproduce
+it: training is seeded and scoring leaves the training RNG alone, so the run
+trained here and the run those commands train are the same.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class BenchSpec:
     repeats: int = 1
     evals: int = 4
     metrics: list[str] | None = None
-    curve_metric: str = "fid"
+    curve_metric: str | None = None
     num: int | None = None
     classifier: str | None = None
     out: str = "runs/bench"
@@ -164,6 +165,14 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
     curve: list[dict[str, Any]] = []
     final: dict[str, Any] = {}
     options = dict(data_root=config.data_root, classifier=spec.classifier, seed=seed, num=spec.num, **spec.extra)
+    task = trainer.task
+    curve_metric = spec.curve_metric or task.headline
+
+    def score(metrics: list[str] | None) -> dict[str, Any]:
+        """The task's evaluation; metric plugins by name where the task scores with them."""
+        chosen = {"metrics": metrics} if task.metric_plugins else {}
+        return task.evaluate(trainer.sample_nets(), device, **chosen, **options)
+
     # Point 0 scores the untrained nets: the curve's start, and a bad --classifier or data path
     # fails here, before any training time is spent.
     for point in range(spec.evals + 1):
@@ -178,17 +187,15 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
         if point:
             peak = max(peak, memory.peak_mb())  # training only: scoring's own memory is not the row's
         last = point == spec.evals
-        metrics = spec.metrics if last else [spec.curve_metric]
-        scores = trainer.task.evaluate(trainer.sample_nets(), device, metrics=metrics, **options)
+        scores = score(spec.metrics if last else [curve_metric])
         source = scores
-        if last and spec.curve_metric not in scores:  # e.g. pr: its figures are precision and recall
-            source = trainer.task.evaluate(trainer.sample_nets(), device, metrics=[spec.curve_metric], **options)
-        figure, value = curve_figure(spec.curve_metric, source)
-        figures = {k: v for k, v in source.items() if not isinstance(v, dict)}
-        curve.append({"step": trainer.step, "train_s": round(wall, 2), "value": value, "figures": figures})
+        if last and task.metric_plugins and curve_metric not in scores:  # e.g. pr: its figures are precision, recall
+            source = score([curve_metric])
+        figure, value = curve_figure(curve_metric, task.figures(source))
+        curve.append({"step": trainer.step, "train_s": round(wall, 2), "value": value, "figures": task.figures(source)})
         echo(f"  {name} step {trainer.step}: {figure} {_fmt(value)}")
         if last:
-            final = scores
+            final = task.figures(scores)
         memory.reset()
     trainer.config.steps = trainer.step
     Path(run_dir).mkdir(parents=True, exist_ok=True)
@@ -200,7 +207,7 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
         "arch": arch, "loss": loss, "seed": seed, "steps": trainer.step, "n_critic": trainer.loss.n_critic,
         "image_size": trainer.config.image_size, "images": images, "train_s": round(wall, 2), "cpu_s": round(cpu, 2),
         "img_per_s": round(images / max(wall, 1e-9), 1), "peak_mem_mb": round(peak, 1), "memory_kind": memory.kind,
-        "metrics": {k: v for k, v in final.items() if not isinstance(v, dict)}, "curve": curve,
+        "metrics": final, "curve": curve,
         "curve_figure": figure, "run_dir": run_dir,
         "train_command": train_command(trainer.config), "eval_command": eval_command(run_dir, spec, seed),
     }
@@ -213,8 +220,13 @@ def run_bench(spec: BenchSpec, echo: Callable[[str], None] = print) -> list[dict
 
     spec.check()
     registry = get_registry()  # fail fast on a bad name, option or an impossible combination
-    for name in [*(spec.metrics or []), spec.curve_metric]:
-        registry.get("metrics", name)
+    task = registry.get("tasks", spec.base.task)
+    if task.metric_plugins:
+        for name in [*(spec.metrics or []), spec.curve_metric or task.headline]:
+            registry.get("metrics", name)
+    elif spec.metrics:
+        raise GanzooError(f"--metrics: task '{spec.base.task}' is scored by its own evaluation, not by metric "
+                          "plugins; drop --metrics")
     registry.get("datasets", spec.base.dataset).check_options(spec.base.dataset, spec.base.data_options)
     earlier = sorted(Path(spec.out).glob("*/checkpoint.safetensors"))
     if earlier:

@@ -91,9 +91,20 @@ def _entry_json(entry: Any) -> dict[str, Any]:
             "qualified": entry.qualified, "description": entry.description}
     obj = entry.obj
     if entry.kind == "archs":
-        data.update(tasks=list(obj.tasks), image_sizes=list(obj.image_sizes) if obj.image_sizes else None,
+        data.update(generator_input=list(obj.generator_input), discriminator_input=list(obj.discriminator_input),
+                    discriminator_output=obj.discriminator_output,
+                    image_sizes=list(obj.image_sizes) if obj.image_sizes else None,
                     size_multiple=obj.size_multiple, channels=list(obj.channels) if obj.channels else None,
-                    conditional=obj.conditional, options=obj.options)
+                    options=obj.options)
+    elif entry.kind == "tasks":
+        from .engine.trainer import serving
+
+        data.update(layout=obj.layout, generator_input=list(obj.generator_input),
+                    discriminator_input=list(obj.discriminator_input),
+                    discriminator_output=list(obj.discriminator_output), networks={
+                        "generators": list(obj.g_nets), "discriminators": list(obj.d_nets), "ema": list(obj.ema_nets)},
+                    default_arch=obj.default_arch, default_loss=obj.default_loss, config_defaults=obj.config_defaults,
+                    command=obj.command, options=obj.option_defaults({}), architectures=serving(obj))
     elif entry.kind == "datasets":
         data.update(channels=obj.channels, num_classes=obj.num_classes, layout=obj.layout, needs_root=obj.needs_root,
                     options=obj.options)

@@ -14,9 +14,7 @@ from ganzoo.api import IncompatibleError, NetConfig
 from ganzoo.registry import BUILTIN_DIST
 
 OURS = {"dcgan", "dcgan-keras", "dcgan-tf", "mlp", "resnet-sn"}
-GENERATIVE = [
-    e for e in ganzoo.list("archs") if e.distribution == BUILTIN_DIST and "unconditional" in e.obj.tasks
-]
+GENERATIVE = [e for e in ganzoo.list("archs") if e.distribution == BUILTIN_DIST and "noise" in e.obj.generator_input]
 
 
 def _sizes(arch: ganzoo.Architecture) -> tuple[int, ...]:
@@ -58,11 +56,11 @@ def test_shapes_range_and_gradients(name: str, size: int, channels: int) -> None
     assert all(p.grad is not None for p in G.parameters())
 
 
-@pytest.mark.parametrize("name", [e.name for e in GENERATIVE if e.obj.conditional])
+@pytest.mark.parametrize("name", [e.name for e in GENERATIVE if "label" in e.obj.generator_input])
 def test_conditional_nets_use_labels(name: str) -> None:
     torch.manual_seed(0)
     arch = ganzoo.get("archs", name)
-    assert "conditional" in arch.tasks
+    assert "label" in arch.discriminator_input
     size = (arch.image_sizes or (16,))[0]
     G, D = _build(name, size, 3, num_classes=4)
     G.eval()
@@ -91,17 +89,16 @@ def test_discriminators_return_logits_not_probabilities() -> None:
 
 def test_check_refuses_keras_at_64px() -> None:
     arch = ganzoo.get("archs", "dcgan-keras")
-    arch.check("dcgan-keras", "unconditional", 28, 1)
+    arch.check("dcgan-keras", 28, 1)
     with pytest.raises(IncompatibleError, match="28") as err:
-        arch.check("dcgan-keras", "unconditional", 64, 1)
+        arch.check("dcgan-keras", 64, 1)
     assert "dcgan-keras" in str(err.value)
-    with pytest.raises(IncompatibleError, match="conditional"):
-        arch.check("dcgan-keras", "conditional", 28, 1, conditional=True)
+    assert arch.lacks(ganzoo.get("tasks", "conditional")) == ["G input 'label'", "D input 'label'"]
 
 
 def test_check_refuses_mlp_below_min_size() -> None:
     with pytest.raises(IncompatibleError, match="at least 4"):
-        ganzoo.get("archs", "mlp").check("mlp", "unconditional", 2, 1)
+        ganzoo.get("archs", "mlp").check("mlp", 2, 1)
 
 
 def test_dcgan_init_statistics() -> None:

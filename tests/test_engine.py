@@ -16,9 +16,9 @@ from ganzoo.api import GanzooError, IncompatibleError
 from ganzoo.cli import cli
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
-from ganzoo.engine.trainer import Trainer, load_for_inference
+from ganzoo.engine.trainer import Trainer, load_for_inference, serving
 
-GENERATION_ARCHS = [e.name for e in ganzoo.list("archs") if "unconditional" in e.obj.tasks and e.distribution == "ganzoo"]
+GENERATION_ARCHS = [name for name in serving(ganzoo.get("tasks", "unconditional")) if ganzoo.list("archs", name)[0].distribution == "ganzoo"]
 LOSSES = [e.name for e in ganzoo.list("losses") if e.distribution == "ganzoo"]
 
 
@@ -50,7 +50,8 @@ def test_conditional_task_uses_labels(tmp_path):
     trainer.fit()
     fixed = trainer.fixed_inputs()
     assert fixed["label"].tolist() == [i % trainer.task.num_classes for i in range(8)]
-    with pytest.raises(IncompatibleError, match="unconditional only|cannot do task 'conditional'"):
+    with pytest.raises(IncompatibleError,
+                       match="cannot serve task 'conditional': it lacks G input 'label'.*serve it: dcgan, mlp"):
         Trainer(tiny(tmp_path, task="conditional", arch="dcgan-tf"))
 
 

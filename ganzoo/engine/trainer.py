@@ -1,12 +1,12 @@
 """One task-agnostic trainer: devices, precision, optimisers, EMA, checkpoints, logging.
 
-A task plugin only says which networks it needs and how a batch becomes the
-D step and the G step; everything else is here, shared by every task.
+A task plugin says which networks it needs, what G makes of a batch and what
+each D judges; the adversarial step itself is :mod:`ganzoo.engine.adversarial`,
+and everything around it is here, shared by every task.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
 import inspect
 import json
@@ -30,6 +30,7 @@ from ..api import DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss
 from ..images import save_grid
 from ..kernels import resolve_kernels, use_kernels
 from ..registry import get_registry
+from .adversarial import AdversarialStep
 from .checkpoint import (
     CHECKPOINT_NAME,
     flatten_optimizer,
@@ -106,18 +107,35 @@ def assemble(config: RunConfig) -> Assembly:
             f"dataset '{config.dataset}' yields '{spec.layout}' items but task '{config.task}' needs "
             f"'{task_cls.layout}' items; pick a dataset listed by `ganzoo list datasets`"
         )
+    lacking = arch.lacks(task_cls)
+    if lacking:
+        raise IncompatibleError(f"architecture '{config.arch}' cannot serve task '{config.task}': it lacks "
+                                f"{', '.join(lacking)}. {serving_hint(task_cls)}")
     if config.image_size is None:
         config.image_size = arch.image_sizes[0] if arch.image_sizes else 32
     if config.channels is None:
         config.channels = spec.channels or 3
-    try:
-        arch.check(config.arch, config.task, config.image_size, config.channels)
-    except IncompatibleError as exc:
-        serving = [e.name for e in registry.list("archs") if config.task in e.obj.tasks]
-        raise IncompatibleError(f"{exc} Architectures for task '{config.task}': {', '.join(serving)}.") from None
+    arch.check(config.arch, config.image_size, config.channels)
     config.loss = loss_name
-    task = task_cls(arch, config, spec, **config.task_options)
+    options = check_options("--task-opt", f"task '{config.task}'", task_cls.option_defaults(config.task_options),
+                            config.task_options)
+    task = task_cls(arch, config, spec, **options)
     return Assembly(config, task, loss, spec, task.build())
+
+
+def serving(task_cls: type[Task]) -> list[str]:
+    """The registered architectures that have everything ``task_cls`` needs."""
+    return [e.name for e in get_registry().list("archs") if not e.obj.lacks(task_cls)]
+
+
+def serving_hint(task_cls: type[Task]) -> str:
+    """Which architectures serve a task, or, when none does, which come closest and what each lacks."""
+    names = serving(task_cls)
+    if names:
+        return f"Architectures that serve it: {', '.join(names)}."
+    ranked = sorted(((len(e.obj.lacks(task_cls)), e.name, e.obj.lacks(task_cls)) for e in get_registry().list("archs")))
+    closest = "; ".join(f"{name} (lacks {', '.join(missing)})" for _, name, missing in ranked[:3])
+    return f"No installed architecture has all it needs; closest: {closest}."
 
 
 def data_options(config: RunConfig, split: str = "train") -> DataOptions:
@@ -197,12 +215,6 @@ def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
     return update
 
 
-def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
-    for net in nets:
-        for param in net.parameters():
-            param.requires_grad_(flag)
-
-
 class Trainer:
     """Train any architecture x loss x task that fits; see :func:`assemble`."""
 
@@ -242,6 +254,8 @@ class Trainer:
         self.opt_d, self.opt_g = (self._adam(self.task.d_nets, config.lr_d or config.lr),
                                   self._adam(self.task.g_nets, config.lr))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
+        self.adversarial = AdversarialStep(self.task, self.loss, self.nets, self.eager, self.ddp, self.opt_d,
+                                           self.opt_g, self.scaler, self.device, self.dtype)
         self.ema = {
             k: AveragedModel(self.eager[k], multi_avg_fn=warmup_ema(config.ema_decay), use_buffers=True)
             for k in self.task.ema_nets
@@ -301,14 +315,6 @@ class Trainer:
                      else {"broadcast_buffers": False})
         return DistributedDataParallel(net, device_ids=ids, **no_resync)
 
-    def _no_grad_sync(self, names: tuple[str, ...]) -> contextlib.AbstractContextManager:
-        """D runs in the G step with its gradients off: keep DDP from waiting for gradients that never come."""
-        stack = contextlib.ExitStack()
-        for name in names:
-            if isinstance(self.ddp[name], DistributedDataParallel):
-                stack.enter_context(self.ddp[name].no_sync())
-        return stack
-
     def _lr_factor(self, step: int) -> float:
         """Constant LR, or constant then linear decay to zero (the CycleGAN schedule)."""
         if self.config.lr_policy == "constant":
@@ -317,11 +323,6 @@ class Trainer:
             raise GanzooError(f"--lr-policy {self.config.lr_policy}: choose constant or linear")
         start = int(self.config.decay_start * self.config.steps)
         return 1.0 - max(0, step - start) / max(1, self.config.steps - start)
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
 
     def context(self, generator: torch.Generator | None = None) -> StepContext:
         """The training context (noise sliced per rank); with ``generator``, a local one for fixed inputs."""
@@ -343,31 +344,9 @@ class Trainer:
             yield {k: (v.to(self.device, non_blocking=True, memory_format=memory) if v.dim() == 4
                        else v.to(self.device, non_blocking=True)) for k, v in batch.items()}
 
-    def _optimise(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
-        opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(opt)
-        self.scaler.update()
-
     def train_step(self, batches: Iterator[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        """n_critic D updates (each on a fresh batch), then one G update."""
-        ctx = self.context()
-        d_nets = [self.eager[k] for k in self.task.d_nets]
-        for _ in range(self.loss.n_critic):
-            batch = next(batches)
-            with self._autocast():
-                d_loss, logs = self.task.d_step(ctx, batch)
-            self._optimise(d_loss, self.opt_d)
-            for net in d_nets:
-                self.loss.after_d_step(net)
-        # D's weights get no gradient in the G step. Under --compile this gives D a second graph
-        # (compiled once, in the first step); the D-step graph is reused as is afterwards.
-        set_requires_grad(d_nets, False)
-        with self._no_grad_sync(self.task.d_nets):
-            with self._autocast():
-                g_loss, g_logs = self.task.g_step(ctx, batch)
-            self._optimise(g_loss, self.opt_g)
-        set_requires_grad(d_nets, True)
+        """One adversarial step (n_critic D updates, one G update), then the LR schedules and the EMA."""
+        logs = self.adversarial(self.context(), batches)
         with warnings.catch_warnings():
             # fp16: GradScaler skips optimizer.step() when a step overflows (usually the first), and
             # PyTorch then warns about the call order. The schedule follows the step count on purpose.
@@ -377,7 +356,7 @@ class Trainer:
         for name, avg in self.ema.items():
             avg.update_parameters(self.eager[name])
         self.step += 1
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **logs, **g_logs}
+        return logs
 
     def sample_nets(self) -> dict[str, nn.Module]:
         """The networks to sample from: EMA copies where there are any."""
@@ -504,7 +483,7 @@ class Trainer:
         if self.world > 1:
             # DDP's reducers hold the process group: drop them so leaving it stops gloo's threads
             # now, not in the interpreter's teardown (where a live thread aborts the process).
-            self.ddp = self.nets = self.eager
+            self.ddp = self.nets = self.adversarial.ddp = self.adversarial.nets = self.eager
         self.dist.leave()
         return self.run_dir
 

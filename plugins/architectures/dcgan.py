@@ -134,10 +134,10 @@ def register_architectures(register: Register) -> None:
             generator=Generator,
             discriminator=Discriminator,
             description="DCGAN (seed 001 / pytorch examples): ConvT G, LeakyReLU D, BN, N(0,0.02) init; 32 or 64 px",
-            tasks=("unconditional", "conditional"),
+            generator_input=("noise", "label"),
+            discriminator_input=("image", "label"),
             options={},
             image_sizes=(32, 64),
             channels=(1, 3),
-            conditional=True,
         ),
     )

@@ -99,7 +99,6 @@ def register_architectures(register: Register) -> None:
             generator=Generator,
             discriminator=Discriminator,
             description="Keras MNIST DCGAN (seed 002): dense 7x7, upsample+conv G, dropout D, BN(0.8); 28 px",
-            tasks=("unconditional",),
             options={},
             image_sizes=(28,),
             channels=(1, 3),

@@ -90,7 +90,6 @@ def register_architectures(register: Register) -> None:
             generator=Generator,
             discriminator=Discriminator,
             description="TF DCGAN (seed 000) with the upsampling and activations it omits; 32 or 64 px",
-            tasks=("unconditional",),
             options={},
             image_sizes=(32, 64),
             channels=(1, 3),

@@ -76,9 +76,9 @@ def register_architectures(register: Register) -> None:
             generator=Generator,
             discriminator=Discriminator,
             description="Fully connected GAN (Goodfellow et al. 2014); any size, one-hot conditioning",
-            tasks=("unconditional", "conditional"),
+            generator_input=("noise", "label"),
+            discriminator_input=("image", "label"),
             options={},
             min_size=4,
-            conditional=True,
         ),
     )

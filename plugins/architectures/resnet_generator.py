@@ -112,7 +112,9 @@ def _architecture(n_blocks: int, advice: str) -> Architecture:
         discriminator=checked_discriminator,
         description=f"CycleGAN ResNet generator, {n_blocks} residual blocks ({advice}) + 70x70 PatchGAN D; "
         "any side that is a multiple of 4",
-        tasks=("cyclegan",),
+        generator_input=("image",),
+        discriminator_input=("image", "channels"),
+        discriminator_output="patch",
         options={"g_norm": "instance", "n_layers": 3, "d_norm": "instance"},
         size_multiple=4,
         min_size=8,

@@ -127,7 +127,6 @@ def register_architectures(register: Register) -> None:
             generator=Generator,
             discriminator=Discriminator,
             description="SNGAN ResNet (Miyato 2018): residual G, spectral-norm residual D; pair with hinge; 32/64 px",
-            tasks=("unconditional",),
             options={},
             image_sizes=(32, 64),
             channels=(1, 3),

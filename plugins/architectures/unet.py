@@ -100,7 +100,9 @@ def register_architectures(register: Register) -> None:
             generator=UNet,
             discriminator=sn_patch_discriminator,
             description="Inpainting U-Net (masked image + mask in, skips, dilated residual middle) + SN-PatchGAN D",
-            tasks=("inpainting",),
+            generator_input=("image",),
+            discriminator_input=("image", "channels"),
+            discriminator_output="patch",
             options={"depth": 3, "blocks": 2, "n_layers": None, "d_norm": "spectral"},  # n_layers: 2 below 64 px
             min_size=16,
         ),

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo.api import DataOptions, IncompatibleError, StepContext
+from ganzoo.api import DataOptions, IncompatibleError, Judge, StepContext
 from ganzoo.hookspecs import hookimpl
 from ganzoo_plugins.tasks.unconditional import Unconditional
 
@@ -16,6 +16,8 @@ class Conditional(Unconditional):
     """G(z, y) and D(x, y) see the class label; sample grids put one class per column."""
 
     description = "Class-conditional generation: G(z, y), D(x, y) on a labelled dataset"
+    generator_input = ("noise", "label")
+    discriminator_input = ("image", "label")
 
     def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:
         super().__init__(arch, config, dataset, **options)
@@ -28,8 +30,12 @@ class Conditional(Unconditional):
             )
         self.num_classes = dataset.num_classes
 
-    def condition(self, batch: dict[str, Tensor]) -> tuple[Tensor, ...]:
-        return (batch["label"],)
+    def generate(self, ctx: StepContext, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        z = ctx.randn(batch["image"].shape[0], self.config.nz)
+        return {"fake": ctx.nets["G"](z, batch["label"])}
+
+    def judges(self, batch: dict[str, Tensor], out: dict[str, Tensor]) -> list[Judge]:
+        return [Judge("D", batch["image"], out["fake"], label=batch["label"])]
 
     def fixed_inputs(self, ctx: StepContext, batch: dict[str, Tensor] | None, n: int) -> dict[str, Tensor]:
         labels = torch.arange(n, device=ctx.device) % self.num_classes

@@ -31,7 +31,6 @@ The history pools are parameter-free modules in the network dict (``pool_A``,
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +42,10 @@ from skimage.exposure import match_histograms
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch import Tensor, nn
 
-from ganzoo.api import Architecture, DatasetSpec, GanzooError, NetConfig, StepContext, Task
+from ganzoo.api import Architecture, DatasetSpec, GanzooError, Judge, StepContext, Task
 from ganzoo.hookspecs import hookimpl
 from ganzoo.images import list_images, read_image, save_grid, save_image, to_uint8
 
-OPTIONS: dict[str, float | int] = {
-    "lambda_A": 10.0,
-    "lambda_B": 10.0,
-    "lambda_identity": 0.5,
-    "lambda_gan": 1.0,
-    "pool_size": 50,
-}
 SAMPLE_ROWS = 8
 EVAL_GRID_ROWS = 8
 HISTOGRAM_REFERENCES = 256
@@ -98,22 +90,6 @@ class ImagePool(nn.Module):
         return out
 
 
-def _options(given: dict[str, Any]) -> dict[str, float | int]:
-    unknown = sorted(set(given) - set(OPTIONS))
-    if unknown:
-        hints = [difflib.get_close_matches(k, OPTIONS, n=1) for k in unknown]
-        named = ", ".join(f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in zip(unknown, hints))
-        raise GanzooError(f"task 'cyclegan' has no option {named}; it has {', '.join(OPTIONS)}")
-    try:
-        values = {key: type(default)(given.get(key, default)) for key, default in OPTIONS.items()}
-    except (TypeError, ValueError) as exc:
-        raise GanzooError(f"task 'cyclegan': every --task-opt is a number ({exc})") from None
-    negative = [key for key, value in values.items() if value < 0]
-    if negative:
-        raise GanzooError(f"task 'cyclegan': --task-opt {negative[0]} must be >= 0, got {values[negative[0]]}")
-    return values
-
-
 class CycleGAN(Task):
     """Unpaired translation between domains A and B: two generators, two PatchGAN discriminators.
 
@@ -134,63 +110,58 @@ class CycleGAN(Task):
         "real B | fake A = G_BA(B) | reconstructed B = G_AB(G_BA(B))."
     )
 
+    generator_input = ("image",)
+    discriminator_input = ("image",)
+    headline = "AtoB_ssim"
+    # Options (--task-opt): loss weights and the history pool size.
+    lambda_A = 10.0
+    lambda_B = 10.0
+    lambda_identity = 0.5
+    lambda_gan = 1.0
+    pool_size = 50
+
     def __init__(self, arch: Architecture, config: Any, dataset: DatasetSpec, **options: Any) -> None:
-        super().__init__(arch, config, dataset, **_options(options))
-        self._fakes: tuple[Tensor, Tensor] | None = None
+        super().__init__(arch, config, dataset, **options)
+        negative = [key for key, value in self.options.items() if value < 0]
+        if negative:
+            raise GanzooError(f"--task-opt {negative[0]}={self.options[negative[0]]}: task 'cyclegan' needs it >= 0")
 
     def build(self) -> dict[str, nn.Module]:
         c = self.config
-        g_cfg = NetConfig(c.image_size, c.channels, c.nz, c.width, in_channels=c.channels, options=dict(c.arch_options))
-        d_cfg = dataclasses.replace(g_cfg, in_channels=None)
+        g_cfg, d_cfg = self.net_config(self.generator_in_channels()), self.net_config()
         shape = (c.channels, c.image_size, c.image_size)
         return {
             "G_AB": self.arch.generator(g_cfg), "G_BA": self.arch.generator(g_cfg),
             "D_A": self.arch.discriminator(d_cfg), "D_B": self.arch.discriminator(d_cfg),
-            "pool_A": ImagePool(int(self.options["pool_size"]), shape),
-            "pool_B": ImagePool(int(self.options["pool_size"]), shape),
+            "pool_A": ImagePool(self.pool_size, shape), "pool_B": ImagePool(self.pool_size, shape),
         }
 
-    def _d_loss(self, ctx: StepContext, name: str, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        real_logits, fake_logits = ctx.nets[name](real), ctx.nets[name](fake)
-        loss = ctx.loss.d_loss(real_logits, fake_logits)
-        penalty = ctx.loss.penalty(ctx.eager[name], real, fake)
-        if penalty is not None:
-            loss = loss + penalty
-        return loss, ctx.loss.score(real_logits), ctx.loss.score(fake_logits)
+    def generate(self, ctx: StepContext, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {"fake_B": ctx.nets["G_AB"](batch["A"]), "fake_A": ctx.nets["G_BA"](batch["B"])}
 
-    def d_step(self, ctx: StepContext, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """Both Ds on real images vs pooled fakes; the fakes are kept for the G step when n_critic is 1."""
-        real_A, real_B = batch["A"], batch["B"]
-        reuse = ctx.loss.n_critic == 1
-        with torch.set_grad_enabled(reuse):
-            fake_B, fake_A = ctx.nets["G_AB"](real_A), ctx.nets["G_BA"](real_B)
-        self._fakes = (fake_B, fake_A) if reuse else None
-        seen_A = ctx.eager["pool_A"].query(fake_A.detach(), ctx.generator)
-        seen_B = ctx.eager["pool_B"].query(fake_B.detach(), ctx.generator)
-        loss_A, real_score_A, fake_score_A = self._d_loss(ctx, "D_A", real_A, seen_A)
-        loss_B, real_score_B, fake_score_B = self._d_loss(ctx, "D_B", real_B, seen_B)
-        return loss_A + loss_B, {
-            "D_A": loss_A.detach(), "D_B": loss_B.detach(),
-            "D_A(x)": real_score_A, "D_A(G(x))": fake_score_A, "D_B(x)": real_score_B, "D_B(G(x))": fake_score_B,
-        }
+    def judges(self, batch: dict[str, Tensor], out: dict[str, Tensor]) -> list[Judge]:
+        """D_A: real A vs G_BA(B); D_B: real B vs G_AB(A)."""
+        return [Judge("D_A", batch["A"], out["fake_A"], weight=self.lambda_gan, fake_name="G(x)"),
+                Judge("D_B", batch["B"], out["fake_B"], weight=self.lambda_gan, fake_name="G(x)")]
 
-    def g_step(self, ctx: StepContext, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """Adversarial + cycle + (when lambda_identity > 0) identity losses for both generators."""
-        G_AB, G_BA, o = ctx.nets["G_AB"], ctx.nets["G_BA"], self.options
+    def fake_for_d(self, ctx: StepContext, judge: Judge, fake: Tensor) -> Tensor:
+        """D trains on the history pool of its domain (the pool draws from the engine's generator)."""
+        pool = ctx.eager["pool_A" if judge.d == "D_A" else "pool_B"]
+        return pool.query(fake, ctx.generator)
+
+    def generator_terms(self, ctx: StepContext, batch: dict[str, Tensor],
+                        out: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """Cycle L1 both ways and, when lambda_identity > 0, identity L1 for both generators."""
+        G_AB, G_BA = ctx.nets["G_AB"], ctx.nets["G_BA"]
         real_A, real_B = batch["A"], batch["B"]
-        fakes, self._fakes = self._fakes, None
-        fake_B, fake_A = fakes if fakes is not None else (G_AB(real_A), G_BA(real_B))
-        gan_AB = ctx.loss.g_loss(ctx.nets["D_B"](fake_B))
-        gan_BA = ctx.loss.g_loss(ctx.nets["D_A"](fake_A))
-        cycle_A = F.l1_loss(G_BA(fake_B), real_A)
-        cycle_B = F.l1_loss(G_AB(fake_A), real_B)
-        total = o["lambda_gan"] * (gan_AB + gan_BA) + o["lambda_A"] * cycle_A + o["lambda_B"] * cycle_B
-        logs = {"G_AB": gan_AB.detach(), "G_BA": gan_BA.detach(), "cycle_A": cycle_A.detach(),
-                "cycle_B": cycle_B.detach()}
-        if o["lambda_identity"] > 0:
+        cycle_A = F.l1_loss(G_BA(out["fake_B"]), real_A)
+        cycle_B = F.l1_loss(G_AB(out["fake_A"]), real_B)
+        total = self.lambda_A * cycle_A + self.lambda_B * cycle_B
+        logs = {"cycle_A": cycle_A.detach(), "cycle_B": cycle_B.detach()}
+        if self.lambda_identity > 0:
             idt_AB = F.l1_loss(G_AB(real_B), real_B)
             idt_BA = F.l1_loss(G_BA(real_A), real_A)
-            total = total + o["lambda_identity"] * (o["lambda_B"] * idt_AB + o["lambda_A"] * idt_BA)
+            total = total + self.lambda_identity * (self.lambda_B * idt_AB + self.lambda_A * idt_BA)
             logs.update(idt_AB=idt_AB.detach(), idt_BA=idt_BA.detach())
         return total, logs
 
@@ -261,6 +232,13 @@ class CycleGAN(Task):
             grid = torch.stack(rows, dim=1).flatten(0, 1)
             results["grid"] = str(save_grid(grid, Path(options["out"]) / "cyclegan_eval.png", nrow=len(columns)))
         return results
+
+
+    def figures(self, results: dict[str, Any]) -> dict[str, float]:
+        """The model's PSNR/SSIM each way, and the identity map's beside them."""
+        return {f"{direction}_{key}" if who == "model" else f"{direction}_{who}_{key}": value
+                for direction in ("AtoB", "BtoA") for who in ("model", "identity")
+                for key, value in results[direction][who].items()}
 
 
 def _unit(image: np.ndarray) -> np.ndarray:

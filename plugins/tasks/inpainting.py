@@ -34,12 +34,11 @@ from skimage.morphology import erosion
 from skimage.restoration import inpaint_biharmonic
 from torch import Tensor, nn
 
-from ganzoo.api import GanzooError, IncompatibleError, NetConfig, StepContext, Task, check_options
+from ganzoo.api import GanzooError, IncompatibleError, Judge, StepContext, Task
 from ganzoo.hookspecs import hookimpl
 from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_grid, save_image
 from ganzoo_plugins.masks import draw_masks, get_mask, hole_fraction
 
-DEFAULTS = {"l1_hole": 6.0, "l1_valid": 1.0, "adv_weight": 0.1}
 DEFAULT_MASK = "box"
 MASK_PREFIX = "mask_"
 COLUMNS = 8
@@ -48,12 +47,10 @@ PSNR_CAP = 100.0  # dB; a hole filled exactly (e.g. blank background) would othe
 METHODS = ("ganzoo", "biharmonic", "mean-fill")
 
 
-def split_mask_options(options: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """``mask=kind`` and ``mask_<opt>=v`` apart from the other options: (kind, mask options, rest)."""
+def split_mask_options(options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``mask=kind`` and its ``mask_<opt>=v`` options out of task or eval options: (kind, mask options)."""
     kind = str(options.get("mask") or DEFAULT_MASK)
-    mask_options = {k[len(MASK_PREFIX) :]: v for k, v in options.items() if k.startswith(MASK_PREFIX)}
-    rest = {k: v for k, v in options.items() if k != "mask" and not k.startswith(MASK_PREFIX)}
-    return kind, mask_options, rest
+    return kind, {k[len(MASK_PREFIX) :]: v for k, v in options.items() if k.startswith(MASK_PREFIX)}
 
 
 def numpy_rng(generator: torch.Generator) -> np.random.Generator:
@@ -83,28 +80,33 @@ class Inpainting(Task):
         "same images and masks at every step."
     )
 
+    generator_input = ("image",)
+    discriminator_input = ("image", "channels")
+    headline = "hole_psnr"
+    # Options (--task-opt), besides mask=KIND and that mask's own options as mask_<option>:
+    mask = DEFAULT_MASK
+    l1_hole = 6.0
+    l1_valid = 1.0
+    adv_weight = 0.1
+
+    @classmethod
+    def option_defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """The declared options plus the chosen mask's, each prefixed ``mask_`` (e.g. ``mask_area``)."""
+        kind, _ = split_mask_options(given)
+        return {**super().option_defaults(given),
+                **{MASK_PREFIX + key: value for key, value in get_mask(kind).options.items()}}
+
     def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:
         super().__init__(arch, config, dataset, **options)
-        self.mask_kind, self.mask_options, rest = split_mask_options(options)
-        unknown = sorted(set(rest) - set(DEFAULTS))
-        if unknown:
-            raise GanzooError(
-                f"task 'inpainting' has no option {', '.join(unknown)}; it takes mask, mask_<option> "
-                f"(the mask's own options) and {', '.join(DEFAULTS)}"
-            )
-        settings = check_options("--task-opt", "task 'inpainting'", DEFAULTS, rest)
-        self.l1_hole, self.l1_valid, self.adv_weight = (settings[k] for k in ("l1_hole", "l1_valid", "adv_weight"))
+        self.mask_kind, self.mask_options = split_mask_options(options)
         size = config.image_size
         draw_masks(self.mask_kind, 1, (size, size), np.random.default_rng(0), **self.mask_options)  # fail early
-        self._last: tuple[Tensor, Tensor | None] | None = None
 
-    def net_config(self) -> NetConfig:
-        c = self.config
-        return NetConfig(c.image_size, c.channels, c.nz, c.width, in_channels=c.channels + 1,
-                         options=dict(c.arch_options))
+    def generator_in_channels(self) -> int:
+        return self.config.channels + 1  # the masked image and the mask
 
-    def build(self) -> dict[str, nn.Module]:
-        return {"G": self.arch.generator(self.net_config()), "D": self.arch.discriminator(self.net_config())}
+    def condition_channels(self) -> int:
+        return 1  # D sees the mask too
 
     def masks(self, generator: torch.Generator, count: int, shape: tuple[int, int], device: torch.device) -> Tensor:
         """``count`` masks of the task's kind as a float (count, 1, H, W) tensor, drawn from ``generator``."""
@@ -117,35 +119,24 @@ class Inpainting(Task):
         pred = G(masked_input(image, mask))
         return pred, composite(pred, image, mask)
 
-    def d_step(self, ctx: StepContext, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        G, D, loss = ctx.nets["G"], ctx.nets["D"], ctx.loss
+    def generate(self, ctx: StepContext, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Fresh masks from the engine's generator, G's prediction and the composite D judges."""
         real = batch["image"]
         mask = self.masks(ctx.generator, real.shape[0], real.shape[-2:], real.device)
-        reuse = loss.n_critic == 1  # then the G step reuses this forward pass
-        with torch.set_grad_enabled(reuse):
-            pred, fake = self.complete(G, real, mask)
-        fake = fake.detach()
-        real_logits, fake_logits = D(torch.cat([real, mask], 1)), D(torch.cat([fake, mask], 1))
-        d_loss = loss.d_loss(real_logits, fake_logits)
-        penalty = loss.penalty(lambda x: ctx.eager["D"](torch.cat([x, mask], 1)), real, fake)
-        if penalty is not None:
-            d_loss = d_loss + penalty
-        self._last = (mask, pred if reuse else None)
-        return d_loss, {"D(x)": loss.score(real_logits), "D(G(x))": loss.score(fake_logits)}
+        pred, fake = self.complete(ctx.nets["G"], real, mask)
+        return {"mask": mask, "pred": pred, "fake": fake}
 
-    def g_step(self, ctx: StepContext, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        real = batch["image"]
-        mask, pred = self._last
-        self._last = None
-        if pred is None:
-            pred = ctx.nets["G"](masked_input(real, mask))
-        error = (pred.float() - real).abs()
+    def judges(self, batch: dict[str, Tensor], out: dict[str, Tensor]) -> list[Judge]:
+        return [Judge("D", batch["image"], out["fake"], channels=out["mask"], weight=self.adv_weight,
+                      fake_name="G(x)")]
+
+    def generator_terms(self, ctx: StepContext, batch: dict[str, Tensor],
+                        out: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """L1 on the unclipped prediction, weighted in the hole and on the known pixels."""
+        mask = out["mask"]
+        error = (out["pred"].float() - batch["image"]).abs()
         l1 = (self.l1_hole * (error * mask).sum() + self.l1_valid * (error * (1 - mask)).sum()) / error.numel()
-        logs = {"l1": l1.detach()}
-        if not self.adv_weight:
-            return l1, logs
-        adversarial = ctx.loss.g_loss(ctx.nets["D"](torch.cat([composite(pred, real, mask), mask], 1)))
-        return l1 + self.adv_weight * adversarial, {**logs, "adv": adversarial.detach()}
+        return l1, {"l1": l1.detach()}
 
     def fixed_inputs(self, ctx: StepContext, batch: dict[str, Tensor] | None, n: int) -> dict[str, Tensor]:
         if batch is None:
@@ -188,7 +179,7 @@ class Inpainting(Task):
         cfg = self.config
         trained = {"mask": self.mask_kind, **{MASK_PREFIX + k: v for k, v in self.mask_options.items()}}
         same_kind = options.get("mask") in (None, self.mask_kind)
-        kind, mask_options, _ = split_mask_options({**(trained if same_kind else {}), **options})
+        kind, mask_options = split_mask_options({**(trained if same_kind else {}), **options})
         num, seed, split = int(options.get("num") or 1000), int(options.get("seed") or 0), options.get("split", "test")
         images, labels = load_images(cfg.dataset, options.get("data_root") or cfg.data_root, split, cfg.image_size,
                                      cfg.channels, cfg.data_options, cfg.seed, num)
@@ -227,6 +218,11 @@ class Inpainting(Task):
             result["grid"] = str(save_grid(torch.cat([r[:cols] for r in rows]), path, nrow=cols))
             result["grid_rows"] = ["masked", "biharmonic", "ganzoo", "truth"]
         return result
+
+    def figures(self, results: dict[str, Any]) -> dict[str, float]:
+        """ganzoo's scores over all holes, then each baseline's hole PSNR beside them."""
+        methods = results["methods"]
+        return {**methods["ganzoo"], **{f"{m}_hole_psnr": methods[m]["hole_psnr"] for m in METHODS[1:]}}
 
     @staticmethod
     def _add_accuracy(per_image: dict[str, list[dict[str, float]]], filled: dict[str, np.ndarray],
@@ -344,7 +340,7 @@ def _check_image(image: Tensor, path: Path, asm: Any) -> None:
         )
     for side in image.shape[-2:]:
         try:
-            asm.task.arch.check(asm.config.arch, asm.config.task, side, channels)
+            asm.task.arch.check(asm.config.arch, side, channels)
         except IncompatibleError as exc:
             raise GanzooError(f"image {path} is {image.shape[-1]}x{image.shape[-2]} px: {exc}") from None
 
