@@ -226,6 +226,10 @@ def test_provenance_names_the_distribution_to_install(registry_with):
     deselected = registry_with("ganzoo-example", GANZOO_LOAD_PLUGINS="")
     with pytest.raises(GanzooError, match="plugin 'example' is installed but not selected; add it to GANZOO_LOAD"):
         deselected.check_provenance(records)
+    gone = {"kind": "losses", "name": "gone", "plugin": "hinge", "distribution": "ganzoo", "version": "0.0.1"}
+    with pytest.raises(GanzooError, match=f"from plugin 'hinge' \\(ganzoo 0.0.1\\), which is not registered: ganzoo "
+                                          f"{ganzoo.__version__} no longer provides it; pip install 'ganzoo==0.0.1'$"):
+        bare.check_provenance([gone])
     with pytest.raises(GanzooError, match="^x.safetensors: its plugin record is malformed"):
         bare.check_provenance([{"kind": "archs", "name": "dcgan"}], source="x.safetensors")
 
