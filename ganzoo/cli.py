@@ -33,7 +33,10 @@ class GanzooGroup(click.Group):
     def _add_plugin_commands(self) -> None:
         if not GanzooGroup._plugins_added:
             GanzooGroup._plugins_added = True
-            get_registry().add_commands(self)
+            try:
+                get_registry().add_commands(self)
+            except GanzooError as exc:  # GANZOO_STRICT_PLUGINS: one Error line, also for --help (outside invoke)
+                raise click.ClickException(str(exc)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._add_plugin_commands()
@@ -153,7 +156,7 @@ def plugins_cmd(show_all: bool, as_json: bool) -> None:
     \b
     Environment:
       GANZOO_LOAD_PLUGINS=a,b   load only these third-party plugins (empty: none)
-      GANZOO_STRICT_PLUGINS=1   a plugin that fails to import is an error, not a warning
+      GANZOO_STRICT_PLUGINS=1   a plugin that fails, or registers a bad entry, is an error, not a skip
     """
     registry = get_registry()
     conflicts = [[e.qualified for e in found] for found in registry.conflicts()]
@@ -162,8 +165,10 @@ def plugins_cmd(show_all: bool, as_json: bool) -> None:
         if info.status != "loaded" and not show_all:
             continue
         row = dataclasses.asdict(info)
-        row.update(hooks=list(info.hooks), entry_point_group="ganzoo", provides=registry.provided_by(info.name),
-                   conflicts=[name for found in conflicts for name in found if name.startswith(info.name + ":")])
+        row.update(hooks=list(info.hooks), entry_point_group="ganzoo",
+                   provides=registry.provided_by(info.name, info.distribution),
+                   conflicts=[e.qualified for found in registry.conflicts() for e in found
+                              if (e.plugin, e.distribution) == (info.name, info.distribution)])
         rows.append(row)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -2,6 +2,18 @@
 
 Each ``register_*`` hook receives a ``register(name, obj, *, replace=False)``
 callback, in the style of simonw/llm, so one plugin can add several entries.
+
+- ``name`` is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter
+  or digit: no ':' (``plugin:name`` qualifies it) and no '/' (names become
+  paths). ``obj`` has the type each hook names. An entry that breaks either
+  rule is skipped with one line (an error under ``GANZOO_STRICT_PLUGINS=1``).
+- ``replace=True`` displaces the other plugins' entries of that name; with
+  several replacements, the one pluggy calls last wins
+  (``@hookimpl(trylast=True)`` runs last, ``tryfirst`` first).
+- Hooks run while the registry is being built, so ``ganzoo.get`` and
+  ``ganzoo.list`` are an error inside them (and at import): look entries up
+  when they are used. ``register_commands`` runs after, so they work there.
+- A hook that raises (or calls ``sys.exit``) skips its plugin with one line.
 """
 
 from __future__ import annotations
@@ -55,4 +67,4 @@ def register_masks(register: Register) -> None:
 
 @hookspec
 def register_commands(cli: Any) -> None:
-    """Add click commands to the ``ganzoo`` CLI group."""
+    """Add click commands to the ``ganzoo`` CLI group (``ganzoo plugins --json`` lists them under ``provides``)."""

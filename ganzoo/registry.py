@@ -1,27 +1,36 @@
 """Discover plugins through the ``ganzoo`` entry-point group and index what they register.
 
 Built-in plugins (distribution ``ganzoo``) are found exactly like third-party
-ones. A plugin that fails to import is reported in one line and skipped
-(``GANZOO_STRICT_PLUGINS=1`` re-raises); ``GANZOO_LOAD_PLUGINS=a,b`` loads only
-the named third-party plugins or distributions, and an empty value loads none.
+ones. Every plugin is imported and registered with pluggy first; then each
+``register_*`` hook is called through pluggy, one plugin at a time in pluggy's
+order (``tryfirst``/``trylast``, otherwise the last registered first), so each
+entry is stamped with the plugin and distribution that registered it.
+
+A plugin that fails (at import, in a hook, in ``register_commands``, even with
+``sys.exit``) is reported in one line and skipped; so is an entry with an unsafe
+name or of the wrong type. ``GANZOO_STRICT_PLUGINS=1`` makes each of these an
+error. ``GANZOO_LOAD_PLUGINS=a,b`` loads only the named third-party plugins or
+distributions, and an empty value loads none.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import os
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Iterable
 
 import pluggy
 
 from . import hookspecs
-from .api import GanzooError
+from .api import Architecture, DatasetSpec, GanzooError, GanzooWarning, Loss, MaskSpec, Metric, Task
 
 BUILTIN_DIST = "ganzoo"
 KINDS = {
@@ -36,6 +45,18 @@ SINGULAR = {"archs": "architecture", "losses": "loss", "tasks": "task", "dataset
             "masks": "mask"}
 ALIASES = {"architectures": "archs", "arch": "archs", "loss": "losses", "task": "tasks", "dataset": "datasets",
            "metric": "metrics", "mask": "masks"}
+# What each kind registers: an instance of the class (False) or a subclass of it (True).
+EXPECTED: dict[str, tuple[type, bool]] = {
+    "archs": (Architecture, False),
+    "losses": (Loss, True),
+    "tasks": (Task, True),
+    "datasets": (DatasetSpec, False),
+    "metrics": (Metric, True),
+    "masks": (MaskSpec, False),
+}
+# A name is selectable on the command line, qualifiable as plugin:name and safe as a path component.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SAFE_NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no ':' or '/')"
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,7 @@ class Entry:
     obj: Any
     plugin: str
     distribution: str
+    version: str = ""
 
     @property
     def qualified(self) -> str:
@@ -82,74 +104,167 @@ def canonical_kind(kind: str) -> str:
     return kind
 
 
+def _describe(exc: BaseException) -> str:
+    """An exception as one line (pluggy's validation errors span several)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _entry_problem(kind: str, name: Any, obj: Any) -> str | None:
+    """What is wrong with registering ``obj`` as ``name`` of ``kind``, or None."""
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+        return f"a name must be {SAFE_NAME_RULE}"
+    cls, subclass = EXPECTED[kind]
+    if (isinstance(obj, type) and issubclass(obj, cls)) if subclass else isinstance(obj, cls):
+        return None
+    got = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
+    wanted = f"a subclass of {cls.__module__}.{cls.__name__}" if subclass else f"a {cls.__module__}.{cls.__name__}"
+    return f"expected {wanted}, got {got}"
+
+
 class Registry:
     """All plugins and their entries; build one with :func:`get_registry`."""
+
+    loading = False  # True while plugins import and register: ganzoo.get() then has nothing complete to give
 
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("ganzoo")
         self.pm.add_hookspecs(hookspecs)
+        self.strict = os.environ.get("GANZOO_STRICT_PLUGINS", "") not in ("", "0")
         self.plugins: list[PluginInfo] = []
         self.entries: dict[str, dict[str, list[Entry]]] = {kind: {} for kind in KINDS}
-        self._load()
+        self.commands: dict[tuple[str, str], list[str]] = {}  # (plugin, distribution) -> the commands it added
+        self._replaced: set[tuple[str, str]] = set()
+        Registry.loading = True
+        try:
+            self._load()
+            self._collect()
+        finally:
+            Registry.loading = False
 
     def _load(self) -> None:
-        strict = os.environ.get("GANZOO_STRICT_PLUGINS", "") not in ("", "0")
+        """Import each selected plugin and register it with pluggy under its entry-point name."""
         selected = os.environ.get("GANZOO_LOAD_PLUGINS")
         wanted = None if selected is None else {s.strip() for s in selected.split(",") if s.strip()}
-        eps = sorted(entry_points(group="ganzoo"), key=lambda ep: (ep.dist.name != BUILTIN_DIST, ep.name))
+        eps = sorted(entry_points(group="ganzoo"), key=lambda ep: (ep.dist.name != BUILTIN_DIST, ep.name, ep.dist.name))
         unmatched = sorted((wanted or set()) - {name for ep in eps for name in (ep.name, ep.dist.name)})
         if unmatched:
             print(f"ganzoo: GANZOO_LOAD_PLUGINS names {', '.join(unmatched)}, which no installed plugin has "
                   "(see `ganzoo plugins --all`)", file=sys.stderr)
         for ep in eps:
-            dist, version = ep.dist.name, ep.dist.version
-            builtin = dist == BUILTIN_DIST
-            if not builtin and wanted is not None and ep.name not in wanted and dist not in wanted:
-                reason = "not selected by GANZOO_LOAD_PLUGINS"
-                self.plugins.append(PluginInfo(ep.name, dist, version, ep.value, (), builtin, "disabled", reason))
+            dist = ep.dist.name
+            info = PluginInfo(ep.name, dist, ep.dist.version, ep.value, (), dist == BUILTIN_DIST)
+            if not info.builtin and wanted is not None and ep.name not in wanted and dist not in wanted:
+                self.plugins.append(dataclasses.replace(info, status="disabled",
+                                                        error="not selected by GANZOO_LOAD_PLUGINS"))
                 continue
-            module = None
+            taken = self._loaded(ep.name)
+            if taken is not None:
+                self._fail(info, f"its entry-point name is already plugin '{ep.name}' from {taken.distribution}; "
+                                 "rename the entry point")
+                continue
             try:
                 module = ep.load()
+                if self.pm.is_registered(module):
+                    raise GanzooError(f"{ep.value} is already plugin '{self.pm.get_name(module)}'")
                 self.pm.register(module, name=ep.name)
-                hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(module) or ()))
-                self._collect(module, ep.name, dist)
-            except Exception as exc:  # a broken plugin must not break the CLI
-                message = f"{type(exc).__name__}: {exc}"
-                if strict:
-                    raise GanzooError(f"plugin '{ep.name}' from {dist} {version} failed to load ({message}); "
-                                      "GANZOO_STRICT_PLUGINS is set, unset it to skip broken plugins") from exc
-                if module is not None and self.pm.is_registered(module):
-                    self.pm.unregister(module)
-                print(f"ganzoo: skipping plugin '{ep.name}' from {dist} {version}: {message}", file=sys.stderr)
-                self.plugins.append(PluginInfo(ep.name, dist, version, ep.value, (), builtin, "failed", message))
+            except (Exception, SystemExit) as exc:  # a broken plugin must not break the CLI, even by sys.exit
+                self._fail(info, _describe(exc), exc)
                 continue
-            self.plugins.append(PluginInfo(ep.name, dist, version, ep.value, hooks, builtin))
+            hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(module) or ()))
+            self.plugins.append(dataclasses.replace(info, hooks=hooks))
 
-    def _collect(self, module: Any, plugin: str, dist: str) -> None:
+    def _loaded(self, name: str) -> PluginInfo | None:
+        return next((p for p in self.plugins if p.name == name and p.status == "loaded"), None)
+
+    def _fail(self, info: PluginInfo, message: str, exc: BaseException | None = None) -> None:
+        """Skip a plugin in one line (an error under GANZOO_STRICT_PLUGINS) and block it in pluggy."""
+        if self.strict:
+            raise GanzooError(f"plugin '{info.name}' from {info.distribution} {info.version} failed to load "
+                              f"({message}); GANZOO_STRICT_PLUGINS is set, unset it to skip broken plugins") from exc
+        print(f"ganzoo: skipping plugin '{info.name}' from {info.distribution} {info.version}: {message}",
+              file=sys.stderr)
+        failed = dataclasses.replace(info, hooks=(), status="failed", error=message)
+        index = next((i for i, p in enumerate(self.plugins) if p is info), None)
+        if index is None:  # it failed before pluggy registered it
+            self.plugins.append(failed)
+        else:
+            self.plugins[index] = failed
+            self.pm.set_blocked(info.name)  # unregisters it: none of its other hooks is called
+
+    def _call_order(self, hook: str) -> list[Any]:
+        """The plugins implementing ``hook``, in the order pluggy calls them."""
+        order: list[Any] = []
+        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+            if impl.plugin not in order:
+                order.append(impl.plugin)
+        return order
+
+    def _call(self, hook: str, plugin: Any, **kwargs: Any) -> None:
+        """Call one plugin's implementation of ``hook`` through pluggy (its wrappers and argument handling)."""
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        self.pm.subset_hook_caller(hook, others)(**kwargs)
+
+    def _collect(self) -> None:
+        """Call every register_* hook, then index the entries of the plugins that did not fail."""
         staged: list[tuple[Entry, bool]] = []
         for kind, hook in KINDS.items():
-            fn = getattr(module, hook, None)
-            if fn is None:
-                continue
+            for plugin in self._call_order(hook):
+                info = self._loaded(self.pm.get_name(plugin))
 
-            def register(name: str, obj: Any, *, replace: bool = False, _kind: str = kind) -> None:
-                staged.append((Entry(_kind, name, obj, plugin, dist), replace))
+                def register(name: str, obj: Any, *, replace: bool = False, _kind: str = kind,
+                             _info: PluginInfo = info) -> None:
+                    staged.append((Entry(_kind, name, obj, _info.name, _info.distribution, _info.version), replace))
 
-            fn(register=register)
+                try:
+                    self._call(hook, plugin, register=register)
+                except (Exception, SystemExit) as exc:
+                    self._fail(info, f"{hook} raised {_describe(exc)}", exc)
         for entry, replace in staged:
-            existing = self.entries[entry.kind].setdefault(entry.name, [])
-            if replace:
-                existing.clear()
-            existing.append(entry)
+            if self.pm.has_plugin(entry.plugin) and self._valid(entry):
+                self._add(entry, replace)
 
-    def provided_by(self, plugin: str) -> dict[str, list[str]]:
-        """What one plugin registered, by kind."""
+    def _valid(self, entry: Entry) -> bool:
+        """Whether an entry may be indexed; a bad one is skipped in one line (an error under strict)."""
+        problem = _entry_problem(entry.kind, entry.name, entry.obj)
+        if problem is None and any(e.plugin == entry.plugin for e in self.entries[entry.kind].get(entry.name, ())):
+            problem = "the plugin registers this name twice"
+        if problem is None:
+            return True
+        where = f"plugin '{entry.plugin}' from {entry.distribution} {entry.version}"
+        what = f"{SINGULAR[entry.kind]} {_short(entry.name)}"
+        if self.strict:
+            raise GanzooError(f"{where} registers {what}: {problem}; GANZOO_STRICT_PLUGINS is set, unset it to skip "
+                              "bad entries")
+        print(f"ganzoo: {where}: skipping {what}: {problem}", file=sys.stderr)
+        return False
+
+    def _add(self, entry: Entry, replace: bool) -> None:
+        """Index an entry; ``replace=True`` displaces plain registrations of the name, made before or after it."""
+        key = (entry.kind, entry.name)
+        found = self.entries[entry.kind].setdefault(entry.name, [])
+        if replace:
+            found.clear()  # with several replacements, the one pluggy calls last wins
+            self._replaced.add(key)
+        elif key in self._replaced:
+            return
+        found.append(entry)
+
+    def provided_by(self, plugin: str, distribution: str) -> dict[str, list[str]]:
+        """What one plugin registered, by kind, and the commands it added (once the CLI has asked for them)."""
         found: dict[str, list[str]] = {}
         for kind in KINDS:
-            names = [e.name for entries in self.entries[kind].values() for e in entries if e.plugin == plugin]
+            names = [e.name for entries in self.entries[kind].values() for e in entries
+                     if (e.plugin, e.distribution) == (plugin, distribution)]
             if names:
                 found[kind] = sorted(names, key=natural_key)
+        if self.commands.get((plugin, distribution)):
+            found["commands"] = self.commands[plugin, distribution]
         return found
 
     def conflicts(self) -> list[list[Entry]]:
@@ -167,13 +282,16 @@ class Registry:
         ]
         return sorted(found, key=lambda e: (natural_key(e.name), e.plugin))
 
+    def _find(self, kind: str, name: str) -> list[Entry]:
+        plugin, _, short = name.rpartition(":")
+        found = self.entries[kind].get(short, [])
+        return [e for e in found if e.plugin == plugin] if plugin else list(found)
+
     def entry(self, kind: str, name: str) -> Entry:
         """The entry for ``name`` or ``plugin:name``; errors name the way out."""
         kind = canonical_kind(kind)
-        plugin, _, short = name.rpartition(":")
-        found = self.entries[kind].get(short, [])
-        if plugin:
-            found = [e for e in found if e.plugin == plugin]
+        found = self._find(kind, name)
+        short = name.rpartition(":")[2]
         if len(found) == 1:
             return found[0]
         if found:
@@ -193,13 +311,93 @@ class Registry:
     def get(self, kind: str, name: str) -> Any:
         return self.entry(kind, name).obj
 
+    def provenance(self, uses: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+        """Who provides each ``(kind, name)`` a run uses, as JSON-able records for its checkpoint.
+
+        Each record holds ``kind``, ``name`` (as given, perhaps ``plugin:name``), ``plugin``,
+        ``distribution`` and ``version``; :meth:`check_provenance` reads them back.
+        """
+        records = []
+        for kind, name in uses:
+            entry = self.entry(kind, name)
+            records.append({"kind": entry.kind, "name": name, "plugin": entry.plugin,
+                            "distribution": entry.distribution, "version": entry.version})
+        return records
+
+    def check_provenance(self, records: Any, source: str = "the checkpoint") -> None:
+        """Refuse a run whose entries are no longer registered, naming the distribution to install; warn
+        (GanzooWarning) where another plugin or distribution now provides a recorded name."""
+        for record in _checked_records(records, source):
+            kind, name = record["kind"], record["name"]
+            was = f"plugin '{record['plugin']}' ({record['distribution']} {record['version']})"
+            found = self._find(kind, name)
+            if not found:
+                raise GanzooError(f"{source} needs {SINGULAR[kind]} '{name}' from {was}, which is not registered: "
+                                  f"{self._way_back(record)}")
+            now = self.entry(kind, name)  # several providers: the usual clash error, with its way out
+            if (now.plugin, now.distribution) != (record["plugin"], record["distribution"]):
+                warnings.warn(GanzooWarning(
+                    f"{source} was trained with {SINGULAR[kind]} '{name}' from {was}; it is now provided by plugin "
+                    f"'{now.plugin}' ({now.distribution} {now.version}), so it may not behave the same"
+                ), stacklevel=2)
+
+    def _way_back(self, record: dict[str, str]) -> str:
+        """How to get a recorded plugin's entries back."""
+        plugin, dist, version = record["plugin"], record["distribution"], record["version"]
+        info = next((p for p in self.plugins if (p.name, p.distribution) == (plugin, dist)), None)
+        if info is not None and info.status == "disabled":
+            return f"plugin '{plugin}' is installed but not selected; add it to GANZOO_LOAD_PLUGINS"
+        if info is not None and info.status == "failed":
+            return f"plugin '{plugin}' is installed but failed to load ({info.error})"
+        if info is not None:
+            return f"{dist} {info.version} no longer provides it; pip install '{dist}=={version}'"
+        if dist == BUILTIN_DIST:
+            return f"this ganzoo no longer provides it; pip install '{dist}=={version}'"
+        return f"pip install {dist}"
+
     def add_commands(self, cli: Any) -> None:
-        self.pm.hook.register_commands(cli=cli)
+        """Let each plugin add its commands, noting which; one that raises is skipped in one line."""
+        for plugin in self._call_order("register_commands"):
+            info = self._loaded(self.pm.get_name(plugin))
+            before = dict(cli.commands)
+            try:
+                self._call("register_commands", plugin, cli=cli)
+            except (Exception, SystemExit) as exc:
+                cli.commands.clear()
+                cli.commands.update(before)
+                message = f"register_commands raised {_describe(exc)}"
+                where = f"plugin '{info.name}' from {info.distribution} {info.version}"
+                if self.strict:
+                    raise GanzooError(f"{where} failed to add its commands ({message}); GANZOO_STRICT_PLUGINS is "
+                                      "set, unset it to skip broken plugins") from exc
+                print(f"ganzoo: skipping the commands of {where}: {message}", file=sys.stderr)
+                continue
+            added = sorted(name for name, command in cli.commands.items() if before.get(name) is not command)
+            if added:
+                self.commands[info.name, info.distribution] = added
+
+
+def _checked_records(records: Any, source: str) -> list[dict[str, str]]:
+    """Provenance records as :meth:`Registry.provenance` writes them, or one error naming ``source``."""
+    keys = ("kind", "name", "plugin", "distribution", "version")
+    if isinstance(records, list) and all(
+        isinstance(r, dict) and all(isinstance(r.get(k), str) for k in keys) and r["kind"] in KINDS for r in records
+    ):
+        return records
+    raise GanzooError(f"{source}: its plugin record is malformed (expected a list of {{{', '.join(keys)}}}); "
+                      "it was not written by ganzoo or was edited")
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, loaded on first use."""
+    if Registry.loading:
+        raise GanzooError("ganzoo.get() or ganzoo.list() called while plugins register; look entries up when they "
+                          "are used, not at import or inside a register_* hook")
+    return _process_registry()
 
 
 @lru_cache(maxsize=1)
-def get_registry() -> Registry:
-    """The process-wide registry, loaded on first use."""
+def _process_registry() -> Registry:
     return Registry()
 
 
@@ -211,3 +409,13 @@ def list_entries(kind: str, pattern: str = "*") -> list[Entry]:
 def get(kind: str, name: str) -> Any:
     """``ganzoo.get('losses', 'hinge')``: the registered object, or a helpful error."""
     return get_registry().get(kind, name)
+
+
+def provenance(uses: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    """Records of who provides each ``(kind, name)`` a run uses; see :meth:`Registry.provenance`."""
+    return get_registry().provenance(uses)
+
+
+def check_provenance(records: Any, source: str = "the checkpoint") -> None:
+    """Check records written by :func:`provenance`; see :meth:`Registry.check_provenance`."""
+    get_registry().check_provenance(records, source)

@@ -7,32 +7,64 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
 import ganzoo
-from ganzoo.api import GanzooError
+from ganzoo import cli as ganzoo_cli_module
+from ganzoo.api import GanzooError, GanzooWarning
+from ganzoo.registry import KINDS, Registry
 
 PLUGINS = Path(__file__).parent / "plugins"
 
 
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory):
-    """pip-install each test distribution (no network, no build isolation) into its own folder."""
+    """pip-install a test distribution of tests/plugins (no network, no build isolation) into its own folder,
+    the first time a test asks for it: ``installed["ganzoo-example"]`` is that folder."""
 
-    def install(name: str) -> Path:
-        work = tmp_path_factory.mktemp(name)
-        shutil.copytree(PLUGINS / name, work / "src")
-        target = work / "site"
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-             "--target", str(target), str(work / "src")],
-            check=True, capture_output=True,
-        )
-        return target
+    class Installed(dict):
+        def __missing__(self, name: str) -> Path:
+            work = tmp_path_factory.mktemp(name)
+            shutil.copytree(PLUGINS / name, work / "src")
+            target = work / "site"
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                 "--target", str(target), str(work / "src")],
+                check=True, capture_output=True,
+            )
+            self[name] = target
+            return target
 
-    return {name: install(name) for name in ("ganzoo-example", "ganzoo-broken", "ganzoo-dupe")}
+    return Installed()
+
+
+@pytest.fixture
+def registry_with(installed, monkeypatch):
+    """A fresh in-process Registry that sees the named test distributions, under the given GANZOO_* settings
+    (much faster than a CLI subprocess)."""
+
+    def build(*names: str, **env: str) -> Registry:
+        for key in [k for k in os.environ if k.startswith("GANZOO_")]:
+            monkeypatch.delenv(key)
+        for name in names:
+            monkeypatch.syspath_prepend(str(installed[name]))
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return Registry()
+
+    return build
+
+
+def cli_with(registry: Registry, monkeypatch, *args: str) -> click.testing.Result:
+    """Run a built-in command in process against ``registry`` (plugin commands are not added)."""
+    monkeypatch.setattr(ganzoo_cli_module, "get_registry", lambda: registry)
+    monkeypatch.setattr(ganzoo_cli_module.GanzooGroup, "_plugins_added", True)
+    return CliRunner().invoke(ganzoo_cli_module.cli, list(args))
 
 
 def ganzoo_cli(*args: str, sites: list[Path] = (), env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -51,6 +83,7 @@ def test_builtins_come_from_the_entry_point_group():
     assert plugins["dcgan"]["entry_point_group"] == "ganzoo"
     assert plugins["hinge"]["provides"] == {"losses": ["hinge"]}
     assert plugins["unconditional"]["module"] == "ganzoo_plugins.tasks.unconditional"
+    assert plugins["cyclegan"]["provides"] == {"tasks": ["cyclegan"], "commands": ["translate"]}
 
 
 def test_third_party_plugin_shows_up_and_trains(installed, tmp_path):
@@ -137,3 +170,150 @@ def test_readme_plugin_example_is_the_tested_one():
     for name in ("ganzoo_example.py", "pyproject.toml"):
         source = (PLUGINS / "ganzoo-example" / name).read_text().rstrip()
         assert source in readme, f"README's plugin example drifted from tests/plugins/ganzoo-example/{name}"
+
+
+def stderr_lines(capsys) -> list[str]:
+    return capsys.readouterr().err.splitlines()
+
+
+def test_hooks_run_through_pluggy_in_its_order(registry_with, capsys):
+    """Both plugins replace 'hinge'; the trylast one is called last, so its replacement wins whatever the load order."""
+    registry = registry_with("ganzoo-order")
+    assert [e.plugin for e in registry.list("losses", "hinge")] == ["aa-last"]
+    assert registry.get("losses", "hinge").__name__ == "LastHinge"
+    assert registry.conflicts() == [] and stderr_lines(capsys) == []
+
+
+def test_get_inside_a_register_hook_is_a_clear_error(registry_with, capsys):
+    registry = registry_with("ganzoo-lookup")
+    assert stderr_lines(capsys) == [
+        "ganzoo: skipping plugin 'lookup' from ganzoo-lookup 0.1.0: register_architectures raised GanzooError: "
+        "ganzoo.get() or ganzoo.list() called while plugins register; look entries up when they are used, "
+        "not at import or inside a register_* hook"
+    ]
+    assert "dcgan" in registry.entries["archs"] and "dcgan-wide" not in registry.entries["archs"]
+    assert {p.name: p.status for p in registry.plugins}["lookup"] == "failed"
+    with pytest.raises(GanzooError, match="plugin 'lookup' from ganzoo-lookup 0.1.0 failed to load .*while plugins"):
+        registry_with("ganzoo-lookup", GANZOO_STRICT_PLUGINS="1")
+
+
+def test_qualified_names_work_for_every_kind():
+    for kind in KINDS:
+        entry = ganzoo.list(kind)[0]
+        assert ganzoo.get(kind, f"{entry.plugin}:{entry.name}") is entry.obj, kind
+        with pytest.raises(GanzooError, match=f"unknown .* 'no-such-plugin:{entry.name}'"):
+            ganzoo.get(kind, f"no-such-plugin:{entry.name}")
+
+
+def test_provenance_names_the_distribution_to_install(registry_with):
+    bare = registry_with()
+    full = registry_with("ganzoo-example")
+    records = full.provenance([("archs", "tiny-conv"), ("loss", "example:bce-smooth"), ("tasks", "unconditional")])
+    assert records == [
+        {"kind": "archs", "name": "tiny-conv", "plugin": "example", "distribution": "ganzoo-example",
+         "version": "0.1.0"},
+        {"kind": "losses", "name": "example:bce-smooth", "plugin": "example", "distribution": "ganzoo-example",
+         "version": "0.1.0"},
+        {"kind": "tasks", "name": "unconditional", "plugin": "unconditional", "distribution": "ganzoo",
+         "version": ganzoo.__version__},
+    ]
+    assert json.loads(json.dumps(records)) == records, "it goes into checkpoint metadata as JSON"
+    full.check_provenance(records)  # the same plugins: nothing to say
+    with pytest.raises(GanzooError, match=r"^runs/a/checkpoint.safetensors needs architecture 'tiny-conv' from plugin "
+                                          r"'example' \(ganzoo-example 0.1.0\), which is not registered: "
+                                          r"pip install ganzoo-example$"):
+        bare.check_provenance(records, source="runs/a/checkpoint.safetensors")
+    deselected = registry_with("ganzoo-example", GANZOO_LOAD_PLUGINS="")
+    with pytest.raises(GanzooError, match="plugin 'example' is installed but not selected; add it to GANZOO_LOAD"):
+        deselected.check_provenance(records)
+    gone = {"kind": "losses", "name": "gone", "plugin": "hinge", "distribution": "ganzoo", "version": "0.0.1"}
+    with pytest.raises(GanzooError, match=f"from plugin 'hinge' \\(ganzoo 0.0.1\\), which is not registered: ganzoo "
+                                          f"{ganzoo.__version__} no longer provides it; pip install 'ganzoo==0.0.1'$"):
+        bare.check_provenance([gone])
+    with pytest.raises(GanzooError, match="^x.safetensors: its plugin record is malformed"):
+        bare.check_provenance([{"kind": "archs", "name": "dcgan"}], source="x.safetensors")
+
+
+def test_provenance_warns_when_another_plugin_now_provides_a_name(registry_with):
+    bare = registry_with()
+    records = bare.provenance([("losses", "hinge")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bare.check_provenance(records)
+    replaced = registry_with("ganzoo-order")  # replace=True over the built-in 'hinge'
+    with pytest.warns(GanzooWarning) as caught:
+        replaced.check_provenance(records, source="run/checkpoint.safetensors")
+    assert [str(w.message) for w in caught] == [
+        f"run/checkpoint.safetensors was trained with loss 'hinge' from plugin 'hinge' (ganzoo {ganzoo.__version__}); "
+        "it is now provided by plugin 'aa-last' (ganzoo-order 0.1.0), so it may not behave the same"
+    ]
+
+
+def test_failing_register_commands_skips_only_that_plugin(registry_with, capsys, installed):
+    registry = registry_with("ganzoo-badcommands")
+    group = click.Group()
+    registry.add_commands(group)
+    assert stderr_lines(capsys) == ["ganzoo: skipping the commands of plugin 'badcommands' from ganzoo-badcommands "
+                                    "0.1.0: register_commands raised RuntimeError: commands went wrong"]
+    assert "half-added" not in group.commands and "translate" in group.commands
+    assert registry.provided_by("cyclegan", "ganzoo")["commands"] == ["translate"]
+
+    site = [installed["ganzoo-badcommands"]]
+    helped = ganzoo_cli("--help", sites=site)
+    assert helped.returncode == 0 and "translate" in helped.stdout and "half-added" not in helped.stdout
+    assert "Traceback" not in helped.stderr and "commands went wrong" in helped.stderr
+    strict = ganzoo_cli("--help", sites=site, env={"GANZOO_STRICT_PLUGINS": "1"})
+    assert strict.returncode == 1 and "Traceback" not in strict.stderr
+    assert strict.stderr.startswith("Error: plugin 'badcommands' from ganzoo-badcommands 0.1.0 failed to add its "
+                                    "commands (register_commands raised RuntimeError: commands went wrong)")
+
+
+def test_sys_exit_in_a_plugin_is_a_broken_plugin(registry_with, capsys):
+    registry = registry_with("ganzoo-exits")
+    assert stderr_lines(capsys) == [
+        "ganzoo: skipping plugin 'exits-at-import' from ganzoo-exits 0.1.0: SystemExit: 3",
+        "ganzoo: skipping plugin 'exits-in-hook' from ganzoo-exits 0.1.0: register_losses raised SystemExit: giving up",
+    ]
+    status = {p.name: p.status for p in registry.plugins}
+    assert status["exits-at-import"] == status["exits-in-hook"] == "failed"
+    assert registry.pm.is_blocked("exits-in-hook"), "pluggy calls none of its other hooks"
+    assert "hinge" in registry.entries["losses"]
+    with pytest.raises(GanzooError, match="plugin 'exits-at-import' from ganzoo-exits 0.1.0 failed to load "
+                                          r"\(SystemExit: 3\); GANZOO_STRICT_PLUGINS is set"):
+        registry_with("ganzoo-exits", GANZOO_STRICT_PLUGINS="1")
+
+
+def test_bad_names_and_objects_are_skipped_at_registration(registry_with, capsys, monkeypatch):
+    registry = registry_with("ganzoo-badentries")
+    rule = "a name must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no ':' or '/')"
+    where = "ganzoo: plugin 'badentries' from ganzoo-badentries 0.1.0: skipping"
+    assert stderr_lines(capsys) == [
+        f"{where} architecture 'text-arch': expected a ganzoo.api.Architecture, got a str",
+        f"{where} loss 42: {rule}",
+        f"{where} loss 'a:b': {rule}",
+        f"{where} loss '../escape': {rule}",
+        f"{where} loss 'loss-instance': expected a subclass of ganzoo.api.Loss, got a FineLoss",
+        f"{where} task 'loss-as-task': expected a subclass of ganzoo.api.Task, got the class FineLoss",
+    ]
+    assert registry.provided_by("badentries", "ganzoo-badentries") == {"losses": ["fine-loss"]}
+    listed = cli_with(registry, monkeypatch, "list", "archs", "--json")
+    assert listed.exit_code == 0 and "dcgan" in {a["name"] for a in json.loads(listed.stdout)}
+    shown = cli_with(registry, monkeypatch, "plugins", "--json")
+    assert shown.exit_code == 0 and "badentries" in {p["name"] for p in json.loads(shown.stdout)}
+    with pytest.raises(GanzooError, match="^plugin 'badentries' from ganzoo-badentries 0.1.0 registers architecture "
+                                          "'text-arch': expected a ganzoo.api.Architecture, got a str; GANZOO_STRICT"):
+        registry_with("ganzoo-badentries", GANZOO_STRICT_PLUGINS="1")
+
+
+def test_entry_point_name_of_a_builtin_is_one_short_line(registry_with, capsys, monkeypatch):
+    registry = registry_with("ganzoo-samename")
+    assert stderr_lines(capsys) == [
+        "ganzoo: skipping plugin 'hinge' from ganzoo-samename 0.1.0: its entry-point name is already plugin 'hinge' "
+        "from ganzoo; rename the entry point"
+    ]
+    assert "soft-hinge" not in registry.entries["losses"]
+    shown = cli_with(registry, monkeypatch, "plugins", "--all", "--json")
+    rows = {(p["name"], p["distribution"]): p for p in json.loads(shown.stdout)}
+    assert rows["hinge", "ganzoo"]["provides"] == {"losses": ["hinge"]}
+    assert rows["hinge", "ganzoo-samename"]["status"] == "failed"
+    assert rows["hinge", "ganzoo-samename"]["provides"] == {}
