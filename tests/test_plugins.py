@@ -317,3 +317,22 @@ def test_entry_point_name_of_a_builtin_is_one_short_line(registry_with, capsys, 
     assert rows["hinge", "ganzoo"]["provides"] == {"losses": ["hinge"]}
     assert rows["hinge", "ganzoo-samename"]["status"] == "failed"
     assert rows["hinge", "ganzoo-samename"]["provides"] == {}
+
+
+def test_a_checkpoint_names_the_distribution_its_plugins_came_from(installed, tmp_path):
+    site = [installed["ganzoo-example"]]
+    run = ganzoo_cli("train", "--arch", "tiny-conv", "--loss", "bce-smooth", "--task", "unconditional:unconditional",
+                     "--steps", "1", "--batch-size", "8", "--width", "8", "--data-opt", "n=16", "--no-progress",
+                     "--out", str(tmp_path / "run"), sites=site)
+    assert run.returncode == 0, run.stderr
+    from ganzoo.engine.checkpoint import load_checkpoint
+
+    _, meta = load_checkpoint(tmp_path / "run")
+    recorded = {r["kind"]: (r["name"], r["plugin"], r["distribution"]) for r in meta["plugins"]}
+    assert recorded["archs"] == ("tiny-conv", "example", "ganzoo-example")
+    assert recorded["tasks"] == ("unconditional:unconditional", "unconditional", "ganzoo")
+    assert ganzoo_cli("sample", str(tmp_path / "run"), "--out", str(tmp_path / "s.png"), sites=site).returncode == 0
+    missing = ganzoo_cli("sample", str(tmp_path / "run"), "--out", str(tmp_path / "s.png"))
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    assert "architecture 'tiny-conv' from plugin 'example'" in missing.stderr
+    assert "pip install ganzoo-example" in missing.stderr

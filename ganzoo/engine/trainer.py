@@ -29,7 +29,7 @@ from .. import __version__
 from ..api import DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, StepContext, Task, check_options
 from ..images import save_grid
 from ..kernels import resolve_kernels, use_kernels
-from ..registry import get_registry
+from ..registry import check_provenance, get_registry, provenance
 from .adversarial import AdversarialStep
 from .checkpoint import (
     CHECKPOINT_NAME,
@@ -138,6 +138,19 @@ def serving_hint(task_cls: type[Task]) -> str:
     return f"No installed architecture has all it needs; closest: {closest}."
 
 
+def plugin_uses(config: RunConfig) -> list[tuple[str, str]]:
+    """The registered names a run is built from, for the checkpoint's plugin record."""
+    return [("tasks", config.task), ("archs", config.arch), ("losses", config.loss), ("datasets", config.dataset)]
+
+
+def check_plugins(meta: dict[str, Any], path: str | Path) -> None:
+    """Before building anything from a checkpoint: every plugin it was trained with is installed (else: which
+    distribution to install), and a name now provided by another plugin is said (checkpoints from before
+    the record have none)."""
+    if "plugins" in meta:
+        check_provenance(meta["plugins"], source=str(path))
+
+
 def data_options(config: RunConfig, split: str = "train") -> DataOptions:
     return DataOptions(
         root=config.data_root,
@@ -222,6 +235,7 @@ class Trainer:
         self.resume_state: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
         if resume is not None:
             tensors, meta = load_checkpoint(resume)
+            check_plugins(meta, resume)
             saved = RunConfig.from_json(json.dumps(meta["config"]))
             config = self._merge_resume(saved, config, resume)
             self.resume_state = (tensors, meta)
@@ -407,6 +421,7 @@ class Trainer:
             "loss": self.config.loss,
             "task": self.config.task,
             "dataset": self.config.dataset,
+            "plugins": provenance(plugin_uses(self.config)),
             "optimizers": optim_meta,
             "schedulers": [s.state_dict() for s in self.scheds],
             "scaler": self.scaler.state_dict(),
@@ -509,6 +524,7 @@ def write_index(run_dir: Path, task: Task) -> Path:
 def load_for_inference(path: str | Path, device: str = "auto", use_ema: bool = True) -> tuple[Assembly, dict[str, nn.Module]]:
     """Rebuild a run's task and networks from a checkpoint alone (for sample/inpaint/translate/eval)."""
     tensors, meta = load_checkpoint(path)
+    check_plugins(meta, path)
     config = RunConfig.from_json(json.dumps(meta["config"]))
     torch_device = resolve_device(device)
     asm = assemble(config)

@@ -398,7 +398,7 @@ def register_commands(cli: Any) -> None:
             jobs = [(src, target, Path(src.name))]
         mask_dir = Path(mask_path) if mask_path is not None and Path(mask_path).is_dir() else None
         asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
-        if asm.config.task != "inpainting":
+        if not isinstance(asm.task, Inpainting):
             raise GanzooError(f"checkpoint '{checkpoint}' was trained for task '{asm.config.task}', not inpainting; "
                               f"use `ganzoo {asm.task.command}` for it")
         torch_device = resolve_device(device)
