@@ -11,16 +11,17 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Iterable
 
 import click
 
 from . import __version__
 from .api import GanzooError, GanzooWarning, declared_options
+from .engine.config import (
+    SETTING, SETTINGS, RunConfig, Setting, load_toml, option_flag, parse_options, resume_config, setting_help,
+    setting_kind,
+)
 from .registry import KINDS, ALIASES, get_registry
-
-if TYPE_CHECKING:
-    from .engine.config import RunConfig
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -182,67 +183,77 @@ def plugins_cmd(show_all: bool, as_json: bool) -> None:
         click.echo(f"conflict: {' and '.join(found)} register the same name; use the qualified name", err=True)
 
 
-def _train_options(fn: Callable) -> Callable:
-    options = [
-        click.option("--arch", shell_complete=complete_names("archs"), help="Architecture (ganzoo list archs). [the task's default: dcgan for generation]"),
-        click.option("--loss", shell_complete=complete_names("losses"), help="Adversarial loss (ganzoo list losses). [task default]"),
-        click.option("--task", shell_complete=complete_names("tasks"), help="Task (ganzoo list tasks). [unconditional]"),
-        click.option("--dataset", shell_complete=complete_names("datasets"), help="Dataset (ganzoo list datasets). [shapes]"),
-        click.option("--data-root", help="Directory with the dataset files (e.g. ../shared/data/mnist)."),
-        click.option("--image-size", type=int, help="Image side in pixels. [first size the arch supports]"),
-        click.option("--channels", type=int, help="Image channels. [the dataset's own]"),
-        click.option("--batch-size", type=int, help="Batch size per process. [64; 1 for cyclegan]"),
-        click.option("--steps", type=int, help="Generator updates to train for. [1500]"),
-        click.option("--epochs", type=float, help="Train for this many passes over the data instead of --steps."),
-        click.option("--lr", type=float, help="Adam learning rate. [2e-4; wgan-gp: 1e-4]"),
-        click.option("--lr-d", type=float, help="Discriminator learning rate. [--lr]"),
-        click.option("--beta1", type=float, help="Adam beta1. [0.5 (DCGAN); wgan-gp: 0]"),
-        click.option("--beta2", type=float, help="Adam beta2. [0.999; wgan-gp: 0.9]"),
-        click.option("--lr-policy", type=click.Choice(["constant", "linear"]),
-                     help="LR schedule; linear: constant for the first half (decay_start=0.5 in a TOML config), "
-                          "then linear decay to 0. [constant; linear for cyclegan]"),
-        click.option("--nz", type=int, help="Latent size. [100]"),
-        click.option("--width", type=int, help="Base feature width (ngf/ndf). [64]"),
-        click.option("--n-critic", type=int, help="D steps per G step. [the loss's default]"),
-        click.option("--ema/--no-ema", default=None, help="Keep an EMA of G for sampling. [off]"),
-        click.option("--device", help="cpu, cuda, cuda:1, mps or auto. [auto]"),
-        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), help="Autocast precision. [fp32]"),
-        click.option("--channels-last/--no-channels-last", default=None, help="channels_last memory format."),
-        click.option("--compile/--no-compile", default=None, help="torch.compile G and D separately."),
-        click.option("--kernels", type=click.Choice(["auto", "ref", "triton"]),
-                     help="Fused-kernel implementation: ref (PyTorch), triton (CUDA), auto (= ref). [auto]"),
-        click.option("--seed", type=int, help="Random seed. [0]"),
-        click.option("--workers", type=int, help="DataLoader worker processes. [0]"),
-        click.option("--download/--no-download", default=None, help="Allow torchvision datasets to download (needs internet)."),
-        click.option("--skip-bad-images/--no-skip-bad-images", default=None, help="Skip unreadable image files with a warning."),
-        click.option("--out", type=click.Path(file_okay=False), help="Run directory. [runs/<arch>-<loss>-<dataset>-<time>]"),
-        click.option("--log-every", type=int, help="Log every N steps. [50]"),
-        click.option("--sample-every", type=int, help="Write a sample grid every N steps. [200]"),
-        click.option("--ckpt-every", type=int, help="Write the checkpoint every N steps. [500]"),
-        click.option("--progress/--no-progress", default=None, help="Show a progress bar. [on]"),
-        click.option("--arch-opt", "arch_options", multiple=True, metavar="K=V", help="Architecture option (repeatable)."),
-        click.option("--loss-opt", "loss_options", multiple=True, metavar="K=V", help="Loss option, e.g. gp_weight=5."),
-        click.option("--task-opt", "task_options", multiple=True, metavar="K=V", help="Task option (repeatable)."),
-        click.option("--data-opt", "data_options", multiple=True, metavar="K=V",
-                     help="Dataset option, e.g. n=2000 (each dataset's options: ganzoo list datasets --json)."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+class SettingOption(click.Option):
+    """A click option generated from a run setting's one definition (:class:`ganzoo.engine.config.Setting`)."""
+
+    def __init__(self, *args: Any, setting: Setting, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setting = setting
 
 
-def build_config(config_file: str | None, cli_values: dict[str, Any]) -> "RunConfig":
-    """Defaults < TOML file < command line."""
-    from .engine.config import RunConfig, load_toml, parse_options
+def _setting_option(spec: dataclasses.Field) -> Callable[[Callable], Callable]:
+    setting, flag, kind = spec.metadata[SETTING], option_flag(spec.name), setting_kind(spec)
+    extra: dict[str, Any] = {}
+    if kind == "dict[str, Any]":
+        extra.update(multiple=True, metavar="K=V")
+    elif kind == "bool":
+        flag = f"{flag}/--no-{flag[2:]}"
+    elif setting.choices:
+        extra.update(type=click.Choice(setting.choices))
+    elif setting.directory:
+        extra.update(type=click.Path(file_okay=False))
+    else:
+        extra.update(type={"int": int, "float": float, "str": str}[kind])
+    if setting.names:
+        extra.update(shell_complete=complete_names(setting.names))
+    # No click default: an option not given leaves the TOML's value or the RunConfig default in place,
+    # and build_config can tell what was given (which --resume needs).
+    return click.option(flag, spec.name, cls=SettingOption, setting=setting, help=setting_help(spec.name),
+                        default=None, **extra)
 
+
+def setting_options(names: Iterable[str] | None = None) -> Callable[[Callable], Callable]:
+    """Decorator adding the options of these run settings (all by default), in the order ``-h`` groups them."""
+    fields = {spec.name: spec for spec in dataclasses.fields(RunConfig)}
+    chosen = [fields[name] for name in names] if names is not None else list(fields.values())
+    groups = list(dict.fromkeys(spec.metadata[SETTING].group for spec in fields.values()))
+    chosen.sort(key=lambda spec: groups.index(spec.metadata[SETTING].group))
+
+    def decorate(fn: Callable) -> Callable:
+        for spec in reversed(chosen):
+            fn = _setting_option(spec)(fn)
+        return fn
+
+    return decorate
+
+
+class SettingsCommand(click.Command):
+    """A command whose run-setting options are listed under their groups in ``-h``."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record:
+                group = param.setting.group if isinstance(param, SettingOption) else "Options"
+                sections.setdefault(group, []).append(record)
+        for name, rows in sections.items():
+            with formatter.section(name):
+                formatter.write_dl(rows)
+
+
+def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[RunConfig, set[str]]:
+    """Defaults < TOML file < command line; also returns the settings given (by the file or the command line)."""
     values: dict[str, Any] = load_toml(config_file) if config_file else {}
     for key, value in cli_values.items():
         if key.endswith("_options"):
             if value:
-                values[key] = {**values.get(key, {}), **parse_options(value, "--" + key.replace("_options", "-opt"))}
+                given = parse_options(value, option_flag(key))
+                base = values.get(key, {})  # a TOML value that is no table is left for RunConfig to refuse
+                values[key] = {**base, **given} if isinstance(base, dict) else base
         elif value is not None:
             values[key] = value
-    return RunConfig.from_dict(values, config_file or "command line")
+    return RunConfig.from_dict(values, config_file or "command line"), set(values)
 
 
 RUN_FILES = ("checkpoint.safetensors", "log.jsonl", "samples.png", "index.html", "config.toml")
@@ -261,14 +272,16 @@ def _claim_run_dir(out: Path, overwrite: bool, origin: str) -> None:
         path.unlink(missing_ok=True)
 
 
-@cli.command("train", context_settings=CONTEXT)
+@cli.command("train", cls=SettingsCommand, context_settings=CONTEXT)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file with any of these options.")
-@click.option("--resume", type=click.Path(), help="Continue a run from its checkpoint file or run directory.")
+@click.option("--resume", type=click.Path(),
+              help="Continue a run from its checkpoint file or run directory; of its settings only "
+                   f"{', '.join(option_flag(name) for name, s in SETTINGS.items() if s.resume)} may change.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to train with (DDP through torchrun: gloo on CPU, NCCL on CUDA); --batch-size is per process.")
 @click.option("--overwrite", is_flag=True,
               help="Replace the run already in --out (its checkpoint, log and sample grids) instead of refusing.")
-@_train_options
+@setting_options()
 def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite: bool, **values: Any) -> None:
     """Train a GAN: any architecture x loss x task x dataset that fits.
 
@@ -287,15 +300,19 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
     """
     from .engine.trainer import Trainer
 
-    config = build_config(config_file, values)
+    config, given = build_config(config_file, values)
     if resume is None and config.out:
         _claim_run_dir(Path(config.out), overwrite, f" (set by --config {config_file})" if not values["out"] else "")
     if nproc > 1:
+        from .engine.checkpoint import load_checkpoint
         from .engine.distributed import launch
 
+        if resume is not None:  # the processes read every setting back as given: check and merge them here
+            saved = RunConfig.from_dict(load_checkpoint(resume)[1]["config"], "checkpoint config")
+            config = resume_config(saved, config, given, resume)
         launch(nproc, config, resume)
         return
-    trainer = Trainer(config, resume=resume)
+    trainer = Trainer(config, resume=resume, given=given)
     if trainer.rank == 0:
         click.echo(f"kernels: {trainer.kernels}", err=True)
         if trainer.step >= trainer.config.steps:
@@ -441,11 +458,13 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
         click.echo(f"wrote {json_path}")
 
 
-@cli.command("bench", context_settings=CONTEXT)
+BENCH_SETTINGS = ("task", "dataset", "data_root", "data_options", "arch_options", "loss_options", "task_options",
+                  "batch_size", "width", "image_size", "nz", "n_critic", "seed", "device", "precision", "compile")
+
+
+@cli.command("bench", cls=SettingsCommand, context_settings=CONTEXT)
 @click.option("--archs", required=True, help="Comma-separated architectures, e.g. dcgan,dcgan-keras,resnet-sn.")
 @click.option("--losses", required=True, help="Comma-separated losses, e.g. bce,hinge,wgan-gp.")
-@click.option("--dataset", default="shapes", show_default=True, help="Dataset (ganzoo list datasets).")
-@click.option("--data-root", help="Dataset directory (e.g. ../shared/data/mnist).")
 @click.option("--steps", type=int, help="Budget: generator steps per combination.")
 @click.option("--seconds", type=float, help="Budget: training seconds per combination (CPU time on CPU).")
 @click.option("--repeats", default=1, show_default=True, help="Runs per combination, seeds seed..seed+R-1.")
@@ -455,32 +474,21 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
 @click.option("-n", "--num", type=click.IntRange(min=2), help="Generated samples per evaluation. [2000]")
 @click.option("--classifier", type=click.Path(dir_okay=False),
               help="Feature net: a `ganzoo features train` file, or inception[:PATH] (weights on disk).")
-@click.option("--batch-size", default=64, show_default=True)
-@click.option("--width", default=64, show_default=True, help="Base width (ngf/ndf) of every architecture.")
-@click.option("--image-size", type=int, help="Image side. [each architecture's first supported size]")
-@click.option("--nz", default=100, show_default=True)
-@click.option("--n-critic", type=int, help="D steps per G step. [each loss's default]")
-@click.option("--device", default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
-@click.option("--compile/--no-compile", default=False, show_default=True)
-@click.option("--seed", default=0, show_default=True)
-@click.option("--data-opt", "data_options", multiple=True, metavar="K=V", help="Dataset option, e.g. holdout=2000.")
 @click.option("--out", type=click.Path(file_okay=False), help="Directory for the runs. [runs/bench-<time>]")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write all rows (and curves) as JSON.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write the table as markdown.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Plot quality vs steps (PNG).")
+@setting_options(BENCH_SETTINGS)
 @click.pass_context
-def bench_cmd(ctx: click.Context, archs: str, losses: str, dataset: str, data_root: str | None,
-              steps: int | None, seconds: float | None, repeats: int, evals: int, metrics: str, curve_metric: str,
-              num: int | None, classifier: str | None, batch_size: int, width: int, image_size: int | None,
-              nz: int, n_critic: int | None, device: str, precision: str, compile: bool, seed: int,
-              data_options: tuple[str, ...], out: str | None, json_path: str | None, markdown_path: str | None,
-              plot_path: str | None) -> None:
+def bench_cmd(ctx: click.Context, archs: str, losses: str, steps: int | None, seconds: float | None, repeats: int,
+              evals: int, metrics: str, curve_metric: str, num: int | None, classifier: str | None, out: str | None,
+              json_path: str | None, markdown_path: str | None, plot_path: str | None, **settings: Any) -> None:
     """Train every ARCH x LOSS under the same budget and print one table: speed, memory, quality.
 
     Each row gives img/s, peak memory (RSS on CPU, max allocated on CUDA), time,
     and the metrics; every row's `ganzoo train` + `ganzoo eval` commands are
-    printed so it can be reproduced on its own.
+    printed so it can be reproduced on its own. The run settings below mean
+    what they mean for `ganzoo train` and are shared by every row.
 
     \b
     Example:
@@ -491,12 +499,9 @@ def bench_cmd(ctx: click.Context, archs: str, losses: str, dataset: str, data_ro
     import time
 
     from .bench import BenchSpec, PLOT_HINT, markdown_report, markdown_table, plot_curves, run_bench, table_rows
-    from .engine.config import RunConfig, parse_options
 
-    base = RunConfig(dataset=dataset, data_root=data_root, batch_size=batch_size, width=width, image_size=image_size,
-                     nz=nz, n_critic=n_critic, device=device, precision=precision, compile=compile, seed=seed,
-                     data_options=parse_options(data_options, "--data-opt"), n_samples=64,
-                     log_every=10**9, sample_every=10**9, ckpt_every=10**9)
+    # Read like train's options; bench scores the runs itself, so no logging, grids or checkpoints in between.
+    base, _ = build_config(None, {**settings, "log_every": 10**9, "sample_every": 10**9, "ckpt_every": 10**9})
     spec = BenchSpec(archs=_split_names(archs) or [], losses=_split_names(losses) or [], base=base, steps=steps,
                      seconds=seconds, repeats=repeats, evals=evals, metrics=_split_names(metrics),
                      curve_metric=curve_metric, num=num, classifier=classifier,

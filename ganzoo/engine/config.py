@@ -1,13 +1,21 @@
-"""The run configuration: one dataclass, settable from CLI options or a TOML file."""
+"""The run configuration: every setting defined once, with its help, default, range and resume rule.
+
+Each :class:`RunConfig` field carries a :class:`Setting`. ``ganzoo train``'s and
+``ganzoo bench``'s options are generated from them (ganzoo/cli.py), TOML files
+and checkpoints are read into the same dataclass, one validator
+(``RunConfig.__post_init__``) checks every source, and :func:`resume_config`
+decides from them what ``--resume`` may change.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Collection
 
 from ..api import GanzooError
 
@@ -17,24 +25,72 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
-# Settings a recipe may choose (Task.config_defaults, then Loss.config_defaults); these apply where none does.
-ENGINE_DEFAULTS: dict[str, Any] = {"batch_size": 64, "lr_policy": "constant", "lr": 2e-4, "beta1": 0.5,
-                                   "beta2": 0.999}
+@dataclass(frozen=True)
+class Setting:
+    """What users see of one run setting, what it must satisfy, and whether ``--resume`` may change it.
+
+    ``shown`` is the default as ``-h`` states it where the field's own default does not say it (``None``:
+    the task, loss or dataset decides); ``recipe`` is the engine's value for settings a task's or loss's
+    ``config_defaults`` may choose. Numbers must be finite and lie within ``low``..``high`` (``open_*``: the
+    bound itself is excluded); ``why`` says where a bound comes from.
+    """
+
+    help: str
+    group: str
+    shown: str = ""
+    recipe: Any = None
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+    why: str = ""
+    choices: tuple[str, ...] = ()
+    names: str = ""  # registry kind whose names the option completes in the shell
+    resume: bool = False  # may differ from the saved run on --resume
+    directory: bool = False
+
+    def allowed(self) -> str:
+        """The range as ``0 < x <= 1`` (empty for settings without one)."""
+        if self.low is None and self.high is None:
+            return ""
+        left = f"{_number(self.low)} {'<' if self.open_low else '<='} " if self.low is not None else ""
+        right = f" {'<' if self.open_high else '<='} {_number(self.high)}" if self.high is not None else ""
+        return f"{left}x{right}"
+
+    def violation(self, value: float) -> str:
+        """What ``value`` breaks, e.g. ``must be positive``; empty when it lies in range."""
+        if not math.isfinite(value):
+            return "must be a finite number"
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            if self.open_low:
+                return "must be positive" if self.low == 0 else f"must be above {_number(self.low)}"
+            return f"must be at least {_number(self.low)}"
+        if self.high is not None and (value >= self.high if self.open_high else value > self.high):
+            return f"must be {'below' if self.open_high else 'at most'} {_number(self.high)}"
+        return ""
 
 
-_KINDS: dict[str, tuple[type | tuple[type, ...], str]] = {
-    "int": (int, "an integer"), "float": ((int, float), "a number"), "str": (str, "a string"),
-    "bool": (bool, "true or false"), "dict[str, Any]": (dict, "a table of KEY = VALUE"),
-}
-# What each numeric setting must satisfy, and how the error says so.
-_LIMITS: dict[str, tuple[Callable[[float], bool], str]] = {
-    **dict.fromkeys(("batch_size", "steps", "nz", "width", "n_critic", "log_every", "sample_every", "ckpt_every",
-                     "n_samples", "image_size", "channels"), (lambda v: v >= 1, "must be at least 1")),
-    **dict.fromkeys(("seed", "workers"), (lambda v: v >= 0, "must be at least 0")),
-    **dict.fromkeys(("lr", "lr_d", "epochs"), (lambda v: v > 0, "must be positive")),
-    **dict.fromkeys(("beta1", "beta2"), (lambda v: 0 <= v < 1, "must be below 1 and at least 0 (Adam's moment decay)")),
-    **dict.fromkeys(("decay_start", "ema_decay"), (lambda v: 0 <= v <= 1, "must be between 0 and 1")),
-}
+def _number(value: float | None) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+SETTING = "ganzoo"  # the key of a Setting in a field's metadata
+MAX_COUNT = 10**9  # steps and intervals: far beyond any run, and a typo'd 20-digit number is caught
+SEED_MAX = 2**63 - 1  # see the seed's Setting.why
+
+
+def setting(default: Any = None, **meta: Any) -> Any:
+    """A :class:`RunConfig` field with its :class:`Setting`; ``default=dict`` gives an empty table."""
+    if default is dict:
+        return field(default_factory=dict, metadata={SETTING: Setting(**meta)})
+    return field(default=default, metadata={SETTING: Setting(**meta)})
+
+
+MODEL, TRAINING, SPEED, OUTPUT = "Model and data", "Training", "Speed", "Output"
+_COUNT = dict(low=1, high=MAX_COUNT)
+_SIZE = dict(low=1, why="a guard against typos that would allocate without bound")
+_ADAM_LR = dict(low=0, open_low=True, high=1, why="Adam moves each weight by about lr per step: more diverges")
+_ADAM_BETA = dict(low=0, high=1, open_high=True, why="Adam's moment decay")
 
 
 @dataclass
@@ -45,60 +101,74 @@ class RunConfig:
     :data:`ENGINE_DEFAULTS` keys from the task's recipe, the loss's, or else the engine.
     """
 
-    arch: str | None = None
-    loss: str | None = None
-    task: str = "unconditional"
-    dataset: str = "shapes"
-    data_root: str | None = None
-    image_size: int | None = None
-    channels: int | None = None
-    batch_size: int | None = None
-    steps: int = 1500
-    epochs: float | None = None
-    lr: float | None = None
-    lr_d: float | None = None
-    beta1: float | None = None
-    beta2: float | None = None
-    lr_policy: str | None = None
-    decay_start: float = 0.5
-    nz: int = 100
-    width: int = 64
-    n_critic: int | None = None
-    ema: bool = False
-    ema_decay: float = 0.999
-    device: str = "auto"
-    precision: str = "fp32"
-    channels_last: bool = False
-    compile: bool = False
-    kernels: str = "auto"
-    seed: int = 0
-    workers: int = 0
-    download: bool = False
-    skip_bad_images: bool = False
-    out: str | None = None
-    log_every: int = 50
-    sample_every: int = 200
-    ckpt_every: int = 500
-    n_samples: int = 64
-    progress: bool = True
-    arch_options: dict[str, Any] = field(default_factory=dict)
-    loss_options: dict[str, Any] = field(default_factory=dict)
-    task_options: dict[str, Any] = field(default_factory=dict)
-    data_options: dict[str, Any] = field(default_factory=dict)
+    arch: str | None = setting(help="Architecture (ganzoo list archs).", group=MODEL,
+                               shown="the task's default: dcgan for generation", names="archs")
+    loss: str | None = setting(help="Adversarial loss (ganzoo list losses).", group=MODEL, shown="task default",
+                               names="losses")
+    task: str = setting("unconditional", help="Task (ganzoo list tasks).", group=MODEL, names="tasks")
+    dataset: str = setting("shapes", help="Dataset (ganzoo list datasets).", group=MODEL, names="datasets")
+    data_root: str | None = setting(help="Directory with the dataset files (e.g. ../shared/data/mnist).", group=MODEL,
+                                    resume=True)
+    image_size: int | None = setting(help="Image side in pixels.", group=MODEL, shown="first size the arch supports",
+                                     high=8192, **_SIZE)
+    channels: int | None = setting(help="Image channels.", group=MODEL, shown="the dataset's own", high=1024, **_SIZE)
+    batch_size: int | None = setting(help="Batch size per process.", group=TRAINING, shown="64; 1 for cyclegan",
+                                     recipe=64, high=2**16, **_SIZE)
+    steps: int = setting(1500, help="Generator updates to train for.", group=TRAINING, resume=True, **_COUNT)
+    epochs: float | None = setting(help="Train for this many passes over the data instead of --steps.",
+                                   group=TRAINING, resume=True, low=0, open_low=True, high=10**6)
+    lr: float | None = setting(help="Adam learning rate.", group=TRAINING, shown="2e-4; wgan-gp: 1e-4", recipe=2e-4,
+                               **_ADAM_LR)
+    lr_d: float | None = setting(help="Discriminator learning rate.", group=TRAINING, shown="--lr", **_ADAM_LR)
+    beta1: float | None = setting(help="Adam beta1.", group=TRAINING, shown="0.5 (DCGAN); wgan-gp: 0", recipe=0.5,
+                                  **_ADAM_BETA)
+    beta2: float | None = setting(help="Adam beta2.", group=TRAINING, shown="0.999; wgan-gp: 0.9", recipe=0.999,
+                                  **_ADAM_BETA)
+    lr_policy: str | None = setting(help="LR schedule; linear: constant until --decay-start, then linear decay to 0.",
+                                    group=TRAINING, shown="constant; linear for cyclegan", recipe="constant",
+                                    choices=("constant", "linear"))
+    decay_start: float = setting(0.5, help="Fraction of the steps after which --lr-policy linear decays.",
+                                 group=TRAINING, low=0, high=1)
+    nz: int = setting(100, help="Latent size.", group=MODEL, high=2**16, **_SIZE)
+    width: int = setting(64, help="Base feature width (ngf/ndf).", group=MODEL, high=8192, **_SIZE)
+    n_critic: int | None = setting(help="D steps per G step.", group=TRAINING, shown="the loss's default", low=1,
+                                   high=1000)
+    ema: bool = setting(False, help="Keep an EMA of G for sampling.", group=TRAINING)
+    ema_decay: float = setting(0.999, help="Decay of G's EMA (warmed up over the first steps).", group=TRAINING,
+                               low=0, high=1)
+    device: str = setting("auto", help="cpu, cuda, cuda:1, mps or auto.", group=SPEED, resume=True)
+    precision: str = setting("fp32", help="Autocast precision.", group=SPEED, choices=("fp32", "bf16", "fp16"))
+    channels_last: bool = setting(False, help="channels_last memory format.", group=SPEED, resume=True)
+    compile: bool = setting(False, help="torch.compile G and D separately.", group=SPEED, resume=True)
+    kernels: str = setting("auto", help="Fused-kernel implementation: ref (PyTorch), triton (CUDA), auto (= ref).",
+                           group=SPEED, choices=("auto", "ref", "triton"), resume=True)
+    seed: int = setting(0, help="Random seed.", group=TRAINING, low=0, high=SEED_MAX,
+                        why="torch seeds are 64-bit and the engine adds offsets to derive more")
+    workers: int = setting(0, help="DataLoader worker processes.", group=SPEED, low=0, high=1024, resume=True)
+    download: bool = setting(False, help="Allow torchvision datasets to download (needs internet).", group=MODEL,
+                             resume=True)
+    skip_bad_images: bool = setting(False, help="Skip unreadable image files with a warning.", group=MODEL)
+    out: str | None = setting(help="Run directory.", group=OUTPUT, shown="runs/<arch>-<loss>-<dataset>-<time>",
+                              resume=True, directory=True)
+    log_every: int = setting(50, help="Log every N steps.", group=OUTPUT, resume=True, **_COUNT)
+    sample_every: int = setting(200, help="Write a sample grid every N steps.", group=OUTPUT, resume=True, **_COUNT)
+    ckpt_every: int = setting(500, help="Write the checkpoint every N steps.", group=OUTPUT, resume=True, **_COUNT)
+    n_samples: int = setting(64, help="Images in each sample grid (from a fixed latent).", group=OUTPUT, high=4096,
+                             **_SIZE)
+    progress: bool = setting(True, help="Show a progress bar.", group=OUTPUT, resume=True)
+    arch_options: dict[str, Any] = setting(dict, help="Architecture option (repeatable).", group=MODEL)
+    loss_options: dict[str, Any] = setting(dict, help="Loss option, e.g. gp_weight=5.", group=MODEL)
+    task_options: dict[str, Any] = setting(dict, help="Task option (repeatable).", group=MODEL)
+    data_options: dict[str, Any] = setting(
+        dict, help="Dataset option, e.g. n=2000 (each dataset's options: ganzoo list datasets --json).", group=MODEL)
 
     def __post_init__(self) -> None:
-        """Refuse a setting of the wrong kind or out of range here, not as a crash in the first step."""
+        """The one validator, whatever the source (CLI, TOML, checkpoint, code): refuse a setting of the wrong
+        kind, out of range or not finite here, not as a crash or NaNs in the first step."""
         for spec in dataclasses.fields(self):
             value = getattr(self, spec.name)
-            if value is None:
-                continue
-            kind = _KINDS[spec.type.split(" | ")[0]]
-            flag = f"{spec.name} = {value!r} (--{spec.name.replace('_', '-')})"
-            if not isinstance(value, kind[0]) or (isinstance(value, bool) and kind[0] is not bool):
-                raise GanzooError(f"{flag}: expects {kind[1]}")
-            holds, requirement = _LIMITS.get(spec.name, (lambda v: True, ""))
-            if not holds(value):
-                raise GanzooError(f"{flag}: {requirement}")
+            if value is not None:
+                setattr(self, spec.name, _checked(spec, value))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -119,6 +189,90 @@ class RunConfig:
     @classmethod
     def from_json(cls, text: str) -> "RunConfig":
         return cls.from_dict(json.loads(text), "checkpoint config")
+
+
+SETTINGS: dict[str, Setting] = {f.name: f.metadata[SETTING] for f in dataclasses.fields(RunConfig)}
+# Settings a recipe may choose (Task.config_defaults, then Loss.config_defaults); these apply where none does.
+ENGINE_DEFAULTS: dict[str, Any] = {name: s.recipe for name, s in SETTINGS.items() if s.recipe is not None}
+
+_KINDS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "int": (int, "an integer"), "float": ((int, float), "a number"), "str": (str, "a string"),
+    "bool": (bool, "true or false"), "dict[str, Any]": (dict, "a table of KEY = VALUE"),
+}
+
+
+def setting_kind(spec: dataclasses.Field) -> str:
+    """``int``, ``float``, ``str``, ``bool`` or ``dict[str, Any]``: the field's type without ``| None``."""
+    return str(spec.type).split(" | ")[0]
+
+
+def option_flag(name: str) -> str:
+    """The command-line flag of a setting: ``batch_size`` -> ``--batch-size``, ``loss_options`` -> ``--loss-opt``."""
+    if name.endswith("_options"):
+        name = name.removesuffix("ions")
+    return "--" + name.replace("_", "-")
+
+
+def setting_help(name: str) -> str:
+    """The help line of a setting's option: its text, ``[default]`` and ``(range)``."""
+    spec = next(f for f in dataclasses.fields(RunConfig) if f.name == name)
+    s = spec.metadata[SETTING]
+    shown = s.shown
+    if not shown and spec.default is not None and spec.default is not dataclasses.MISSING:
+        shown = ("on" if spec.default else "off") if isinstance(spec.default, bool) else str(spec.default)
+    return s.help + (f" [{shown}]" if shown else "") + (f" ({s.allowed()})" if s.allowed() else "")
+
+
+def _checked(spec: dataclasses.Field, value: Any) -> Any:
+    """``value`` if it suits the setting (an int given for a float becomes a float), else one GanzooError line."""
+    s: Setting = spec.metadata[SETTING]
+    kind, expects = _KINDS[setting_kind(spec)]
+    flag = f"{spec.name} = {value!r} ({option_flag(spec.name)})"
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise GanzooError(f"{flag}: expects {expects}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, float) and not math.isfinite(item):
+                raise GanzooError(f"{flag}: {key} = {item!r} must be a finite number")
+        return value
+    if s.choices and value not in s.choices:
+        raise GanzooError(f"{flag}: choose one of {', '.join(s.choices)}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        broken = s.violation(value)
+        if broken:
+            reason = "; ".join(part for part in (s.allowed(), s.why) if part)
+            raise GanzooError(f"{flag}: {broken} (allowed: {reason})")
+        if setting_kind(spec) == "float":
+            value = float(value)
+    return value
+
+
+def resume_config(saved: RunConfig, given: RunConfig, explicit: Collection[str] | None,
+                  resume: str | Path) -> RunConfig:
+    """The saved run, with the settings marked ``resume`` that the user gave.
+
+    ``explicit`` names the settings the user gave (command line, TOML file), so an option equal to its default
+    still counts; ``None`` (a RunConfig built in code) takes those that differ from the defaults. Any other given
+    setting that differs from the saved run is refused in one line: resume never silently ignores an option.
+    """
+    if explicit is None:
+        defaults = RunConfig()
+        explicit = [name for name in SETTINGS if getattr(given, name) != getattr(defaults, name)]
+    changed = [name for name in SETTINGS if name in explicit and not SETTINGS[name].resume
+               and getattr(given, name) != getattr(saved, name)]
+    if changed:
+        was = {name: f"{name}={getattr(saved, name)!r}" if getattr(saved, name) is not None else f"{name} unset"
+               for name in changed}
+        found = "; ".join(f"{was[name]}, not {getattr(given, name)!r} ({option_flag(name)})" for name in changed)
+        may = ", ".join(option_flag(name) for name, s in SETTINGS.items() if s.resume)
+        raise GanzooError(f"--resume {resume}: checkpoint was trained with {found}; only {may} may change on "
+                          "resume: drop the others or start a new run")
+    changes = {name: getattr(given, name) for name in explicit if SETTINGS[name].resume}
+    if "steps" in changes and "epochs" not in changes:
+        changes["epochs"] = None  # --steps N on resume means N steps, not the saved run's epoch count
+    if changes.get("out") is None:
+        changes["out"] = str(Path(resume).parent if Path(resume).is_file() else Path(resume))
+    return dataclasses.replace(saved, **changes)
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import logging
 import math
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Collection, Iterator
 
 import torch
 from torch import nn
@@ -40,7 +40,7 @@ from .checkpoint import (
     save_checkpoint,
     unflatten_optimizer,
 )
-from .config import ENGINE_DEFAULTS, RunConfig, save_toml
+from .config import ENGINE_DEFAULTS, RunConfig, resume_config, save_toml
 from .distributed import World, convert_sync_batchnorm
 
 log = logging.getLogger("ganzoo")
@@ -231,13 +231,15 @@ def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
 class Trainer:
     """Train any architecture x loss x task that fits; see :func:`assemble`."""
 
-    def __init__(self, config: RunConfig, resume: str | Path | None = None) -> None:
+    def __init__(self, config: RunConfig, resume: str | Path | None = None,
+                 given: Collection[str] | None = None) -> None:
+        """``given``: the settings the user gave, which ``resume`` checks (see :func:`resume_config`)."""
         self.resume_state: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
         if resume is not None:
             tensors, meta = load_checkpoint(resume)
             check_plugins(meta, resume)
             saved = RunConfig.from_json(json.dumps(meta["config"]))
-            config = self._merge_resume(saved, config, resume)
+            config = resume_config(saved, config, given, resume)
             self.resume_state = (tensors, meta)
         if config.data_root:  # absolute, so eval, probe and resume find the data from any directory
             config.data_root = str(Path(config.data_root).expanduser().resolve())
@@ -289,23 +291,6 @@ class Trainer:
         if self.resume_state is not None:
             self._restore(*self.resume_state)
         self.run_dir = Path(config.out or self._default_out())
-
-    def _merge_resume(self, saved: RunConfig, given: RunConfig, resume: str | Path) -> RunConfig:
-        """Resume keeps the saved run; only budget, output and device-side settings may change."""
-        may_change = {"steps", "epochs", "out", "device", "log_every", "sample_every", "ckpt_every", "progress",
-                      "workers", "compile", "kernels", "channels_last", "data_root"}
-        defaults = RunConfig()
-        for key in ("arch", "loss", "task", "dataset", "image_size", "channels", "width", "nz", "batch_size"):
-            value = getattr(given, key)
-            if value != getattr(defaults, key) and value != getattr(saved, key):
-                raise GanzooError(
-                    f"--resume {resume}: checkpoint was trained with {key}={getattr(saved, key)!r}, "
-                    f"not {value!r}; drop that option or start a new run"
-                )
-        changes = {k: getattr(given, k) for k in may_change if getattr(given, k) != getattr(defaults, k)}
-        if given.out is None:
-            changes["out"] = str(Path(resume).parent if Path(resume).is_file() else Path(resume))
-        return replace(saved, **changes)
 
     def _default_out(self) -> str:
         c = self.config
