@@ -28,7 +28,7 @@ from typing import Any, Callable
 import torch
 
 from .api import GanzooError
-from .engine.config import RunConfig, save_toml
+from .engine.config import SETTINGS, RunConfig, option_flag, save_toml
 
 PLOT_HINT = "the plot needs matplotlib: pip install 'ganzoo[bench]'"
 
@@ -95,39 +95,44 @@ class PeakMemory:
 
 
 def _flag(key: str, value: Any) -> list[str]:
-    name = "--" + key.replace("_", "-")
+    name = option_flag(key)
     if isinstance(value, bool):
-        return [name if value else "--no-" + key.replace("_", "-")]
+        return [name if value else "--no-" + name[2:]]
     return [name, str(value)]
 
 
+# Settings a bench row never passes on: bench sets them itself (no logging in between), or they only say how.
+_NOT_IN_COMMAND = {"epochs", "log_every", "sample_every", "ckpt_every", "progress", "workers"}
+
+
 def train_command(config: RunConfig) -> str:
-    """The ``ganzoo train`` command line that trains exactly ``config``."""
+    """The ``ganzoo train`` command line that trains exactly ``config``: every setting that differs from its
+    default (and arch, loss, steps, seed always)."""
     defaults = RunConfig()
     args = ["ganzoo", "train"]
-    for key in ("arch", "loss", "task", "dataset", "data_root", "image_size", "channels", "batch_size", "steps",
-                "lr", "lr_d", "beta1", "beta2", "nz", "width", "n_critic", "ema", "device", "precision",
-                "channels_last", "compile", "seed", "n_samples", "out"):
+    for key in SETTINGS:
         value = getattr(config, key)
-        if value is not None and (value != getattr(defaults, key) or key in ("arch", "loss", "steps", "seed")):
+        if key in _NOT_IN_COMMAND or value is None or isinstance(value, dict):
+            continue
+        if value != getattr(defaults, key) or key in ("arch", "loss", "steps", "seed"):
             args += _flag(key, value)
-    for key, flag in (("arch_options", "--arch-opt"), ("loss_options", "--loss-opt"),
-                      ("task_options", "--task-opt"), ("data_options", "--data-opt")):
+    for key in ("arch_options", "loss_options", "task_options", "data_options"):
         for k, v in getattr(config, key).items():
-            args += [flag, f"{k}={json.dumps(v) if isinstance(v, str) else v}"]
+            args += [option_flag(key), f"{k}={json.dumps(v) if isinstance(v, str) else v}"]
     return shlex.join(args)
 
 
-def eval_command(run_dir: str, spec: BenchSpec, seed: int) -> str:
-    args = ["ganzoo", "eval", run_dir, "--seed", str(seed), "--device", spec.base.device]
+def eval_command(run_dir: str, spec: BenchSpec, config: RunConfig) -> str:
+    """The ``ganzoo eval`` command that scores a row's run as bench did (the data root as train's: absolute)."""
+    args = ["ganzoo", "eval", run_dir, "--seed", str(config.seed), "--device", config.device]
     if spec.metrics:
         args += ["--metrics", ",".join(spec.metrics)]
     if spec.num:
         args += ["-n", str(spec.num)]
     if spec.classifier:
         args += ["--classifier", spec.classifier]
-    if spec.base.data_root:
-        args += ["--data-root", spec.base.data_root]
+    if config.data_root:
+        args += ["--data-root", config.data_root]
     return shlex.join(args)
 
 
@@ -209,7 +214,7 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
         "img_per_s": round(images / max(wall, 1e-9), 1), "peak_mem_mb": round(peak, 1), "memory_kind": memory.kind,
         "metrics": final, "curve": curve,
         "curve_figure": figure, "run_dir": run_dir,
-        "train_command": train_command(trainer.config), "eval_command": eval_command(run_dir, spec, seed),
+        "train_command": train_command(trainer.config), "eval_command": eval_command(run_dir, spec, trainer.config),
     }
 
 

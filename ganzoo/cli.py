@@ -469,8 +469,9 @@ BENCH_SETTINGS = ("task", "dataset", "data_root", "data_options", "arch_options"
 @click.option("--seconds", type=float, help="Budget: training seconds per combination (CPU time on CPU).")
 @click.option("--repeats", default=1, show_default=True, help="Runs per combination, seeds seed..seed+R-1.")
 @click.option("--evals", default=4, show_default=True, help="Quality points along each run (for the curve).")
-@click.option("--metrics", default="fid,kid,is,pr,dc,modes", show_default=True, help="Metrics at the end.")
-@click.option("--curve-metric", default="fid", show_default=True, help="Metric for the quality-vs-steps curve.")
+@click.option("--metrics", help="Metrics at the end (tasks scored by metric plugins). [fid,kid,is,pr,dc,modes for "
+              "generation; other tasks give their own scores]")
+@click.option("--curve-metric", help="Figure for the quality-vs-steps curve. [the task's headline: fid for generation]")
 @click.option("-n", "--num", type=click.IntRange(min=2), help="Generated samples per evaluation. [2000]")
 @click.option("--classifier", type=click.Path(dir_okay=False),
               help="Feature net: a `ganzoo features train` file, or inception[:PATH] (weights on disk).")
