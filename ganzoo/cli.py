@@ -112,7 +112,8 @@ def _entry_json(entry: Any) -> dict[str, Any]:
 @click.argument("pattern", default="*")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_cmd(kind: str, pattern: str, as_json: bool) -> None:
-    """List registered KIND entries matching an fnmatch PATTERN (archs, losses, tasks, datasets, metrics, masks).
+    """List registered KIND entries matching an fnmatch PATTERN (archs, losses, tasks, datasets, metrics, masks,
+    features).
 
     \b
     Examples:

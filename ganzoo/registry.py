@@ -31,11 +31,12 @@ KINDS = {
     "datasets": "register_datasets",
     "metrics": "register_metrics",
     "masks": "register_masks",
+    "features": "register_features",
 }
 SINGULAR = {"archs": "architecture", "losses": "loss", "tasks": "task", "datasets": "dataset", "metrics": "metric",
-            "masks": "mask"}
+            "masks": "mask", "features": "feature extractor"}
 ALIASES = {"architectures": "archs", "arch": "archs", "loss": "losses", "task": "tasks", "dataset": "datasets",
-           "metric": "metrics", "mask": "masks"}
+           "metric": "metrics", "mask": "masks", "feature": "features"}
 
 
 @dataclass(frozen=True)
