@@ -18,11 +18,10 @@ import click
 from . import __version__
 from .api import GanzooError, GanzooWarning, declared_options
 from .registry import KINDS, ALIASES, get_registry
+from .runs import CONTEXT
 
 if TYPE_CHECKING:
     from .engine.config import RunConfig
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class GanzooGroup(click.Group):

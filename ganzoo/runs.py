@@ -17,10 +17,12 @@ import torch
 from torch import nn
 
 from .api import DatasetSpec, GanzooError, Loss, Task
-from .cli import CONTEXT
 from .engine.config import RunConfig
 
 __all__ = ["CONTEXT", "Run", "load_run", "run_command"]
+
+# The click settings of every ganzoo command (-h as well as --help, wider help text); pass them to a plugin's groups.
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @dataclass
