@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+import ganzoo
 from ganzoo.bench import machine
 from ganzoo_plugins.metrics.linear_probe import probe
 
@@ -40,9 +41,10 @@ def main(argv: list[str] | None = None) -> None:
 
     start = time.perf_counter()
     runs = []
+    run = ganzoo.load_run(args.checkpoint, args.device, ema=False)
     for per_class in (int(x) for x in args.labels.split(",")):
         for seed in range(args.seeds):
-            result = probe(args.checkpoint, per_class, args.num_test, seed=seed, device=args.device)
+            result = probe(run, per_class, args.num_test, seed=seed)
             runs.append(result)
             print(per_class, seed, {k: v["accuracy"] for k, v in result["features"].items()}, file=sys.stderr)
     first = runs[0]

@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 
 from ganzoo.bench import BenchSpec, machine, run_bench
+from ganzoo.data import read_split
 from ganzoo.engine.config import RunConfig
-from ganzoo_plugins.metrics.classifier import load_images
-from ganzoo_plugins.metrics.evaluation import embed, get_classifier, resolve_metrics, score
+from ganzoo.metrics import embed, feature_net, resolve_metrics, score
 
 PUBLISHED = [  # PacGAN (Lin et al. 2018), Stacked MNIST in the VEEGAN setting: modes of 1000, KL
     ("DCGAN", 99.0, 3.40), ("Unrolled GAN", 48.7, 4.32), ("VEEGAN", 150.0, 2.95), ("PacDCGAN2", 1000.0, 0.06),
@@ -37,8 +37,9 @@ NUM = 26000
 
 def real_ceiling(classifier: str, data_root: str, image_size: int, seed: int) -> dict[str, float]:
     """The metric on 26,000 real held-out stacks: what a perfect generator would score."""
-    images, _ = load_images("stacked-mnist", data_root, "test", image_size, 3, {"holdout": 2000, "n": NUM}, seed)
-    real = embed(images, get_classifier(classifier), torch.device("cpu"))
+    images, _ = read_split("stacked-mnist", "test", data_root=data_root, image_size=image_size, channels=3,
+                           data_options={"holdout": 2000, "n": NUM}, seed=seed)
+    real = embed(images, feature_net(classifier), torch.device("cpu"))
     return score(resolve_metrics(["stacked-mnist"]), None, real, None, seed)
 
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     ceiling = real_ceiling(args.classifier, args.data_root, 32, args.seed)
     print(f"real held-out stacks: {ceiling}", file=sys.stderr)
     row = run_bench(spec, echo=lambda line: print(line, file=sys.stderr))[0]
-    meta = get_classifier(args.classifier).meta
+    meta = feature_net(args.classifier).meta
     grid = Path(args.markdown).with_name("stacked_mnist_samples.png")
     shutil.copyfile(Path(row["run_dir"]) / "samples.png", grid)
 

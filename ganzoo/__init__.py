@@ -1,11 +1,34 @@
-"""ganzoo: a plugin-based GAN zoo."""
+"""ganzoo: a plugin-based GAN zoo.
 
+The public API, which is all a plugin may import (the built-in ones in
+``plugins/`` included; tests/test_public_api.py checks it), is the names in
+``ganzoo.__all__`` and the modules in :data:`PUBLIC_MODULES`:
+
+* ``ganzoo.api``: the plugin contract, the types plugins register
+  (Architecture, Loss, Task, DatasetSpec, MaskSpec, FeatureSpec, Metric,
+  NetConfig, StepContext, DataOptions), what a task hands the adversarial step
+  (Judge) and its hooks (Augment, Regularizer), and their option checks;
+* ``ganzoo.hookspecs``: the hooks (``hookimpl``, ``Register``);
+* ``ganzoo.images``: image read/write in ganzoo's convention (CxHxW in [-1, 1]);
+* ``ganzoo.data``: a split of any dataset, image folders, inpainting masks;
+* ``ganzoo.metrics``: the metric protocol, feature nets and the evaluation pipeline;
+* ``ganzoo.runs``: a trained run loaded for inference, the helper for plugin commands;
+* ``ganzoo.kernels``: fused ops for architectures (``BiasAct``).
+
+Everything else (``ganzoo.engine``, ``ganzoo.registry``, ``ganzoo.cli``,
+``ganzoo.bench``, ...) is private and may change. Names that need more than
+torch are imported on first use, so ``import ganzoo`` stays fast.
+"""
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from .api import (
-    Architecture, DataOptions, DatasetSpec, GanzooError, GanzooWarning, Loss, Metric, NetConfig, StepContext, Task,
+    Architecture, Augment, DataOptions, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, IncompatibleError, Judge,
+    Loss, MaskSpec, Metric, NetConfig, Regularizer, StepContext, Task, check_options, item_rng, split_id,
 )
-from .hookspecs import hookimpl
+from .hookspecs import Register, hookimpl
 from .registry import get
 from .registry import list_entries as list  # noqa: A001 - ganzoo.list(kind, pattern) is the public API
 
@@ -14,7 +37,50 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
+PUBLIC_MODULES = ("ganzoo", "ganzoo.api", "ganzoo.hookspecs", "ganzoo.images", "ganzoo.data", "ganzoo.metrics",
+                  "ganzoo.runs", "ganzoo.kernels")
+
+# Public names defined in modules that import more than torch (click, scikit-image, safetensors): loaded on use.
+_LAZY = {
+    "RunConfig": "ganzoo.engine.config",
+    "parse_options": "ganzoo.engine.config",
+    "resolve_device": "ganzoo.engine.trainer",
+    "load_checkpoint": "ganzoo.engine.checkpoint",
+    "save_checkpoint": "ganzoo.engine.checkpoint",
+    "CONTEXT": "ganzoo.runs",
+    "Run": "ganzoo.runs",
+    "load_run": "ganzoo.runs",
+    "run_command": "ganzoo.runs",
+    "ImageDirectory": "ganzoo.data",
+    "draw_masks": "ganzoo.data",
+    "held_out_options": "ganzoo.data",
+    "hole_fraction": "ganzoo.data",
+    "load_split": "ganzoo.data",
+    "read_split": "ganzoo.data",
+    "read_image": "ganzoo.images",
+    "save_grid": "ganzoo.images",
+    "save_image": "ganzoo.images",
+    "ImageMetric": "ganzoo.metrics",
+    "ImageSet": "ganzoo.metrics",
+    "Precomputed": "ganzoo.metrics",
+    "evaluate_generator": "ganzoo.metrics",
+    "feature_net": "ganzoo.metrics",
+    "BiasAct": "ganzoo.kernels",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a lazily exported public name on first use (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'ganzoo' has no attribute '{name}'")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
-    "Architecture", "DataOptions", "DatasetSpec", "GanzooError", "GanzooWarning", "Loss", "Metric", "NetConfig",
-    "StepContext", "Task", "get", "hookimpl", "list", "__version__",
+    "Architecture", "Augment", "DataOptions", "DatasetSpec", "FeatureSpec", "GanzooError", "GanzooWarning",
+    "IncompatibleError", "Judge", "Loss", "MaskSpec", "Metric", "NetConfig", "PUBLIC_MODULES", "Register",
+    "Regularizer", "StepContext", "Task", "check_options", "get",
+    "hookimpl", "item_rng", "list", "split_id", "__version__", *_LAZY,
 ]

@@ -7,6 +7,7 @@ objects of these types through the hooks in :mod:`ganzoo.hookspecs`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -357,6 +358,28 @@ class MaskSpec:
 
     def __call__(self, shape: tuple[int, int], rng: Any, **options: Any) -> Any:
         return self.make(shape, rng, **check_options("mask option", "this mask", self.options, options))
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A feature net for the image metrics: what a ``--classifier`` value names (kind ``features``).
+
+    ``load(arg)`` builds the net; the value ``NAME:ARG`` (or plain ``NAME``)
+    of a registered feature extractor gives it ``ARG`` (or ``""``), and any
+    other value is a file path for the ``classifier`` extractor. ``source(arg)``,
+    when given, is the file the net is read from, so a rewritten file is
+    reloaded rather than served from the cache.
+
+    The net is an ``nn.Module`` with ``features_and_logits(x) -> (features
+    (N, d), logits (N, k))`` on images in [-1, 1] of any size, an int
+    ``num_features`` (d) and a dict ``meta`` whose ``"dataset"`` names the
+    dataset it was trained on (None for a generic one); an optional
+    ``batch_size`` caps the images per forward pass (default ``ganzoo.metrics.BATCH``).
+    """
+
+    load: Callable[[str], nn.Module]
+    description: str
+    source: Callable[[str], Path] | None = None
 
 
 @dataclass

@@ -22,8 +22,8 @@ from .engine.config import (
     setting_kind,
 )
 from .registry import KINDS, ALIASES, get_registry
+from .runs import CONTEXT
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class GanzooGroup(click.Group):
@@ -127,7 +127,8 @@ def _entry_json(entry: Any) -> dict[str, Any]:
 @click.argument("pattern", default="*")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_cmd(kind: str, pattern: str, as_json: bool) -> None:
-    """List registered KIND entries matching an fnmatch PATTERN (archs, losses, tasks, datasets, metrics, masks).
+    """List registered KIND entries matching an fnmatch PATTERN (archs, losses, tasks, datasets, metrics, masks,
+    features).
 
     \b
     Examples:

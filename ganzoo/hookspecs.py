@@ -66,5 +66,10 @@ def register_masks(register: Register) -> None:
 
 
 @hookspec
+def register_features(register: Register) -> None:
+    """Register :class:`ganzoo.metrics.FeatureSpec` objects: the feature nets a ``--classifier`` value names."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``ganzoo`` CLI group (``ganzoo plugins --json`` lists them under ``provides``)."""

@@ -30,7 +30,7 @@ from typing import Any, Iterable
 import pluggy
 
 from . import hookspecs
-from .api import Architecture, DatasetSpec, GanzooError, GanzooWarning, Loss, MaskSpec, Metric, Task
+from .api import Architecture, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, Loss, MaskSpec, Metric, Task
 
 BUILTIN_DIST = "ganzoo"
 KINDS = {
@@ -40,11 +40,12 @@ KINDS = {
     "datasets": "register_datasets",
     "metrics": "register_metrics",
     "masks": "register_masks",
+    "features": "register_features",
 }
 SINGULAR = {"archs": "architecture", "losses": "loss", "tasks": "task", "datasets": "dataset", "metrics": "metric",
-            "masks": "mask"}
+            "masks": "mask", "features": "feature extractor"}
 ALIASES = {"architectures": "archs", "arch": "archs", "loss": "losses", "task": "tasks", "dataset": "datasets",
-           "metric": "metrics", "mask": "masks"}
+           "metric": "metrics", "mask": "masks", "feature": "features"}
 # What each kind registers: an instance of the class (False) or a subclass of it (True).
 EXPECTED: dict[str, tuple[type, bool]] = {
     "archs": (Architecture, False),
@@ -53,6 +54,7 @@ EXPECTED: dict[str, tuple[type, bool]] = {
     "datasets": (DatasetSpec, False),
     "metrics": (Metric, True),
     "masks": (MaskSpec, False),
+    "features": (FeatureSpec, False),
 }
 # A name is selectable on the command line, qualifiable as plugin:name and safe as a path component.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

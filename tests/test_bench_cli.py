@@ -184,9 +184,9 @@ def inception_weights(tmp_path_factory) -> Path:
 
 
 def test_eval_with_inception_features_from_local_weights(run_dir, inception_weights, tmp_path):
-    from ganzoo_plugins.metrics.evaluation import embed, get_classifier, resolve_metrics, score
+    from ganzoo.metrics import embed, feature_net, resolve_metrics, score
 
-    net = get_classifier(f"inception:{inception_weights}")
+    net = feature_net(f"inception:{inception_weights}")
     gray = torch.rand(3, 1, 28, 28) * 2 - 1
     features = embed(gray, net, torch.device("cpu"))
     assert features.features.shape == (3, 2048) and features.logits.shape == (3, 1008)

@@ -323,4 +323,4 @@ def test_translate_refuses_other_tasks(tmp_path):
                             data_options={"n": 16}, out=str(tmp_path / "gen"))).fit()
     write_image(tmp_path / "x.png", 8, 8, 0)
     result = CliRunner().invoke(cli, ["translate", str(run), str(tmp_path / "x.png"), "--out", str(tmp_path / "o")])
-    assert result.exit_code != 0 and "not cyclegan; use `ganzoo sample` for it" in result.output
+    assert result.exit_code != 0 and "use `ganzoo sample` for it, not translate" in result.output

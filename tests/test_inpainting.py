@@ -18,7 +18,7 @@ from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, load_for_inference
 from ganzoo_plugins.architectures.unet import UNet
-from ganzoo_plugins.masks import draw_masks, hole_fraction
+from ganzoo import draw_masks, hole_fraction
 from ganzoo_plugins.tasks.inpainting import Inpainting
 
 MASKS = [e.name for e in ganzoo.list("masks") if e.distribution == "ganzoo"]

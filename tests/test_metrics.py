@@ -15,10 +15,8 @@ import torch
 import ganzoo
 from ganzoo.api import DataOptions, GanzooError, GanzooWarning
 from ganzoo.engine.checkpoint import save_checkpoint
+from ganzoo.metrics import ImageSet, check_heldout, embed, evaluate_generator, resolve_metrics, score
 from ganzoo_plugins.metrics.classifier import DomainClassifier, load_classifier, train_classifier
-from ganzoo_plugins.metrics.evaluation import (
-    ImageSet, check_heldout, embed, evaluate_generator, resolve_metrics, score,
-)
 from ganzoo_plugins.metrics.prdc import density_coverage, precision_recall
 
 

@@ -99,6 +99,24 @@ class RunConfig:
 
     ``None`` means "not set": arch and loss come from the task, the
     :data:`ENGINE_DEFAULTS` keys from the task's recipe, the loss's, or else the engine.
+    Each field is the ``ganzoo train`` option of the same name (dashes for
+    underscores; ``ganzoo train -h`` gives its help and default). In a
+    loaded run (``ganzoo.load_run(...).config``) every setting is resolved.
+
+    * what: ``arch``, ``loss``, ``task``, ``dataset``, with their own options
+      in ``arch_options``, ``loss_options``, ``task_options``, ``data_options``;
+    * data: ``data_root`` (absolute once trained), ``image_size``, ``channels``,
+      ``download``, ``skip_bad_images``, ``workers``;
+    * budget and optimiser: ``steps`` (G updates) or ``epochs``, ``batch_size``
+      (per process), ``lr``, ``lr_d``, ``beta1``, ``beta2``, ``lr_policy``
+      (constant or linear) from ``decay_start`` (a fraction of ``steps``),
+      ``n_critic`` (D steps per G step);
+    * networks: ``nz`` (noise size), ``width`` (base channel count), ``ema``
+      and ``ema_decay`` (an averaged copy of the task's EMA nets);
+    * speed: ``device``, ``precision`` (fp32, bf16, fp16), ``channels_last``,
+      ``compile``, ``kernels``; ``seed`` fixes everything random;
+    * output: ``out`` (the run directory), ``log_every``, ``sample_every``,
+      ``ckpt_every`` (in steps), ``n_samples`` (per grid), ``progress``.
     """
 
     arch: str | None = setting(help="Architecture (ganzoo list archs).", group=MODEL,

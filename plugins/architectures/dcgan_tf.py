@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ganzoo.api import Architecture, NetConfig
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.architectures.dcgan import init_glorot
+from ganzoo_plugins.architectures.common import init_glorot
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:

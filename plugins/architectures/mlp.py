@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ganzoo.api import Architecture, NetConfig
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.architectures.dcgan import check_labels
+from ganzoo_plugins.architectures.common import check_labels
 
 
 def _hidden(cfg: NetConfig) -> list[int]:

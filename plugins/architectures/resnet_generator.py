@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ganzoo.api import Architecture, GanzooError, IncompatibleError, NetConfig
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.architectures.dcgan import init_dcgan
+from ganzoo_plugins.architectures.common import init_dcgan
 from ganzoo_plugins.architectures.patchgan import PatchDiscriminator, patch_discriminator
 
 

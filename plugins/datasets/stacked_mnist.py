@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
+import ganzoo
 from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.datasets.mnist import DEFAULT_ROOT, Mnist
 
 CHANNELS = 3
 
@@ -28,9 +28,9 @@ class StackedMnist(Dataset):
         if options.channels not in (None, CHANNELS):
             raise GanzooError(f"dataset 'stacked-mnist' has 3 channels (one digit each), not --channels "
                               f"{options.channels}; drop --channels")
-        self.digits = Mnist(DataOptions(root=options.root, image_size=options.image_size, channels=1,
-                                        split=options.split, seed=options.seed, download=options.download,
-                                        options={"holdout": options.options["holdout"]}))
+        self.digits = ganzoo.get("datasets", "mnist").load("mnist", DataOptions(
+            root=options.root, image_size=options.image_size, channels=1, split=options.split, seed=options.seed,
+            download=options.download, options={"holdout": options.options["holdout"]}))
         self.n = int(options.options["n"])
 
     def __len__(self) -> int:
@@ -53,7 +53,6 @@ def register_datasets(register: Register) -> None:
             channels=CHANNELS,
             num_classes=10**CHANNELS,
             needs_root=True,
-            default_root=DEFAULT_ROOT,
             options={"n": 60000, "holdout": 0},
         ),
     )

@@ -30,8 +30,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
+from ganzoo.data import ImageDirectory
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.datasets.folder import ImageDirectory
 
 class UnalignedFolders(Dataset):
     """``{"A": CxHxW, "B": CxHxW}`` in [-1, 1] from ``root/<split>A`` and ``root/<split>B``."""
@@ -70,7 +70,7 @@ class UnalignedFolders(Dataset):
                 )
             self.domains.append(ImageDirectory(dataclasses.replace(
                 options, root=str(folder), image_size=self.load_size, channels=options.channels or 3, options={}
-            )))
+            ), "unaligned"))
 
     def __len__(self) -> int:
         return max(len(d) for d in self.domains)

@@ -9,26 +9,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from ganzoo.api import Loss
 from ganzoo.hookspecs import Register, hookimpl
-
-
-class WassersteinLoss(Loss):
-    """Critic: E[D(G(z))] - E[D(x)]; G: -E[D(G(z))]. Outputs are scores, not probabilities."""
-
-    n_critic: int = 5
-
-    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return fake.mean() - real.mean()
-
-    def g_loss(self, fake: Tensor) -> Tensor:
-        return -fake.mean()
-
-    def score(self, logits: Tensor) -> Tensor:
-        """The raw critic mean: its difference between real and fake estimates the distance."""
-        return logits.detach().float().mean()
+from ganzoo_plugins.losses.wasserstein import WassersteinLoss
 
 
 class WGANLoss(WassersteinLoss):

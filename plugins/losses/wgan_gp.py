@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.losses.wgan import WassersteinLoss
+from ganzoo_plugins.losses.wasserstein import WassersteinLoss
 
 
 class WGANGPLoss(WassersteinLoss):

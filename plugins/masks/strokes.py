@@ -14,7 +14,7 @@ import numpy as np
 
 from ganzoo.api import MaskSpec
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.masks import thick_polyline, within_area
+from ganzoo_plugins.masks.drawing import thick_polyline, within_area
 
 REFERENCE_SIDE = 256
 

@@ -25,16 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import ganzoo
 from ganzoo.api import DataOptions, GanzooError
-from ganzoo.engine.checkpoint import load_checkpoint, save_checkpoint
-from ganzoo.hookspecs import hookimpl
+from ganzoo.data import held_out_options, read_split
+from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import resize
-from ganzoo.registry import get_registry
+from ganzoo.metrics import FeatureSpec
 
 KIND = "ganzoo-classifier"
-# Held-out "test" images by default where a dataset can cut them from its training files: the shared
-# MNIST convention (last 2000, datasets with "holdout") and a fifth of a folder ("test_fraction").
-DEFAULT_DATA_OPTIONS = {"holdout": 2000, "test_fraction": 0.2}
 TRAIN_HINT = ("train one with `ganzoo features train --dataset mnist --data-root ../shared/data/mnist "
               "--out mnist-classifier.safetensors`")
 
@@ -121,23 +119,6 @@ def _stacked_base(channels: int, num_classes: int) -> int | None:
     return k if k**channels == num_classes else None
 
 
-def load_images(dataset_name: str, data_root: str | None, split: str, image_size: int, channels: int | None,
-                data_options: dict[str, Any] | None = None, seed: int = 0, limit: int | None = None,
-                download: bool = False) -> tuple[Tensor, Tensor]:
-    """A split of a registered image dataset as two tensors: images (N, C, H, W) and labels (N,)."""
-    spec = get_registry().get("datasets", dataset_name)
-    if spec.layout != "image":
-        raise GanzooError(f"dataset '{dataset_name}' yields '{spec.layout}' items; metrics need an image dataset")
-    options = DataOptions(root=data_root, image_size=image_size, channels=channels, split=split, seed=seed,
-                          download=download, options=dict(data_options or {}))
-    dataset = spec.load(dataset_name, options)
-    n = len(dataset) if limit is None else min(limit, len(dataset))
-    if n == 0:
-        raise GanzooError(f"dataset '{dataset_name}' split '{split}' is empty; check --data-root and --data-opt")
-    items = [dataset[i] for i in range(n)]
-    return torch.stack([it["image"] for it in items]), torch.stack([torch.as_tensor(it["label"]) for it in items])
-
-
 def _digit_view(images: Tensor, labels: Tensor, base: int) -> tuple[Tensor, Tensor]:
     """Split stacked images into single-channel images with one digit label each."""
     n, channels = images.shape[:2]
@@ -154,13 +135,6 @@ def accuracy(model: DomainClassifier, images: Tensor, labels: Tensor, batch_size
     return correct / len(images)
 
 
-def held_out_options(dataset_name: str, data_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``data_options`` plus :data:`DEFAULT_DATA_OPTIONS` where the dataset has them, so "train" and "test"
-    are disjoint even with only MNIST's t10k file on disk or a single folder (explicit options win)."""
-    spec = get_registry().get("datasets", dataset_name)
-    return {**{k: v for k, v in DEFAULT_DATA_OPTIONS.items() if k in spec.options}, **(data_options or {})}
-
-
 def train_classifier(dataset_name: str, data_root: str | None, out: str | Path, image_size: int = 28,
                      channels: int | None = None, epochs: float = 3.0, steps: int | None = None,
                      batch_size: int = 64, lr: float = 1e-3, width: int = 32,
@@ -168,21 +142,21 @@ def train_classifier(dataset_name: str, data_root: str | None, out: str | Path, 
                      progress: bool = False, download: bool = False) -> Path:
     """Train the feature classifier on split "train", report accuracy on split "test", save safetensors.
 
-    ``data_options`` default to :data:`DEFAULT_DATA_OPTIONS` where the dataset has them (MNIST: first
-    8000 images train, last 2000 held out; a folder: a fifth held out). ``steps`` overrides ``epochs``;
+    ``data_options`` default to :data:`ganzoo.data.HELD_OUT_OPTIONS` where the dataset has them (MNIST:
+    first 8000 images train, last 2000 held out; a folder: a fifth held out). ``steps`` overrides ``epochs``;
     ``limit`` caps the images read per split (for quick checks); ``download`` lets the dataset fetch its files.
     """
     options = held_out_options(dataset_name, data_options)
-    spec = get_registry().get("datasets", dataset_name).with_classes(dataset_name, DataOptions(root=data_root,
-                                                                                               options=options))
+    spec = ganzoo.get("datasets", dataset_name).with_classes(dataset_name, DataOptions(root=data_root,
+                                                                                       options=options))
     if not spec.num_classes:
         raise GanzooError(f"dataset '{dataset_name}' has no labels; the feature classifier needs a labelled dataset")
     channels = channels or spec.channels or 3
     torch.manual_seed(seed)
-    images, labels = load_images(dataset_name, data_root, "train", image_size, channels, options, seed, limit,
-                                 download)
-    test_images, test_labels = load_images(dataset_name, data_root, "test", image_size, channels, options, seed,
-                                           limit, download)
+    split = dict(data_root=data_root, image_size=image_size, channels=channels, data_options=options, seed=seed,
+                 limit=limit, download=download)
+    images, labels = read_split(dataset_name, "train", **split)
+    test_images, test_labels = read_split(dataset_name, "test", **split)
     base = _stacked_base(channels, spec.num_classes)
     model = DomainClassifier(channels, spec.num_classes, image_size, width, per_channel=base is not None)
     x, y = _digit_view(images, labels, base) if base else (images, labels)
@@ -217,7 +191,7 @@ def train_classifier(dataset_name: str, data_root: str | None, out: str | Path, 
         "train_images": len(images), "test_images": len(test_images), "test_accuracy": round(acc, 5),
         "train_seconds": round(time.perf_counter() - start, 1),
     }
-    return save_checkpoint(out, model.state_dict(), meta)
+    return ganzoo.save_checkpoint(out, model.state_dict(), meta)
 
 
 def load_classifier(path: str | Path) -> DomainClassifier:
@@ -226,7 +200,7 @@ def load_classifier(path: str | Path) -> DomainClassifier:
     if not path.is_file():
         raise GanzooError(f"classifier '{path}' does not exist; {TRAIN_HINT}")
     try:
-        tensors, meta = load_checkpoint(path)
+        tensors, meta = ganzoo.load_checkpoint(path)
     except GanzooError as exc:
         raise GanzooError(f"--classifier: {exc}. A classifier is the file `ganzoo features train` writes; "
                           f"{TRAIN_HINT}") from None
@@ -240,8 +214,16 @@ def load_classifier(path: str | Path) -> DomainClassifier:
 
 
 @hookimpl
+def register_features(register: Register) -> None:
+    register("classifier", FeatureSpec(
+        load_classifier, "The domain classifier `ganzoo features train` writes: --classifier FILE",
+        source=lambda path: Path(path).resolve(),
+    ))
+
+
+@hookimpl
 def register_commands(cli: Any) -> None:
-    @cli.group("features", context_settings={"help_option_names": ["-h", "--help"]})
+    @cli.group("features", context_settings=ganzoo.CONTEXT)
     def features() -> None:
         """The domain feature extractor behind FID/KID/IS/PR/DC/mode metrics."""
 
@@ -270,11 +252,9 @@ def register_commands(cli: Any) -> None:
           ganzoo features train --dataset mnist --data-root ../shared/data/mnist --out mnist-classifier.safetensors
           ganzoo features train --dataset stacked-mnist --data-root ../shared/data/mnist --out stacked.safetensors
         """
-        from ganzoo.engine.config import parse_options
-
         path = train_classifier(dataset, data_root, out, image_size, channels, epochs, steps, batch_size,
-                                width=width, data_options=parse_options(data_options, "--data-opt"), seed=seed,
-                                limit=limit, progress=True, download=download)
+                                width=width, data_options=ganzoo.parse_options(data_options, "--data-opt"),
+                                seed=seed, limit=limit, progress=True, download=download)
         model = load_classifier(path)
         meta = model.meta
         click.echo(f"wrote {path}: {meta['num_classes']} classes, {model.num_features}-d features, "

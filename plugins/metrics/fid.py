@@ -3,7 +3,7 @@
 The statistics and the matrix square root are torchmetrics'
 ``FrechetInceptionDistance``; its ``feature=`` module is the domain
 classifier's penultimate layer, computed once per image set (see
-:class:`ganzoo_plugins.metrics.evaluation.Precomputed`). Lower is better;
+:class:`ganzoo.metrics.Precomputed`). Lower is better;
 identical sets give 0.
 """
 
@@ -14,7 +14,7 @@ from typing import ClassVar
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.metrics.evaluation import BATCH, ImageMetric, ImageSet, Precomputed
+from ganzoo.metrics import BATCH, ImageMetric, ImageSet, Precomputed
 
 
 class FID(ImageMetric):

@@ -17,6 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo.api import GanzooError
+from ganzoo.hookspecs import Register, hookimpl
+from ganzoo.metrics import FeatureSpec
 
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_NAME}"
@@ -26,11 +28,6 @@ PREFIX = "inception"
 def default_weights() -> Path:
     """Where torchmetrics' FID leaves the weights after its first (online) use."""
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_NAME
-
-
-def is_inception(spec: str | Path) -> bool:
-    """``inception`` or ``inception:PATH`` as a ``--classifier`` value."""
-    return str(spec) == PREFIX or str(spec).startswith(PREFIX + ":")
 
 
 def weights_path(spec: str | Path) -> Path:
@@ -86,3 +83,12 @@ def load_inception(spec: str | Path) -> InceptionFeatures:
             "the better feature space: ganzoo features train"
         )
     return InceptionFeatures(path)
+
+
+@hookimpl
+def register_features(register: Register) -> None:
+    register("inception", FeatureSpec(
+        lambda path: load_inception(f"{PREFIX}:{path}" if path else PREFIX),
+        "FID Inception-v3 (torch-fidelity's port) from weights on disk: --classifier inception[:PATH]",
+        source=lambda path: weights_path(f"{PREFIX}:{path}"),
+    ))

@@ -14,7 +14,7 @@ from typing import ClassVar
 from torchmetrics.image.inception import InceptionScore
 
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.metrics.evaluation import ImageMetric, ImageSet, Precomputed
+from ganzoo.metrics import ImageMetric, ImageSet, Precomputed
 
 
 class IS(ImageMetric):

@@ -23,9 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import ganzoo
 from ganzoo.api import DataOptions, GanzooError, GanzooWarning
+from ganzoo.data import held_out_options, read_split
 from ganzoo.hookspecs import hookimpl
-from ganzoo_plugins.metrics.classifier import held_out_options, load_images
 
 POOL = 4
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
@@ -84,42 +85,36 @@ def fit_and_score(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tens
     return {"dim": int(train_x.shape[1]), "accuracy": round(accuracy, 5), "C": model.best_params_["linearsvc__C"]}
 
 
-def probe(checkpoint: str | Path, labels_per_class: int = 100, num_test: int | None = 2000,
-          data_root: str | None = None, seed: int = 0, device: str = "auto") -> dict[str, Any]:
+def probe(run: ganzoo.Run, labels_per_class: int = 100, num_test: int | None = 2000,
+          data_root: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Accuracy of a linear classifier on the trained D's features, an untrained D's and raw pixels."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
-    from ganzoo.engine.trainer import assemble, load_for_inference, resolve_device
-
-    asm, nets = load_for_inference(checkpoint, device)
-    cfg = asm.config
+    cfg, nets = run.config, run.nets
     if cfg.task != "unconditional" or "D" not in nets:
-        raise GanzooError(f"ganzoo probe reads the discriminator of an unconditional GAN; '{checkpoint}' is a "
+        raise GanzooError(f"ganzoo probe reads the discriminator of an unconditional GAN; '{run.checkpoint}' is a "
                           f"'{cfg.task}' run")
     options = held_out_options(cfg.dataset, cfg.data_options)
     root = data_root or cfg.data_root
-    num_classes = asm.dataset.with_classes(cfg.dataset, DataOptions(root=root, options=options)).num_classes
+    num_classes = run.dataset.with_classes(cfg.dataset, DataOptions(root=root, options=options)).num_classes
     if not num_classes:
         raise GanzooError(f"dataset '{cfg.dataset}' has no labels to probe with; train on a labelled one (mnist)")
     pool_size = 10 * labels_per_class * num_classes
-    train_images, train_labels = load_images(cfg.dataset, root, "train", cfg.image_size, cfg.channels, options,
-                                             cfg.seed, pool_size)
-    test_images, test_labels = load_images(cfg.dataset, root, "test", cfg.image_size, cfg.channels, options,
-                                           cfg.seed, num_test)
+    train_images, train_labels = read_split(cfg, "train", data_root=root, data_options=options, limit=pool_size)
+    test_images, test_labels = read_split(cfg, "test", data_root=root, data_options=options, limit=num_test)
     smallest = int(torch.bincount(train_labels).min())
     if smallest < labels_per_class:
         warnings.warn(f"--labels-per-class {labels_per_class}: the training split has only {smallest} images of "
                       "some class; the probe uses all it has there", GanzooWarning, stacklevel=2)
     picked = torch.from_numpy(few_labels(train_labels, labels_per_class, seed))
     train_images, train_labels = train_images[picked], train_labels[picked]
-    torch_device = resolve_device(device)
     torch.manual_seed(seed)
-    untrained = assemble(cfg).nets["D"]
+    untrained = run.task.build()["D"]
     views = {
-        "gan-discriminator": lambda x: discriminator_features(nets["D"], x, torch_device),
-        "untrained-discriminator": lambda x: discriminator_features(untrained, x, torch_device),
+        "gan-discriminator": lambda x: discriminator_features(nets["D"], x, run.device),
+        "untrained-discriminator": lambda x: discriminator_features(untrained, x, run.device),
         "pixels": lambda x: x.flatten(1),
     }
     results: dict[str, Any] = {}
@@ -128,7 +123,7 @@ def probe(checkpoint: str | Path, labels_per_class: int = 100, num_test: int | N
         for name, view in views.items():
             results[name] = fit_and_score(view(train_images), train_labels, view(test_images), test_labels, seed)
     return {
-        "checkpoint": str(checkpoint), "arch": cfg.arch, "loss": cfg.loss, "dataset": cfg.dataset,
+        "checkpoint": run.checkpoint, "arch": cfg.arch, "loss": cfg.loss, "dataset": cfg.dataset,
         "labels_per_class": labels_per_class, "num_train": len(train_labels), "num_test": len(test_labels),
         "seed": seed, "features": results,
     }
@@ -136,17 +131,15 @@ def probe(checkpoint: str | Path, labels_per_class: int = 100, num_test: int | N
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    @cli.command("probe", context_settings={"help_option_names": ["-h", "--help"]})
-    @click.argument("checkpoint", type=click.Path())
+    @ganzoo.run_command(cli, "probe", ema=False)
     @click.option("--labels-per-class", default=100, show_default=True, type=click.IntRange(min=2),
                   help="Labelled training images per class the linear classifier may use.")
     @click.option("--num-test", default=2000, show_default=True, help="Held-out images to score on.")
     @click.option("--data-root", help="Dataset directory. [the one the run was trained with]")
     @click.option("--seed", default=0, show_default=True, help="Which labelled examples; the untrained D's init.")
-    @click.option("--device", default="auto", show_default=True, help="Where D runs: cpu, cuda, mps or auto.")
     @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
-    def probe_cmd(checkpoint: str, labels_per_class: int, num_test: int, data_root: str | None, seed: int,
-                  device: str, json_path: str | None) -> None:
+    def probe_cmd(run: ganzoo.Run, labels_per_class: int, num_test: int, data_root: str | None, seed: int,
+                  json_path: str | None) -> None:
         """GAN features for classification: a linear SVM on the trained discriminator's features.
 
         Few labels, many unlabelled images: the GAN learned from the images
@@ -161,7 +154,7 @@ def register_commands(cli: Any) -> None:
               --steps 3000 --out runs/mnist
           ganzoo probe runs/mnist --labels-per-class 100 --json probe.json
         """
-        result = probe(checkpoint, labels_per_class, num_test, data_root, seed, device)
+        result = probe(run, labels_per_class, num_test, data_root, seed)
         click.echo(f"{result['arch']}+{result['loss']} on {result['dataset']}: {result['labels_per_class']} labels "
                    f"per class ({result['num_train']} images), scored on {result['num_test']} held-out images")
         for name, row in result["features"].items():

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ganzoo.api import GanzooError
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.metrics.evaluation import ImageMetric, ImageSet, shared_images
+from ganzoo.metrics import ImageMetric, ImageSet, shared_images
 
 CHUNK = 512
 

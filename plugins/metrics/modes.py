@@ -11,25 +11,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
-from torch import Tensor
-
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.metrics.evaluation import ImageMetric, ImageSet
-
-FLOOR = 1e-6
-
-
-def histogram(labels: Tensor, num_classes: int) -> Tensor:
-    return torch.bincount(labels, minlength=num_classes).double()
-
-
-def kl_divergence(p_counts: Tensor, q: Tensor) -> float:
-    """KL(p || q) in nats, p given as counts, q as probabilities (floored)."""
-    p = p_counts / p_counts.sum()
-    q = (q / q.sum()).clamp_min(FLOOR)
-    nz = p > 0
-    return float((p[nz] * (p[nz] / q[nz]).log()).sum())
+from ganzoo.metrics import ImageMetric, ImageSet
+from ganzoo_plugins.metrics.histograms import histogram, kl_divergence
 
 
 class ModeCoverage(ImageMetric):

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.metrics.evaluation import ImageMetric, ImageSet
+from ganzoo.metrics import ImageMetric, ImageSet
 
 CHUNK = 1024
 

@@ -15,8 +15,8 @@ import torch
 
 from ganzoo.api import GanzooError
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.metrics.evaluation import ImageMetric, ImageSet
-from ganzoo_plugins.metrics.modes import histogram, kl_divergence
+from ganzoo.metrics import ImageMetric, ImageSet
+from ganzoo_plugins.metrics.histograms import histogram, kl_divergence
 
 MODES = 1000
 

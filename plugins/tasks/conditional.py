@@ -7,17 +7,19 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo.api import DataOptions, IncompatibleError, Judge, StepContext
+import ganzoo
+from ganzoo.api import DataOptions, IncompatibleError, Judge, StepContext, Task
 from ganzoo.hookspecs import hookimpl
-from ganzoo_plugins.tasks.unconditional import Unconditional
 
 
-class Conditional(Unconditional):
+class Conditional(Task):
     """G(z, y) and D(x, y) see the class label; sample grids put one class per column."""
 
     description = "Class-conditional generation: G(z, y), D(x, y) on a labelled dataset"
     generator_input = ("noise", "label")
     discriminator_input = ("image", "label")
+    metric_plugins = True
+    headline = "fid"
 
     def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:
         super().__init__(arch, config, dataset, **options)
@@ -47,6 +49,10 @@ class Conditional(Unconditional):
 
     def sample_nrow(self, n: int) -> int:
         return self.num_classes
+
+    def evaluate(self, nets: dict[str, nn.Module], device: torch.device, **options: Any) -> dict[str, Any]:
+        """Sample G (classes in turn) and score it like the unconditional task (fid, kid, is, pr, dc, modes, ...)."""
+        return ganzoo.evaluate_generator(self, nets, device, **options)
 
 
 @hookimpl

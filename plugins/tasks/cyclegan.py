@@ -42,6 +42,7 @@ from skimage.exposure import match_histograms
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch import Tensor, nn
 
+import ganzoo
 from ganzoo.api import Architecture, DatasetSpec, GanzooError, Judge, StepContext, Task
 from ganzoo.hookspecs import hookimpl
 from ganzoo.images import list_images, read_image, save_grid, save_image, to_uint8
@@ -193,21 +194,19 @@ class CycleGAN(Task):
         target domain tiled together. ``out``: a folder for ``cyclegan_eval.png``.
         ``metrics`` is refused: these are the scores.
         """
-        from ganzoo.engine.trainer import data_options
-
         if options.get("metrics"):
             raise GanzooError("--metrics: a cyclegan run is scored by PSNR/SSIM on aligned pairs against identity and "
                               "histogram matching, not by generation metrics; drop --metrics")
 
         config = dataclasses.replace(self.config, data_root=options.get("data_root") or self.config.data_root)
-        test = self.dataset.load(config.dataset, data_options(config, "test"))
+        test = ganzoo.load_split(config, "test")
         if not getattr(test, "aligned_pairs", False):
             raise GanzooError(
                 f"task 'cyclegan' scores translations only where the test split holds aligned pairs with ground "
                 f"truth, such as dataset 'style-benchmark'; '{config.dataset}' has none. Look at results with "
                 "`ganzoo translate` instead."
             )
-        train = self.dataset.load(config.dataset, data_options(config, "train"))
+        train = ganzoo.load_split(config, "train")
         pairs = [test[i] for i in range(min(int(options.get("num") or len(test)), len(test)))]
         refs = [train[i] for i in range(min(HISTOGRAM_REFERENCES, len(train)))]
         results: dict[str, Any] = {"pairs": len(pairs), "histogram_references": len(refs)}
@@ -292,18 +291,12 @@ def register_tasks(register) -> None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from ganzoo.cli import CONTEXT
-
-    @cli.command("translate", context_settings=CONTEXT)
-    @click.argument("checkpoint", type=click.Path(exists=True))
+    @ganzoo.run_command(cli, "translate")
     @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True), metavar="INPUT...")
     @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True,
                   help="AtoB runs G_AB, BtoA runs G_BA.")
     @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the translated PNGs.")
-    @click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator when there is one.")
-    @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
-    def translate_cmd(checkpoint: str, inputs: tuple[str, ...], direction: str, out: str, ema: bool,
-                      device: str) -> None:
+    def translate_cmd(run: ganzoo.Run, inputs: tuple[str, ...], direction: str, out: str) -> None:
         """Translate images (files or folders) with a cyclegan CHECKPOINT, at their own size.
 
         Folders are searched recursively and their layout is kept under --out;
@@ -314,19 +307,11 @@ def register_commands(cli: click.Group) -> None:
         Example:
           ganzoo translate runs/cyclegan-run photos/ --direction AtoB --out styled/
         """
-        from ganzoo.engine.trainer import load_for_inference, resolve_device
-
-        asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
-        if not isinstance(asm.task, CycleGAN):
-            raise GanzooError(
-                f"checkpoint '{checkpoint}' was trained for task '{asm.config.task}', not cyclegan; "
-                f"use `ganzoo {asm.task.command}` for it"
-            )
-        G = nets["G_AB" if direction == "AtoB" else "G_BA"]
-        torch_device = resolve_device(device)
+        run.require_command("translate")
+        G = run.nets["G_AB" if direction == "AtoB" else "G_BA"]
         plan = _plan(inputs, Path(out))
         with torch.no_grad():
             for source, target in plan:
-                image = read_image(source, asm.config.channels).to(torch_device)
+                image = read_image(source, run.config.channels).to(run.device)
                 save_image(translate_image(G, image).float(), target)
         click.echo(f"translated {len(plan)} image(s) {direction} into {out}")

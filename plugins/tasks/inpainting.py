@@ -34,10 +34,10 @@ from skimage.morphology import erosion
 from skimage.restoration import inpaint_biharmonic
 from torch import Tensor, nn
 
+import ganzoo
 from ganzoo.api import GanzooError, IncompatibleError, Judge, StepContext, Task
 from ganzoo.hookspecs import hookimpl
 from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_grid, save_image
-from ganzoo_plugins.masks import draw_masks, get_mask, hole_fraction
 
 DEFAULT_MASK = "box"
 MASK_PREFIX = "mask_"
@@ -94,13 +94,13 @@ class Inpainting(Task):
         """The declared options plus the chosen mask's, each prefixed ``mask_`` (e.g. ``mask_area``)."""
         kind, _ = split_mask_options(given)
         return {**super().option_defaults(given),
-                **{MASK_PREFIX + key: value for key, value in get_mask(kind).options.items()}}
+                **{MASK_PREFIX + key: value for key, value in ganzoo.get("masks", kind).options.items()}}
 
     def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:
         super().__init__(arch, config, dataset, **options)
         self.mask_kind, self.mask_options = split_mask_options(options)
         size = config.image_size
-        draw_masks(self.mask_kind, 1, (size, size), np.random.default_rng(0), **self.mask_options)  # fail early
+        ganzoo.draw_masks(self.mask_kind, 1, (size, size), np.random.default_rng(0), **self.mask_options)  # fail early
 
     def generator_in_channels(self) -> int:
         return self.config.channels + 1  # the masked image and the mask
@@ -110,7 +110,7 @@ class Inpainting(Task):
 
     def masks(self, generator: torch.Generator, count: int, shape: tuple[int, int], device: torch.device) -> Tensor:
         """``count`` masks of the task's kind as a float (count, 1, H, W) tensor, drawn from ``generator``."""
-        drawn = draw_masks(self.mask_kind, count, tuple(shape), numpy_rng(generator), **self.mask_options)
+        drawn = ganzoo.draw_masks(self.mask_kind, count, tuple(shape), numpy_rng(generator), **self.mask_options)
         return torch.from_numpy(drawn[:, None].astype(np.float32)).to(device)
 
     @staticmethod
@@ -170,8 +170,6 @@ class Inpainting(Task):
         that gets ``inpainting_eval.png``: rows masked | biharmonic | ganzoo |
         truth for the first 10 images). ``metrics`` is refused: these are the scores.
         """
-        from ganzoo_plugins.metrics.classifier import load_images
-
         if options.get("metrics"):
             raise GanzooError("--metrics: an inpainting run is scored by hole PSNR/SSIM/L1 against classical fills, "
                               "not by generation metrics; drop --metrics (--classifier adds accuracy on the fills)")
@@ -181,9 +179,8 @@ class Inpainting(Task):
         same_kind = options.get("mask") in (None, self.mask_kind)
         kind, mask_options = split_mask_options({**(trained if same_kind else {}), **options})
         num, seed, split = int(options.get("num") or 1000), int(options.get("seed") or 0), options.get("split", "test")
-        images, labels = load_images(cfg.dataset, options.get("data_root") or cfg.data_root, split, cfg.image_size,
-                                     cfg.channels, cfg.data_options, cfg.seed, num)
-        masks = draw_masks(kind, len(images), tuple(images.shape[-2:]), np.random.default_rng(seed), **mask_options)
+        images, labels = ganzoo.read_split(cfg, split, data_root=options.get("data_root"), limit=num)
+        masks = ganzoo.draw_masks(kind, len(images), tuple(images.shape[-2:]), np.random.default_rng(seed), **mask_options)
         mask_t = torch.from_numpy(masks[:, None].astype(np.float32))
         with torch.no_grad():
             ours = torch.cat([
@@ -197,10 +194,10 @@ class Inpainting(Task):
         per_image["truth"] = [{"hf_energy": hole_hf_energy(truth[i], masks[i])} for i in range(len(truth))]
         if options.get("classifier"):
             self._add_accuracy(per_image, filled, truth, labels, options["classifier"])
-        areas = hole_fraction(masks)
+        areas = ganzoo.hole_fraction(masks)
         result: dict[str, Any] = {
             "task": "inpainting", "dataset": cfg.dataset, "split": split, "num": len(images), "seed": seed,
-            "mask": {"kind": kind, "options": {**get_mask(kind).options, **mask_options}},
+            "mask": {"kind": kind, "options": {**ganzoo.get("masks", kind).options, **mask_options}},
             "hole_area": {"mean": float(areas.mean()), "min": float(areas.min()), "max": float(areas.max())},
             "methods": summarise(per_image, np.ones(len(areas), dtype=bool)),
             "bins": {},
@@ -228,15 +225,14 @@ class Inpainting(Task):
     def _add_accuracy(per_image: dict[str, list[dict[str, float]]], filled: dict[str, np.ndarray],
                       truth: np.ndarray, labels: Tensor, path: str) -> None:
         """Per-image 0/1 correctness of the project's classifier on each completion (and the truth)."""
-        from ganzoo_plugins.metrics.classifier import load_classifier
+        from ganzoo.metrics import embed
 
         if (labels < 0).any():
             raise GanzooError("classifier accuracy needs a labelled dataset; this one has no labels")
-        model = load_classifier(path)
+        net = ganzoo.feature_net(path)
         for method, images in [*filled.items(), ("truth", truth)]:
-            x = from_unit(images)
             with torch.no_grad():
-                predicted = torch.cat([model.predict(x[i : i + 500]) for i in range(0, len(x), 500)])
+                predicted = embed(from_unit(images), net, torch.device("cpu")).labels
             for record, ok in zip(per_image[method], (predicted == labels).tolist()):
                 record["accuracy"] = float(ok)
 
@@ -330,8 +326,8 @@ def read_mask(path: Path, shape: tuple[int, int], image_path: Path) -> Tensor:
     return (data > 0).float()[None]
 
 
-def _check_image(image: Tensor, path: Path, asm: Any) -> None:
-    channels = asm.config.channels
+def _check_image(image: Tensor, path: Path, run: ganzoo.Run) -> None:
+    channels = run.config.channels
     if image.shape[0] != channels:
         want = "grayscale" if channels == 1 else "RGB"
         raise GanzooError(
@@ -340,17 +336,14 @@ def _check_image(image: Tensor, path: Path, asm: Any) -> None:
         )
     for side in image.shape[-2:]:
         try:
-            asm.task.arch.check(asm.config.arch, side, channels)
+            run.task.arch.check(run.config.arch, side, channels)
         except IncompatibleError as exc:
             raise GanzooError(f"image {path} is {image.shape[-1]}x{image.shape[-2]} px: {exc}") from None
 
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from ganzoo.cli import CONTEXT
-
-    @cli.command("inpaint", context_settings=CONTEXT)
-    @click.argument("checkpoint", type=click.Path())
+    @ganzoo.run_command(cli, "inpaint")
     @click.argument("source", metavar="IMAGE", type=click.Path(exists=True))
     @click.option("--mask", "mask_path", type=click.Path(exists=True),
                   help="Mask image, white = hole, black = keep, the image's size. For a folder: one mask for all, "
@@ -361,10 +354,8 @@ def register_commands(cli: Any) -> None:
                   help="Output PNG for one image; a folder for a folder of images (or for one image).")
     @click.option("--seed", default=0, show_default=True, help="Seed for --mask-kind masks.")
     @click.option("--save-masks", is_flag=True, help="Also write each mask used, as <output>.mask.png.")
-    @click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator if the run has one.")
-    @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
-    def inpaint_cmd(checkpoint: str, source: str, mask_path: str | None, mask_kind: str | None,
-                    mask_opts: tuple[str, ...], out: str, seed: int, save_masks: bool, ema: bool, device: str) -> None:
+    def inpaint_cmd(run: ganzoo.Run, source: str, mask_path: str | None, mask_kind: str | None,
+                    mask_opts: tuple[str, ...], out: str, seed: int, save_masks: bool) -> None:
         """Fill the holes of IMAGE (a file or a folder of images) with an inpainting CHECKPOINT.
 
         Images are completed at their own size (the U-Net is fully
@@ -378,12 +369,9 @@ def register_commands(cli: Any) -> None:
           ganzoo inpaint runs/unet-hinge-mnist/ digit.png --mask-kind strokes --seed 3 --out filled.png
           ganzoo inpaint runs/unet-hinge-mnist/ photos/ --mask-kind box --mask-opt area=0.1 --out filled/
         """
-        from ganzoo.engine.config import parse_options
-        from ganzoo.engine.trainer import load_for_inference, resolve_device
-
         if (mask_path is None) == (mask_kind is None):
             raise GanzooError("give exactly one of --mask MASK.png or --mask-kind KIND (see `ganzoo list masks`)")
-        options = parse_options(mask_opts, "--mask-opt")
+        options = ganzoo.parse_options(mask_opts, "--mask-opt")
         if mask_path is not None and options:
             raise GanzooError("--mask-opt only applies to --mask-kind")
         src, dst = Path(source), Path(out)
@@ -397,18 +385,14 @@ def register_commands(cli: Any) -> None:
             target = dst if dst.suffix.lower() in IMAGE_EXTENSIONS else dst / f"{src.stem}.png"
             jobs = [(src, target, Path(src.name))]
         mask_dir = Path(mask_path) if mask_path is not None and Path(mask_path).is_dir() else None
-        asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
-        if not isinstance(asm.task, Inpainting):
-            raise GanzooError(f"checkpoint '{checkpoint}' was trained for task '{asm.config.task}', not inpainting; "
-                              f"use `ganzoo {asm.task.command}` for it")
-        torch_device = resolve_device(device)
+        run.require_command("inpaint")
         rng = np.random.default_rng(seed)
         for image_path, target, rel in jobs:
             image = read_image(image_path)
-            _check_image(image, image_path, asm)
+            _check_image(image, image_path, run)
             shape = tuple(image.shape[-2:])
             if mask_kind is not None:
-                mask = torch.from_numpy(draw_masks(mask_kind, 1, shape, rng, **options)[:, None].astype(np.float32))
+                mask = torch.from_numpy(ganzoo.draw_masks(mask_kind, 1, shape, rng, **options)[:, None].astype(np.float32))
             elif mask_dir is not None:
                 candidates = [mask_dir / rel, mask_dir / rel.with_suffix(".png")]
                 found = next((c for c in candidates if c.is_file()), None)
@@ -419,7 +403,7 @@ def register_commands(cli: Any) -> None:
             else:
                 mask = read_mask(Path(mask_path), shape, image_path)
             with torch.no_grad():
-                _, filled = Inpainting.complete(nets["G"], image[None].to(torch_device), mask.to(torch_device))
+                _, filled = Inpainting.complete(run.nets["G"], image[None].to(run.device), mask.to(run.device))
             save_image(filled[0].cpu(), target)
             if save_masks:
                 save_image(mask[0] * 2 - 1, target.with_suffix(".mask.png"))

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+import ganzoo
 from ganzoo.api import Judge, StepContext, Task
 from ganzoo.hookspecs import hookimpl
 
@@ -38,9 +39,7 @@ class Unconditional(Task):
         Options: ``metrics`` (names or None for the defaults), ``num``, ``data_root``,
         ``classifier`` (a ``ganzoo features train`` file), ``seed``, ``metric_options``.
         """
-        from ganzoo_plugins.metrics.evaluation import evaluate_generator
-
-        return evaluate_generator(self, nets, device, **options)
+        return ganzoo.evaluate_generator(self, nets, device, **options)
 
 
 @hookimpl

@@ -70,8 +70,8 @@ class SuperResolution(ganzoo.Task):
         """PSNR/SSIM of G's restorations on the held-out split, beside bilinear upsampling alone."""
         if options.get("metrics"):
             raise ganzoo.GanzooError("--metrics: superres is scored by PSNR/SSIM against bilinear; drop --metrics")
-        images, _ = ganzoo.load_split(self.config, "test", data_root=options.get("data_root"),
-                                      num=options.get("num") or 256)
+        images, _ = ganzoo.read_split(self.config, "test", data_root=options.get("data_root"),
+                                      limit=options.get("num") or 256)
         blurred = blur(images)
         restored = torch.cat([nets["G"](x.to(device)).clamp(-1, 1).float().cpu() for x in blurred.split(64)])
 
@@ -98,11 +98,12 @@ def register_tasks(register):
 
 @ganzoo.hookimpl
 def register_commands(cli):
-    @ganzoo.checkpoint_command(cli, "upscale")
+    @ganzoo.run_command(cli, "upscale")
     @click.argument("image", type=click.Path(exists=True, dir_okay=False))
     @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG to write, twice the size.")
     def upscale(run, image, out):
         """Upscale IMAGE 2x with a superres CHECKPOINT."""
+        run.require_command("upscale")
         G = run.nets["G"]
         x = ganzoo.read_image(image, run.config.channels)[None].to(run.device)
         up = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)

@@ -1,12 +1,25 @@
-"""The metric protocol and the shared evaluation pipeline for generated images.
+"""The metric protocol and the evaluation pipeline for generated images (public API).
 
-Every metric plugin subclasses :class:`ImageMetric`: it gets the real
-(held-out), generated and, when it asks for them, training images as
-:class:`ImageSet` objects and returns a flat dict of numbers. The classifier's
-features and logits are computed once per image set and shared by all
-metrics (FID, KID, IS, PR, DC and mode counts all read the same pass), and the
-real sets are cached between calls so ``ganzoo bench`` can score a run many
-times over its training without re-reading the data.
+A metric plugin subclasses :class:`ImageMetric`: it gets the real (held-out),
+generated and, when it asks for them, training images as :class:`ImageSet`
+objects and returns a flat dict of numbers. A task scores its generator with
+:func:`evaluate_generator`, which samples it, reads the held-out split, embeds
+every set once and runs the chosen metrics.
+
+Why the pipeline is core and the feature nets are plugins: the pipeline is
+orchestration (sampling, caching, the held-out check, seeding), which every
+task and every third-party metric shares, so it must not live in a built-in
+plugin that they would have to import. The networks that turn images into
+features (the domain classifier that ``ganzoo features train`` fits, the FID
+Inception net) are model code, which the core never holds: they are
+registered as the ``features`` kind (:class:`FeatureSpec`), and the pipeline
+finds the one a ``--classifier`` value names through the registry (see
+:func:`feature_net`). A third party adds a feature space the same way.
+
+Features and logits are computed once per image set and shared by all metrics
+(FID, KID, IS, PR, DC and mode counts read the same pass), and the real sets
+are cached between calls so ``ganzoo bench`` can score a run many times over
+its training without re-reading the data.
 """
 
 from __future__ import annotations
@@ -16,25 +29,30 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from ganzoo.api import GanzooError, GanzooWarning, Metric, check_options, declared_options
-from ganzoo.registry import get_registry
-from ganzoo_plugins.metrics.classifier import DomainClassifier, load_classifier, load_images
-from ganzoo_plugins.metrics.inception import InceptionFeatures, is_inception, load_inception, weights_path
+from .api import FeatureSpec, GanzooError, GanzooWarning, Metric, StepContext, check_options, declared_options
+from .data import read_split
+from .registry import get_registry
+
+__all__ = [
+    "BATCH", "DEFAULT_METRICS", "FeatureSpec", "ImageMetric", "ImageSet", "Precomputed", "embed",
+    "evaluate_generator", "feature_net", "resolve_metrics", "score", "shared_images",
+]
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
 DEFAULT_NUM = 2000
-BATCH = 500
+BATCH = 500  # images per forward pass of a feature net, and per torchmetrics update
 OVERLAP_TOLERANCE = 0.01  # held-out images also trained on that make training-set comparisons meaningless
+FILE_FEATURES = "classifier"  # the feature extractor a --classifier value that names none is a file for
 
 
 @dataclass
 class ImageSet:
-    """Images in [-1, 1] on the CPU, with the classifier's features and logits when there is one."""
+    """Images in [-1, 1] on the CPU, with the feature net's features and logits when there is one."""
 
     images: Tensor
     features: Tensor | None = None
@@ -45,14 +63,14 @@ class ImageSet:
 
     @property
     def labels(self) -> Tensor:
-        """The classifier's predicted class of every image."""
+        """The feature net's predicted class of every image."""
         return self.logits.argmax(dim=1)
 
 
 class ImageMetric(Metric):
     """A metric of generated images against real ones.
 
-    ``needs_classifier``: reads ``features``/``logits`` (the domain classifier);
+    ``needs_classifier``: reads ``features``/``logits`` (a feature net);
     ``needs_real``: compares with held-out real images (else ``real`` is None);
     ``needs_train``: also gets the training images; ``num``: the number of
     generated samples its protocol prescribes (``None``: the caller's choice).
@@ -75,6 +93,7 @@ class ImageMetric(Metric):
         return max(2, getattr(self, "k", 0) + 1)
 
     def compute(self, real: ImageSet | None, fake: ImageSet, train: ImageSet | None = None) -> dict[str, float]:
+        """The metric's figures for one generated set (a flat dict of numbers)."""
         raise NotImplementedError
 
 
@@ -93,32 +112,45 @@ class Precomputed(nn.Module):
         return x.double()
 
 
-FeatureNet = DomainClassifier | InceptionFeatures
-
-
-@torch.no_grad()
-def embed(images: Tensor, classifier: FeatureNet | None, device: torch.device) -> ImageSet:
-    """Features and logits of ``images`` in batches (on ``device``), kept on the CPU."""
-    if classifier is None:
-        return ImageSet(images)
-    classifier = classifier.to(device).eval()
-    batch = getattr(classifier, "batch_size", BATCH)
-    feats, logits = [], []
-    for i in range(0, len(images), batch):
-        f, lg = classifier.features_and_logits(images[i:i + batch].to(device))
-        feats.append(f.float().cpu())
-        logits.append(lg.float().cpu())
-    return ImageSet(images, torch.cat(feats), torch.cat(logits))
+def _feature_key(spec: str | Path) -> tuple[str, str, str, float]:
+    """(extractor name, its argument, the file it reads, that file's mtime) for a ``--classifier`` value."""
+    value = str(spec)
+    name, _, arg = value.partition(":")
+    registry = get_registry()
+    if not any(entry.name == name for entry in registry.list("features")):
+        name, arg = FILE_FEATURES, value
+    source = registry.get("features", name).source
+    path = source(arg) if source else None
+    mtime = path.stat().st_mtime if path is not None and path.is_file() else 0.0
+    return name, arg, str(path or ""), mtime
 
 
 @lru_cache(maxsize=4)
-def _cached_classifier(spec: str, mtime: float) -> FeatureNet:
-    return load_inception(spec) if is_inception(spec) else load_classifier(spec)
+def _cached_net(name: str, arg: str, source: str, mtime: float) -> nn.Module:
+    return get_registry().get("features", name).load(arg)
 
 
-def _mtime(spec: str | Path) -> float:
-    path = weights_path(spec) if is_inception(spec) else Path(spec)
-    return path.stat().st_mtime if path.is_file() else 0.0
+def feature_net(spec: str | Path) -> nn.Module:
+    """The feature net a ``--classifier`` value names: a ``ganzoo features train`` file or ``inception[:PATH]``.
+
+    Loaded once and cached while its file is unchanged; see :class:`FeatureSpec` for its interface.
+    """
+    return _cached_net(*_feature_key(spec))
+
+
+@torch.no_grad()
+def embed(images: Tensor, net: nn.Module | None, device: torch.device) -> ImageSet:
+    """Features and logits of ``images`` from a feature net in batches (on ``device``), kept on the CPU."""
+    if net is None:
+        return ImageSet(images)
+    net = net.to(device).eval()
+    batch = getattr(net, "batch_size", BATCH)
+    feats, logits = [], []
+    for i in range(0, len(images), batch):
+        f, lg = net.features_and_logits(images[i:i + batch].to(device))
+        feats.append(f.float().cpu())
+        logits.append(lg.float().cpu())
+    return ImageSet(images, torch.cat(feats), torch.cat(logits))
 
 
 def shared_images(images: Tensor, others: Tensor) -> int:
@@ -142,31 +174,25 @@ def check_heldout(metrics: dict[str, ImageMetric], dataset: str, real: ImageSet,
                       f"{names} figures are slightly off", GanzooWarning, stacklevel=3)
 
 
-def get_classifier(spec: str | Path) -> FeatureNet:
-    """The feature net for a ``--classifier`` value: a ``ganzoo features train`` file or ``inception[:PATH]``."""
-    key = str(spec) if is_inception(spec) else str(Path(spec).resolve())
-    return _cached_classifier(key, _mtime(spec))
-
-
 @lru_cache(maxsize=4)
 def _cached_real(dataset: str, root: str | None, split: str, size: int, channels: int, options: str, seed: int,
-                 limit: int | None, classifier: str | None, mtime: float, device: str) -> ImageSet:
-    images, _ = load_images(dataset, root, split, size, channels, json.loads(options), seed, limit)
-    return embed(images, get_classifier(classifier) if classifier else None, torch.device(device))
+                 limit: int | None, classifier: tuple[str, str, str, float] | None, device: str) -> ImageSet:
+    images, _ = read_split(dataset, split, data_root=root, image_size=size, channels=channels,
+                           data_options=json.loads(options), seed=seed, limit=limit)
+    return embed(images, _cached_net(*classifier) if classifier else None, torch.device(device))
 
 
 def real_images(config: Any, split: str, data_root: str | None, limit: int | None, classifier: str | None,
                 device: torch.device) -> ImageSet:
     """A split of the run's own dataset at the run's size and channels, embedded, cached."""
-    mtime = _mtime(classifier) if classifier else 0.0
     return _cached_real(config.dataset, data_root or config.data_root, split, config.image_size, config.channels,
-                        json.dumps(config.data_options, sort_keys=True), config.seed, limit, classifier, mtime,
-                        str(device))
+                        json.dumps(config.data_options, sort_keys=True), config.seed, limit,
+                        _feature_key(classifier) if classifier else None, str(device))
 
 
 def resolve_metrics(names: list[str] | tuple[str, ...] | str | None,
                     options: dict[str, Any] | None = None) -> dict[str, ImageMetric]:
-    """Metric objects by name; ``options`` maps ``name.key`` to a value."""
+    """Metric objects by name (None: :data:`DEFAULT_METRICS`); ``options`` maps ``name.key`` to a value."""
     if names is None:
         names = DEFAULT_METRICS
     if isinstance(names, str):
@@ -200,9 +226,15 @@ def score(metrics: dict[str, ImageMetric], real: ImageSet | None, fake: ImageSet
 def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.device, metrics: Any = None,
                        num: int | None = None, data_root: str | None = None, classifier: str | None = None,
                        seed: int = 0, metric_options: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
-    """Sample ``num`` images from a generation task's G and score them against the held-out split."""
-    from ganzoo.api import StepContext
+    """Sample ``num`` images from a generation task's nets and score them against the held-out split.
 
+    What a task's ``evaluate`` returns for ``ganzoo eval``: ``task`` gives
+    ``config`` (the run's dataset, size, channels) and draws its images with
+    ``fixed_inputs(ctx, None, n)`` then ``samples(nets, fixed)``; the other
+    arguments are ``evaluate``'s options (``metrics`` names or None for the
+    defaults, ``classifier`` a ``--classifier`` value, ``metric_options``
+    ``{"name.key": value}``); options it has no use for are ignored.
+    """
     chosen = resolve_metrics(metrics, metric_options)
     if num is None:
         num = max([m.num for m in chosen.values() if m.num] or [DEFAULT_NUM])
@@ -217,7 +249,7 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
         )
     cls_path = classifier if any(m.needs_classifier for m in chosen.values()) else None
     if cls_path:
-        trained_on = get_classifier(cls_path).meta.get("dataset")
+        trained_on = feature_net(cls_path).meta.get("dataset")
         if trained_on not in (None, task.config.dataset):
             warnings.warn(f"classifier {cls_path} was trained on '{trained_on}', the run on "
                           f"'{task.config.dataset}'; its features may not suit these images", GanzooWarning,
@@ -242,7 +274,7 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
     finally:
         for name, net in nets.items():
             net.train(modes[name])
-    fake = embed(torch.cat(chunks), get_classifier(cls_path) if cls_path else None, device)
+    fake = embed(torch.cat(chunks), feature_net(cls_path) if cls_path else None, device)
     results: dict[str, Any] = {"num_generated": num, "num_real": len(real) if real is not None else 0}
     results.update(score(chosen, real, fake, train, seed))
     return results
