@@ -19,28 +19,7 @@ from ganzoo import cli as ganzoo_cli_module
 from ganzoo.api import GanzooError, GanzooWarning
 from ganzoo.registry import KINDS, Registry
 
-PLUGINS = Path(__file__).parent / "plugins"
-
-
-@pytest.fixture(scope="session")
-def installed(tmp_path_factory):
-    """pip-install a test distribution of tests/plugins (no network, no build isolation) into its own folder,
-    the first time a test asks for it: ``installed["ganzoo-example"]`` is that folder."""
-
-    class Installed(dict):
-        def __missing__(self, name: str) -> Path:
-            work = tmp_path_factory.mktemp(name)
-            shutil.copytree(PLUGINS / name, work / "src")
-            target = work / "site"
-            subprocess.run(
-                [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                 "--target", str(target), str(work / "src")],
-                check=True, capture_output=True,
-            )
-            self[name] = target
-            return target
-
-    return Installed()
+from conftest import PLUGINS, ganzoo_cli
 
 
 @pytest.fixture
@@ -65,14 +44,6 @@ def cli_with(registry: Registry, monkeypatch, *args: str) -> click.testing.Resul
     monkeypatch.setattr(ganzoo_cli_module, "get_registry", lambda: registry)
     monkeypatch.setattr(ganzoo_cli_module.GanzooGroup, "_plugins_added", True)
     return CliRunner().invoke(ganzoo_cli_module.cli, list(args))
-
-
-def ganzoo_cli(*args: str, sites: list[Path] = (), env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("GANZOO_")}
-    environ["PYTHONPATH"] = os.pathsep.join([*map(str, sites), environ.get("PYTHONPATH", "")])
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True, env=environ,
-                          timeout=300)
 
 
 def test_builtins_come_from_the_entry_point_group():
