@@ -49,9 +49,9 @@ def declared_options(cls: type) -> dict[str, Any]:
     with their defaults, except those annotated ``ClassVar`` (fixed properties such as ``description``)."""
     import inspect
 
-    fixed = {k for klass in cls.__mro__ for k, hint in inspect.get_annotations(klass).items()
-             if "ClassVar" in str(hint)}
-    return {k: getattr(cls, k) for klass in reversed(cls.__mro__) for k, v in vars(klass).items()
+    own = [klass for klass in cls.__mro__ if not klass.__module__.startswith("torch")]  # not nn.Module's flags
+    fixed = {k for klass in own for k, hint in inspect.get_annotations(klass).items() if "ClassVar" in str(hint)}
+    return {k: getattr(cls, k) for klass in reversed(own) for k, v in vars(klass).items()
             if not k.startswith("_") and k not in fixed and isinstance(v, (bool, int, float, str))}
 
 
@@ -230,25 +230,39 @@ class Judge:
     fake_name: str = "G(z)"
 
 
-class Augment:
+class Augment(nn.Module):
     """A differentiable augmentation the engine applies to everything a D sees, real and fake alike.
 
-    ``__call__(x, generator)`` gets the image batch D is about to judge (before
-    condition channels are stacked on) and returns one of the same shape, drawing
-    its randomness only from ``generator`` (the engine's, so resume stays exact).
-    ``observe(real_logits)`` lets an adaptive augmentation steer itself (ADA).
+    ``forward(x, generator)`` gets an image batch (B, C, H, W) in [-1, 1] that D
+    is about to judge (before condition channels are stacked on) and returns one
+    of the same shape, differentiable in ``x``, drawing its randomness only from
+    ``generator`` (the engine's CPU generator, so resume stays exact).
+    ``observe(real_logits)`` lets an adaptive augmentation steer itself (ADA); keep
+    such state in buffers: the checkpoint saves them. Options: public class
+    attributes holding a number, boolean or string (``--augment-opt``), as for losses.
     """
 
     description: ClassVar[str] = ""
 
-    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        given = check_options("--augment-opt", f"augmentation {type(self).__name__}", declared_options(type(self)),
+                              options)
+        for key, value in given.items():
+            setattr(self, key, value)
+
+    def forward(self, x: Tensor, generator: torch.Generator) -> Tensor:
         raise NotImplementedError
 
     def observe(self, real_logits: Tensor) -> None:
-        """Called with D's logits on (augmented) reals after each D forward pass."""
+        """Called with D's logits on (augmented) reals after each D forward pass of the D step."""
+
+    def logs(self) -> dict[str, Tensor]:
+        """Figures to log with the D step (ADA's p), as device tensors."""
+        return {}
 
 
-class Regularizer:
+class Regularizer(nn.Module):
     """A D-step term beyond the loss (R1 on reals, R2 on fakes, LeCam, consistency).
 
     The engine calls it every ``interval`` D steps (lazy regularisation: the
@@ -256,14 +270,25 @@ class Regularizer:
     with an eager ``D(x) -> logits`` (same condition and augmentation as the
     loss's pass, never compiled, so input gradients and double backward work
     under ``--compile``), the real and (detached) fake images, and the logits
-    the loss saw. It returns a scalar to add to D's loss, or None.
+    the loss saw. It returns a scalar to add to D's loss, or None. Options:
+    public class attributes (``--reg-opt NAME.KEY=VALUE``); state (running
+    means) in buffers, which the checkpoint saves.
     """
 
     description: ClassVar[str] = ""
     interval: int = 1
 
-    def __call__(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, real_logits: Tensor,
-                 fake_logits: Tensor) -> Tensor | None:
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        given = check_options("--reg-opt", f"regulariser {type(self).__name__}", declared_options(type(self)),
+                              options)
+        for key, value in given.items():
+            setattr(self, key, value)
+        if self.interval < 1:
+            raise GanzooError(f"--reg-opt interval={self.interval}: {type(self).__name__} needs an interval >= 1")
+
+    def forward(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, real_logits: Tensor,
+                fake_logits: Tensor) -> Tensor | None:
         raise NotImplementedError
 
 
@@ -481,12 +506,15 @@ class Task:
         """Channels stacked onto the image D judges (``discriminator_input`` ``channels``), e.g. 1 for a mask."""
         return 0
 
+    def discriminator_in_channels(self) -> int | None:
+        """Channels D reads: the image's plus :meth:`condition_channels`, times ``--pack`` (None: the image's)."""
+        extra, pack = self.condition_channels(), self.config.pack
+        return (self.config.channels + extra) * pack if extra or pack > 1 else None
+
     def build(self) -> dict[str, nn.Module]:
         """G and D from the architecture; a task with other networks (two Gs, a history pool) overrides this."""
-        extra = self.condition_channels()
-        d_in = self.config.channels + extra if extra else None
         return {"G": self.arch.generator(self.net_config(self.generator_in_channels())),
-                "D": self.arch.discriminator(self.net_config(d_in))}
+                "D": self.arch.discriminator(self.net_config(self.discriminator_in_channels()))}
 
     def generate(self, ctx: StepContext, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Run the generator(s) on a batch: what :meth:`judges` and :meth:`generator_terms` read."""

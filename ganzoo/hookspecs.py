@@ -67,7 +67,17 @@ def register_masks(register: Register) -> None:
 
 @hookspec
 def register_features(register: Register) -> None:
-    """Register :class:`ganzoo.metrics.FeatureSpec` objects: the feature nets a ``--classifier`` value names."""
+    """Register :class:`ganzoo.api.FeatureSpec` objects: the feature nets a ``--classifier`` value names."""
+
+
+@hookspec
+def register_augments(register: Register) -> None:
+    """Register :class:`ganzoo.api.Augment` subclasses: differentiable augmentations of what D sees (``--augment``)."""
+
+
+@hookspec
+def register_regularizers(register: Register) -> None:
+    """Register :class:`ganzoo.api.Regularizer` subclasses: D-step terms such as R1 (``--reg``)."""
 
 
 @hookspec

@@ -151,6 +151,16 @@ class RunConfig:
     width: int = setting(64, help="Base feature width (ngf/ndf).", group=MODEL, high=8192, **_SIZE)
     n_critic: int | None = setting(help="D steps per G step.", group=TRAINING, shown="the loss's default", low=1,
                                    high=1000)
+    augment: str | None = setting(help="Augmentation of everything D sees, real and fake (ganzoo list augments), "
+                                       "e.g. diffaugment or ada.", group=TRAINING, shown="none", names="augments")
+    augment_options: dict[str, Any] = setting(dict, help="Augmentation option, e.g. policy=color,translation.",
+                                              group=TRAINING)
+    reg: str | None = setting(help="D regularisers, comma-separated (ganzoo list regularizers), e.g. r1 or "
+                                   "lecam,bcr.", group=TRAINING, shown="none", names="regularizers")
+    reg_options: dict[str, Any] = setting(dict, help="Regulariser option as NAME.KEY=VALUE, e.g. r1.gamma=1.",
+                                          group=TRAINING)
+    pack: int = setting(1, help="PacGAN packing: D judges this many samples stacked along channels.", group=TRAINING,
+                        low=1, high=64)
     ema: bool = setting(False, help="Keep an EMA of G for sampling.", group=TRAINING)
     ema_decay: float = setting(0.999, help="Decay of G's EMA (warmed up over the first steps).", group=TRAINING,
                                low=0, high=1)

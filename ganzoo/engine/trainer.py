@@ -14,7 +14,7 @@ import logging
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterator
 
@@ -26,7 +26,10 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .. import __version__
-from ..api import DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, StepContext, Task, check_options
+from ..api import (
+    Augment, DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, Regularizer, StepContext, Task,
+    check_options,
+)
 from ..images import save_grid
 from ..kernels import resolve_kernels, use_kernels
 from ..registry import check_provenance, get_registry, provenance
@@ -83,6 +86,45 @@ class Assembly:
     loss: Loss
     dataset: DatasetSpec
     nets: dict[str, nn.Module]
+    augment: Augment | None = None
+    regularizers: dict[str, Regularizer] = field(default_factory=dict)
+
+
+def regularizer_names(config: RunConfig) -> list[str]:
+    """The ``--reg`` names in order (comma-separated, blanks ignored)."""
+    return [name.strip() for name in (config.reg or "").split(",") if name.strip()]
+
+
+def _d_step_plugins(config: RunConfig, arch: Any, task_cls: type[Task]) -> tuple[Augment | None,
+                                                                                dict[str, Regularizer]]:
+    """The augmentation and regularisers the run asks for, and a check that D can take ``--pack``."""
+    registry = get_registry()
+    augment = None
+    if config.augment:
+        augment = registry.get("augments", config.augment)(**config.augment_options)
+    elif config.augment_options:
+        raise GanzooError("--augment-opt given without --augment; name the augmentation (ganzoo list augments)")
+    names = regularizer_names(config)
+    options: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for key, value in config.reg_options.items():
+        name, dot, option = key.partition(".")
+        if not dot or name not in options:
+            raise GanzooError(f"--reg-opt {key}={value}: write NAME.KEY=VALUE with NAME one of --reg "
+                              f"({', '.join(names) or 'none given'})")
+        options[name][option] = value
+    regularizers = {name: registry.get("regularizers", name)(**options[name]) for name in names}
+    if config.pack > 1:
+        if "channels" not in arch.discriminator_input:
+            able = [e.name for e in registry.list("archs") if "channels" in e.obj.discriminator_input]
+            raise IncompatibleError(f"--pack {config.pack}: architecture '{config.arch}' cannot take packed samples "
+                                    f"(its D's input channels cannot be set: it lacks D input 'channels'); "
+                                    f"architectures that can: {', '.join(able)}")
+        if "label" in task_cls.discriminator_input:
+            raise IncompatibleError(f"--pack {config.pack}: task '{config.task}' shows D a label per image, which "
+                                    "packed samples cannot keep; use --pack 1")
+        if config.batch_size % config.pack:
+            raise GanzooError(f"--pack {config.pack}: --batch-size {config.batch_size} is not a multiple of it")
+    return augment, regularizers
 
 
 def assemble(config: RunConfig) -> Assembly:
@@ -119,8 +161,9 @@ def assemble(config: RunConfig) -> Assembly:
     config.loss = loss_name
     options = check_options("--task-opt", f"task '{config.task}'", task_cls.option_defaults(config.task_options),
                             config.task_options)
+    augment, regularizers = _d_step_plugins(config, arch, task_cls)
     task = task_cls(arch, config, spec, **options)
-    return Assembly(config, task, loss, spec, task.build())
+    return Assembly(config, task, loss, spec, task.build(), augment, regularizers)
 
 
 def serving(task_cls: type[Task]) -> list[str]:
@@ -140,7 +183,9 @@ def serving_hint(task_cls: type[Task]) -> str:
 
 def plugin_uses(config: RunConfig) -> list[tuple[str, str]]:
     """The registered names a run is built from, for the checkpoint's plugin record."""
-    return [("tasks", config.task), ("archs", config.arch), ("losses", config.loss), ("datasets", config.dataset)]
+    uses = [("tasks", config.task), ("archs", config.arch), ("losses", config.loss), ("datasets", config.dataset)]
+    uses += [("augments", config.augment)] if config.augment else []
+    return uses + [("regularizers", name) for name in regularizer_names(config)]
 
 
 def check_plugins(meta: dict[str, Any], path: str | Path) -> None:
@@ -270,8 +315,14 @@ class Trainer:
         self.opt_d, self.opt_g = (self._adam(self.task.d_nets, config.lr_d or config.lr),
                                   self._adam(self.task.g_nets, config.lr))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
+        # The augmentation and regularisers keep state (ADA's p, LeCam's running means) that resume restores.
+        self.d_step_state = {"augment": self.asm.augment} if self.asm.augment is not None else {}
+        self.d_step_state.update({f"reg.{name}": reg for name, reg in self.asm.regularizers.items()})
+        for module in self.d_step_state.values():
+            module.to(self.device)
         self.adversarial = AdversarialStep(self.task, self.loss, self.nets, self.eager, self.ddp, self.opt_d,
-                                           self.opt_g, self.scaler, self.device, self.dtype)
+                                           self.opt_g, self.scaler, self.device, self.dtype, self.asm.augment,
+                                           list(self.asm.regularizers.values()))
         self.ema = {
             k: AveragedModel(self.eager[k], multi_avg_fn=warmup_ema(config.ema_decay), use_buffers=True)
             for k in self.task.ema_nets
@@ -388,6 +439,8 @@ class Trainer:
             tensors.update(module_tensors(name, net))
         for name, avg in self.ema.items():
             tensors.update(module_tensors(f"ema.{name}", avg))
+        for name, module in self.d_step_state.items():
+            tensors.update(module_tensors(name, module))
         optim_meta = {}
         for label, opt in (("opt_d", self.opt_d), ("opt_g", self.opt_g)):
             flat, rest = flatten_optimizer(label, opt.state_dict())
@@ -423,6 +476,8 @@ class Trainer:
             load_module(name, net, tensors, source)
         for name, avg in self.ema.items():
             load_module(f"ema.{name}", avg, tensors, source)
+        for name, module in self.d_step_state.items():
+            load_module(name, module, tensors, source)
         for label, opt in (("opt_d", self.opt_d), ("opt_g", self.opt_g)):
             opt.load_state_dict(unflatten_optimizer(label, tensors, meta["optimizers"][label]))
         for sched, state in zip(self.scheds, meta["schedulers"]):

@@ -129,7 +129,7 @@ class CycleGAN(Task):
 
     def build(self) -> dict[str, nn.Module]:
         c = self.config
-        g_cfg, d_cfg = self.net_config(self.generator_in_channels()), self.net_config()
+        g_cfg, d_cfg = self.net_config(self.generator_in_channels()), self.net_config(self.discriminator_in_channels())
         shape = (c.channels, c.image_size, c.image_size)
         return {
             "G_AB": self.arch.generator(g_cfg), "G_BA": self.arch.generator(g_cfg),
