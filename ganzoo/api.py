@@ -55,6 +55,14 @@ def declared_options(cls: type) -> dict[str, Any]:
             if not k.startswith("_") and k not in fixed and isinstance(v, (bool, int, float, str))}
 
 
+def set_options(obj: Any, flag: str, kind: str, options: dict[str, Any]) -> None:
+    """Check ``options`` against ``obj``'s declared ones (its class attributes) and set them on it: how every
+    plugin class with options (losses, metrics, augmentations, regularisers) takes its ``flag`` values."""
+    owner = f"{kind} {type(obj).__name__}"
+    for key, value in check_options(flag, owner, declared_options(type(obj)), options).items():
+        setattr(obj, key, value)
+
+
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 
 
@@ -185,9 +193,7 @@ class Loss:
     config_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any) -> None:
-        given = check_options("--loss-opt", f"loss {type(self).__name__}", declared_options(type(self)), options)
-        for key, value in given.items():
-            setattr(self, key, value)
+        set_options(self, "--loss-opt", "loss", options)
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         raise NotImplementedError
@@ -246,10 +252,7 @@ class Augment(nn.Module):
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
-        given = check_options("--augment-opt", f"augmentation {type(self).__name__}", declared_options(type(self)),
-                              options)
-        for key, value in given.items():
-            setattr(self, key, value)
+        set_options(self, "--augment-opt", "augmentation", options)
 
     def forward(self, x: Tensor, generator: torch.Generator) -> Tensor:
         raise NotImplementedError
@@ -280,10 +283,7 @@ class Regularizer(nn.Module):
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
-        given = check_options("--reg-opt", f"regulariser {type(self).__name__}", declared_options(type(self)),
-                              options)
-        for key, value in given.items():
-            setattr(self, key, value)
+        set_options(self, "--reg-opt", "regulariser", options)
         if self.interval < 1:
             raise GanzooError(f"--reg-opt interval={self.interval}: {type(self).__name__} needs an interval >= 1")
 
