@@ -26,7 +26,7 @@ from typing import Any
 
 from .api import (
     Architecture, Augment, DataOptions, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, IncompatibleError, Judge,
-    Loss, MaskSpec, Metric, NetConfig, Regularizer, StepContext, Task, check_options, item_rng, split_id,
+    Loss, MaskSpec, Metric, NetConfig, Recipe, Regularizer, StepContext, Task, check_options, item_rng, split_id,
 )
 from .hookspecs import Register, hookimpl
 from .registry import get
@@ -80,7 +80,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Architecture", "Augment", "DataOptions", "DatasetSpec", "FeatureSpec", "GanzooError", "GanzooWarning",
-    "IncompatibleError", "Judge", "Loss", "MaskSpec", "Metric", "NetConfig", "PUBLIC_MODULES", "Register",
+    "IncompatibleError", "Judge", "Loss", "MaskSpec", "Metric", "NetConfig", "PUBLIC_MODULES", "Recipe", "Register",
     "Regularizer", "StepContext", "Task", "check_options", "get",
     "hookimpl", "item_rng", "list", "split_id", "__version__", *_LAZY,
 ]

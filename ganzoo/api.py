@@ -407,6 +407,22 @@ class FeatureSpec:
     source: Callable[[str], Path] | None = None
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """A named set of run settings with its source: ``ganzoo train --recipe NAME``.
+
+    ``settings`` maps :class:`ganzoo.RunConfig` fields (``arch``, ``loss``,
+    ``lr``, ``task_options``, ...) to values; any option the user gives (on the
+    command line or in ``--config``) overrides the recipe's, and ``*_options``
+    tables merge key by key. ``source`` says where the settings come from: a
+    paper, a repository, or "seed 001 as written".
+    """
+
+    settings: dict[str, Any]
+    description: str
+    source: str
+
+
 @dataclass
 class StepContext:
     """What the engine hands a task on every step."""

@@ -18,8 +18,8 @@ import click
 from . import __version__
 from .api import GanzooError, GanzooWarning, declared_options
 from .engine.config import (
-    SETTING, SETTINGS, RunConfig, Setting, load_toml, option_flag, parse_options, resume_config, setting_help,
-    setting_kind,
+    SETTING, SETTINGS, RunConfig, Setting, apply_recipe, load_toml, option_flag, parse_options, resume_config,
+    setting_help, setting_kind,
 )
 from .registry import KINDS, ALIASES, get_registry
 from .runs import CONTEXT
@@ -116,6 +116,10 @@ def _entry_json(entry: Any) -> dict[str, Any]:
         data.update(n_critic=getattr(obj, "n_critic", 1), config_defaults=getattr(obj, "config_defaults", {}),
                     options=declared_options(obj))
     elif entry.kind == "metrics" and isinstance(obj, type):
+        data.update(options=declared_options(obj))
+    elif entry.kind == "recipes":
+        data.update(settings=obj.settings, source=obj.source)
+    elif entry.kind in ("augments", "regularizers"):
         data.update(options=declared_options(obj))
     elif entry.kind == "masks":
         data.update(area=list(obj.area), options=obj.options, min_size=obj.min_size)
@@ -254,7 +258,7 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
                 values[key] = {**base, **given} if isinstance(base, dict) else base
         elif value is not None:
             values[key] = value
-    return RunConfig.from_dict(values, config_file or "command line"), set(values)
+    return RunConfig.from_dict(apply_recipe(values), config_file or "command line"), set(values)
 
 
 RUN_FILES = ("checkpoint.safetensors", "log.jsonl", "samples.png", "index.html", "config.toml")

@@ -76,6 +76,11 @@ def register_augments(register: Register) -> None:
 
 
 @hookspec
+def register_recipes(register: Register) -> None:
+    """Register :class:`ganzoo.api.Recipe` objects: named run settings (``ganzoo train --recipe``)."""
+
+
+@hookspec
 def register_regularizers(register: Register) -> None:
     """Register :class:`ganzoo.api.Regularizer` subclasses: D-step terms such as R1 (``--reg``)."""
 

@@ -31,8 +31,8 @@ import pluggy
 
 from . import hookspecs
 from .api import (
-    Architecture, Augment, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, Loss, MaskSpec, Metric, Regularizer,
-    Task,
+    Architecture, Augment, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, Loss, MaskSpec, Metric, Recipe,
+    Regularizer, Task,
 )
 
 BUILTIN_DIST = "ganzoo"
@@ -46,12 +46,15 @@ KINDS = {
     "features": "register_features",
     "augments": "register_augments",
     "regularizers": "register_regularizers",
+    "recipes": "register_recipes",
 }
 SINGULAR = {"archs": "architecture", "losses": "loss", "tasks": "task", "datasets": "dataset", "metrics": "metric",
-            "masks": "mask", "features": "feature extractor", "augments": "augmentation", "regularizers": "regulariser"}
+            "masks": "mask", "features": "feature extractor", "augments": "augmentation", "regularizers": "regulariser",
+            "recipes": "recipe"}
 ALIASES = {"architectures": "archs", "arch": "archs", "loss": "losses", "task": "tasks", "dataset": "datasets",
            "metric": "metrics", "mask": "masks", "feature": "features",
-           "augment": "augments", "augmentations": "augments", "regularizer": "regularizers", "reg": "regularizers"}
+           "augment": "augments", "augmentations": "augments", "regularizer": "regularizers", "reg": "regularizers",
+           "recipe": "recipes"}
 # What each kind registers: an instance of the class (False) or a subclass of it (True).
 EXPECTED: dict[str, tuple[type, bool]] = {
     "archs": (Architecture, False),
@@ -63,6 +66,7 @@ EXPECTED: dict[str, tuple[type, bool]] = {
     "features": (FeatureSpec, False),
     "augments": (Augment, True),
     "regularizers": (Regularizer, True),
+    "recipes": (Recipe, False),
 }
 # A name is selectable on the command line, qualifiable as plugin:name and safe as a path component.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -119,6 +119,8 @@ class RunConfig:
       ``ckpt_every`` (in steps), ``n_samples`` (per grid), ``progress``.
     """
 
+    recipe: str | None = setting(help="Named settings from a paper or a seed (ganzoo list recipes); any option "
+                                      "given overrides the recipe's.", group=MODEL, shown="none", names="recipes")
     arch: str | None = setting(help="Architecture (ganzoo list archs).", group=MODEL,
                                shown="the task's default: dcgan for generation", names="archs")
     loss: str | None = setting(help="Adversarial loss (ganzoo list losses).", group=MODEL, shown="task default",
@@ -301,6 +303,41 @@ def resume_config(saved: RunConfig, given: RunConfig, explicit: Collection[str] 
     if changes.get("out") is None:
         changes["out"] = str(Path(resume).parent if Path(resume).is_file() else Path(resume))
     return dataclasses.replace(saved, **changes)
+
+
+# Recipe settings that name a registered plugin, and its kind: a recipe from a plugin not installed is one line.
+RECIPE_NAMES = {"task": "tasks", "arch": "archs", "loss": "losses", "dataset": "datasets", "augment": "augments"}
+
+
+def apply_recipe(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (TOML and command line) over the settings of the recipe they name, ``*_options`` tables merged
+    key by key; without a recipe, ``values`` as they are."""
+    if not values.get("recipe"):
+        return values
+    from ..registry import get_registry
+
+    registry = get_registry()
+    name = values["recipe"]
+    recipe = registry.get("recipes", name)
+    unknown = sorted(set(recipe.settings) - {f.name for f in dataclasses.fields(RunConfig)})
+    if unknown:
+        raise GanzooError(f"recipe '{name}' sets {', '.join(unknown)}, which are no run settings; fix the recipe")
+    for key, kind in RECIPE_NAMES.items():
+        wanted = recipe.settings.get(key)
+        if wanted and key not in values:
+            try:
+                registry.entry(kind, wanted)
+            except GanzooError as exc:
+                raise GanzooError(f"recipe '{name}' needs {key} '{wanted}', which is not installed ({exc})") from None
+    settings = dict(recipe.settings)
+    for budget, other in (("steps", "epochs"), ("epochs", "steps")):
+        if budget in values:  # a budget the user gives replaces the recipe's, whichever kind it is
+            settings.pop(other, None)
+    merged = {**settings, **values}
+    for key, table in recipe.settings.items():
+        if isinstance(table, dict) and isinstance(values.get(key), dict):
+            merged[key] = {**table, **values[key]}
+    return merged
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
