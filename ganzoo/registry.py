@@ -30,7 +30,9 @@ from typing import Any, Iterable
 import pluggy
 
 from . import hookspecs
-from .api import Architecture, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, Loss, MaskSpec, Metric, Task
+from .api import (
+    Architecture, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, Logger, Loss, MaskSpec, Metric, Task,
+)
 
 BUILTIN_DIST = "ganzoo"
 KINDS = {
@@ -41,11 +43,12 @@ KINDS = {
     "metrics": "register_metrics",
     "masks": "register_masks",
     "features": "register_features",
+    "loggers": "register_loggers",
 }
 SINGULAR = {"archs": "architecture", "losses": "loss", "tasks": "task", "datasets": "dataset", "metrics": "metric",
-            "masks": "mask", "features": "feature extractor"}
+            "masks": "mask", "features": "feature extractor", "loggers": "logger"}
 ALIASES = {"architectures": "archs", "arch": "archs", "loss": "losses", "task": "tasks", "dataset": "datasets",
-           "metric": "metrics", "mask": "masks", "feature": "features"}
+           "metric": "metrics", "mask": "masks", "feature": "features", "logger": "loggers"}
 # What each kind registers: an instance of the class (False) or a subclass of it (True).
 EXPECTED: dict[str, tuple[type, bool]] = {
     "archs": (Architecture, False),
@@ -55,6 +58,7 @@ EXPECTED: dict[str, tuple[type, bool]] = {
     "metrics": (Metric, True),
     "masks": (MaskSpec, False),
     "features": (FeatureSpec, False),
+    "loggers": (Logger, True),
 }
 # A name is selectable on the command line, qualifiable as plugin:name and safe as a path component.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
