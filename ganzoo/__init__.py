@@ -6,7 +6,7 @@ The public API, which is all a plugin may import (the built-in ones in
 
 * ``ganzoo.api``: the plugin contract, the types plugins register
   (Architecture, Loss, Task, DatasetSpec, MaskSpec, FeatureSpec, Metric,
-  NetConfig, StepContext, DataOptions), what a task hands the adversarial step
+  Logger, NetConfig, StepContext, DataOptions), what a task hands the adversarial step
   (Judge) and its hooks (Augment, Regularizer), and their option checks;
 * ``ganzoo.hookspecs``: the hooks (``hookimpl``, ``Register``);
 * ``ganzoo.images``: image read/write in ganzoo's convention (CxHxW in [-1, 1]);
@@ -26,7 +26,8 @@ from typing import Any
 
 from .api import (
     Architecture, Augment, DataOptions, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, IncompatibleError, Judge,
-    Loss, MaskSpec, Metric, NetConfig, Recipe, Regularizer, StepContext, Task, check_options, item_rng, split_id,
+    Logger, Loss, MaskSpec, Metric, NetConfig, Recipe, Regularizer, StepContext, Task, check_options, item_rng,
+    split_id,
 )
 from .hookspecs import Register, hookimpl
 from .registry import get
@@ -80,7 +81,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Architecture", "Augment", "DataOptions", "DatasetSpec", "FeatureSpec", "GanzooError", "GanzooWarning",
-    "IncompatibleError", "Judge", "Loss", "MaskSpec", "Metric", "NetConfig", "PUBLIC_MODULES", "Recipe", "Register",
-    "Regularizer", "StepContext", "Task", "check_options", "get",
-    "hookimpl", "item_rng", "list", "split_id", "__version__", *_LAZY,
+    "IncompatibleError", "Judge", "Logger", "Loss", "MaskSpec", "Metric", "NetConfig", "PUBLIC_MODULES", "Recipe",
+    "Register", "Regularizer", "StepContext", "Task", "check_options", "get", "hookimpl", "item_rng", "list",
+    "split_id", "__version__", *_LAZY,
 ]

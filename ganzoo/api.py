@@ -577,6 +577,47 @@ class Task:
         return max(1, int(round(n**0.5)))
 
 
+class Logger:
+    """Where a training run's figures and sample grids go (kind ``loggers``, chosen with ``--logger NAME``).
+
+    The engine makes one of each chosen logger per training run, on the process
+    that writes (rank 0), before the first step: ``cls(run_dir, config, step)``
+    with the run directory, the resolved :class:`ganzoo.RunConfig` and the step
+    training starts from (the checkpoint's on ``--resume``). Records an earlier
+    attempt wrote after that step are stale (all of them when it is 0: a new
+    run). Then, in training order:
+
+    * ``log(step, scalars)``: a record of named figures. Every ``--log-every``
+      steps the training figures (``d_loss``, ``g_loss``, ``D(x)``, ``D(G(z))``,
+      the task's own terms, ``lr``, ``img_per_s``); with ``--eval-every``, the
+      task's evaluation figures, named ``eval/<figure>``. Numbers are what a
+      tracker plots; skip any other value (None marks a figure that was not finite);
+    * ``image(step, name, grid, path)``: a sample grid as an HxWxC (HxW for
+      gray) uint8 array, and the PNG the engine wrote it to;
+    * ``close()``: training ended.
+
+    Write each record through (flush it): a run stopped by an error keeps what
+    was logged. ``requires`` maps each module the logger imports beyond
+    ganzoo's own dependencies to the pip requirement that installs it; the
+    engine refuses a logger whose module is missing before training, naming it.
+    """
+
+    description: ClassVar[str] = ""
+    requires: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, run_dir: Path, config: Any, step: int) -> None:
+        self.run_dir, self.config = Path(run_dir), config
+
+    def log(self, step: int, scalars: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def image(self, step: int, name: str, grid: np.ndarray, path: Path) -> None:
+        """A sample grid; a logger that keeps no pictures ignores it."""
+
+    def close(self) -> None:
+        """Training ended: flush and release files or connections."""
+
+
 class Metric:
     """A quality metric; see plugins/metrics for the concrete protocol of each."""
 

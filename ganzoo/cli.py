@@ -18,7 +18,7 @@ import click
 from . import __version__
 from .api import GanzooError, GanzooWarning, declared_options
 from .engine.config import (
-    SETTING, SETTINGS, RunConfig, Setting, apply_recipe, load_toml, option_flag, parse_options, resume_config,
+    SETTING, SETTINGS, RunConfig, Setting, apply_recipe, load_toml, option_flag, parse_names, parse_options, resume_config,
     setting_help, setting_kind,
 )
 from .registry import KINDS, ALIASES, get_registry
@@ -123,6 +123,8 @@ def _entry_json(entry: Any) -> dict[str, Any]:
         data.update(options=declared_options(obj))
     elif entry.kind == "masks":
         data.update(area=list(obj.area), options=obj.options, min_size=obj.min_size)
+    elif entry.kind == "loggers":
+        data.update(requires=obj.requires)
     return data
 
 
@@ -132,7 +134,7 @@ def _entry_json(entry: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_cmd(kind: str, pattern: str, as_json: bool) -> None:
     """List registered KIND entries matching an fnmatch PATTERN (archs, losses, tasks, datasets, metrics, masks,
-    features).
+    features, loggers).
 
     \b
     Examples:
@@ -201,6 +203,8 @@ def _setting_option(spec: dataclasses.Field) -> Callable[[Callable], Callable]:
     extra: dict[str, Any] = {}
     if kind == "dict[str, Any]":
         extra.update(multiple=True, metavar="K=V")
+    elif kind == "list[str]":
+        extra.update(multiple=True, metavar="NAME[,NAME]")
     elif kind == "bool":
         flag = f"{flag}/--no-{flag[2:]}"
     elif setting.choices:
@@ -256,6 +260,9 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
                 given = parse_options(value, option_flag(key))
                 base = values.get(key, {})  # a TOML value that is no table is left for RunConfig to refuse
                 values[key] = {**base, **given} if isinstance(base, dict) else base
+        elif isinstance(value, tuple):  # a list setting: the command line's names replace the file's
+            if value:
+                values[key] = parse_names(value)
         elif value is not None:
             values[key] = value
     return RunConfig.from_dict(apply_recipe(values), config_file or "command line"), set(values)

@@ -86,5 +86,10 @@ def register_regularizers(register: Register) -> None:
 
 
 @hookspec
+def register_loggers(register: Register) -> None:
+    """Register :class:`ganzoo.api.Logger` subclasses: where ``--logger NAME`` sends a run's figures and grids."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``ganzoo`` CLI group (``ganzoo plugins --json`` lists them under ``provides``)."""

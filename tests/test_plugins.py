@@ -51,7 +51,9 @@ def test_builtins_come_from_the_entry_point_group():
     assert plugins["dcgan"]["entry_point_group"] == "ganzoo"
     assert plugins["hinge"]["provides"] == {"losses": ["hinge"]}
     assert plugins["unconditional"]["module"] == "ganzoo_plugins.tasks.unconditional"
-    assert plugins["cyclegan"]["provides"] == {"tasks": ["cyclegan"], "commands": ["translate"]}
+    assert plugins["cyclegan"]["provides"] == {"tasks": ["cyclegan"]}
+    assert plugins["translate"]["provides"] == {"commands": ["translate"]}
+    assert plugins["logger-tensorboard"]["provides"] == {"loggers": ["tensorboard"]}
 
 
 def test_third_party_plugin_shows_up_and_trains(installed, tmp_path):
@@ -224,7 +226,7 @@ def test_failing_register_commands_skips_only_that_plugin(registry_with, capsys,
     assert stderr_lines(capsys) == ["ganzoo: skipping the commands of plugin 'badcommands' from ganzoo-badcommands "
                                     "0.1.0: register_commands raised RuntimeError: commands went wrong"]
     assert "half-added" not in group.commands and "translate" in group.commands
-    assert registry.provided_by("cyclegan", "ganzoo")["commands"] == ["translate"]
+    assert registry.provided_by("translate", "ganzoo")["commands"] == ["translate"]
 
     site = [installed["ganzoo-badcommands"]]
     helped = ganzoo_cli("--help", sites=site)

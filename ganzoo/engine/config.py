@@ -46,6 +46,7 @@ class Setting:
     why: str = ""
     choices: tuple[str, ...] = ()
     names: str = ""  # registry kind whose names the option completes in the shell
+    flag: str = ""  # the command-line flag where the field's name does not give it (``loggers``: ``--logger``)
     resume: bool = False  # may differ from the saved run on --resume
     directory: bool = False
 
@@ -80,9 +81,9 @@ SEED_MAX = 2**63 - 1  # see the seed's Setting.why
 
 
 def setting(default: Any = None, **meta: Any) -> Any:
-    """A :class:`RunConfig` field with its :class:`Setting`; ``default=dict`` gives an empty table."""
-    if default is dict:
-        return field(default_factory=dict, metadata={SETTING: Setting(**meta)})
+    """A :class:`RunConfig` field with its :class:`Setting`; ``default=dict`` (``list``) gives an empty table (list)."""
+    if default in (dict, list):
+        return field(default_factory=default, metadata={SETTING: Setting(**meta)})
     return field(default=default, metadata={SETTING: Setting(**meta)})
 
 
@@ -116,7 +117,10 @@ class RunConfig:
     * speed: ``device``, ``precision`` (fp32, bf16, fp16), ``channels_last``,
       ``compile``, ``kernels``; ``seed`` fixes everything random;
     * output: ``out`` (the run directory), ``log_every``, ``sample_every``,
-      ``ckpt_every`` (in steps), ``n_samples`` (per grid), ``progress``.
+      ``ckpt_every`` (in steps), ``n_samples`` (per grid), ``progress``,
+      ``loggers`` (logger plugins besides ``jsonl``); ``eval_every`` scores the
+      run every N steps with the task's evaluation (``metrics``, ``eval_num``,
+      ``classifier`` as ``ganzoo eval``'s) and logs the figures.
     """
 
     recipe: str | None = setting(help="Named settings from a paper or a seed (ganzoo list recipes); any option "
@@ -186,6 +190,18 @@ class RunConfig:
     n_samples: int = setting(64, help="Images in each sample grid (from a fixed latent).", group=OUTPUT, high=4096,
                              **_SIZE)
     progress: bool = setting(True, help="Show a progress bar.", group=OUTPUT, resume=True)
+    loggers: list[str] = setting(list, help="Also log to this logger plugin, e.g. csv, tensorboard (repeatable; "
+                                 "ganzoo list loggers); log.jsonl is always written.", group=OUTPUT, flag="--logger",
+                                 names="loggers", resume=True)
+    eval_every: int | None = setting(help="Score the run every N steps (the task's evaluation, as ganzoo eval) and "
+                                     "log the figures.", group=OUTPUT, shown="off", resume=True, **_COUNT)
+    metrics: list[str] = setting(list, help="Metrics for --eval-every, comma-separated (tasks scored by metric "
+                                 "plugins; ganzoo list metrics).", group=OUTPUT, shown="the task's defaults",
+                                 names="metrics", resume=True)
+    eval_num: int | None = setting(help="Generated samples per --eval-every evaluation (as ganzoo eval -n).",
+                                   group=OUTPUT, shown="the evaluation's default", resume=True, low=2, high=10**7)
+    classifier: str | None = setting(help="Feature net for --metrics: a `ganzoo features train` file, or "
+                                     "inception[:PATH].", group=OUTPUT, resume=True)
     arch_options: dict[str, Any] = setting(dict, help="Architecture option (repeatable).", group=MODEL)
     loss_options: dict[str, Any] = setting(dict, help="Loss option, e.g. gp_weight=5.", group=MODEL)
     task_options: dict[str, Any] = setting(dict, help="Task option (repeatable).", group=MODEL)
@@ -228,16 +244,19 @@ ENGINE_DEFAULTS: dict[str, Any] = {name: s.recipe for name, s in SETTINGS.items(
 _KINDS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "int": (int, "an integer"), "float": ((int, float), "a number"), "str": (str, "a string"),
     "bool": (bool, "true or false"), "dict[str, Any]": (dict, "a table of KEY = VALUE"),
+    "list[str]": (list, "a list of names"),
 }
 
 
 def setting_kind(spec: dataclasses.Field) -> str:
-    """``int``, ``float``, ``str``, ``bool`` or ``dict[str, Any]``: the field's type without ``| None``."""
+    """``int``, ``float``, ``str``, ``bool``, ``dict[str, Any]`` or ``list[str]``: the type without ``| None``."""
     return str(spec.type).split(" | ")[0]
 
 
 def option_flag(name: str) -> str:
     """The command-line flag of a setting: ``batch_size`` -> ``--batch-size``, ``loss_options`` -> ``--loss-opt``."""
+    if name in SETTINGS and SETTINGS[name].flag:
+        return SETTINGS[name].flag
     if name.endswith("_options"):
         name = name.removesuffix("ions")
     return "--" + name.replace("_", "-")
@@ -264,6 +283,10 @@ def _checked(spec: dataclasses.Field, value: Any) -> Any:
         for key, item in value.items():
             if isinstance(item, float) and not math.isfinite(item):
                 raise GanzooError(f"{flag}: {key} = {item!r} must be a finite number")
+        return value
+    if isinstance(value, list):
+        if not all(isinstance(item, str) and item for item in value):
+            raise GanzooError(f"{flag}: expects {expects}, e.g. [\"csv\", \"tensorboard\"]")
         return value
     if s.choices and value not in s.choices:
         raise GanzooError(f"{flag}: choose one of {', '.join(s.choices)}")
@@ -364,6 +387,12 @@ def parse_options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
         except tomllib.TOMLDecodeError:
             result[key.strip().replace("-", "_")] = value
     return result
+
+
+def parse_names(values: tuple[str, ...]) -> list[str]:
+    """Names given as a repeatable, comma-separated option (``--logger csv --logger tensorboard`` or
+    ``--logger csv,tensorboard``), in order, each once."""
+    return list(dict.fromkeys(name.strip() for value in values for name in value.split(",") if name.strip()))
 
 
 def save_toml(config: RunConfig, path: Path) -> None:

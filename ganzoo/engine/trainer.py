@@ -7,7 +7,6 @@ and everything around it is here, shared by every task.
 
 from __future__ import annotations
 
-import html
 import inspect
 import json
 import logging
@@ -45,6 +44,8 @@ from .checkpoint import (
 )
 from .config import ENGINE_DEFAULTS, RunConfig, resume_config, save_toml
 from .distributed import World, convert_sync_batchnorm
+from .runlog import RunLoggers, check_evaluation, evaluate_now, logger_classes
+from .runpage import write_page
 
 log = logging.getLogger("ganzoo")
 
@@ -297,6 +298,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.asm = assemble(config)
         self.task, self.loss = self.asm.task, self.asm.loss
+        self.logger_classes = logger_classes(config)
+        check_evaluation(config, self.task)
+        self.loggers: RunLoggers | None = None  # opened by fit() on the writing process
         if config.precision not in PRECISIONS:
             raise GanzooError(f"--precision {config.precision}: choose one of {', '.join(PRECISIONS)}")
         self.dtype = PRECISIONS[config.precision]
@@ -430,7 +434,9 @@ class Trainer:
         path = self.run_dir / "samples" / f"step_{self.step:06d}.png"
         save_grid(images, path, nrow=self.task.sample_nrow(images.shape[0]))
         save_grid(images, self.run_dir / "samples.png", nrow=self.task.sample_nrow(images.shape[0]))
-        write_index(self.run_dir, self.task)
+        if self.loggers is not None:
+            self.loggers.image(self.step, "samples", path)
+        write_page(self.run_dir, self.task)
         return path
 
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -490,13 +496,6 @@ class Trainer:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.step, self.batches = meta["step"], meta["batches"]
 
-    def _truncate_log(self, path: Path) -> None:
-        """On resume, drop log lines written after the checkpoint so the log reads as one run."""
-        if not path.exists():
-            return
-        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= self.step]
-        path.write_text("".join(line + "\n" for line in kept))
-
     def fit(self) -> Path:
         """Train to ``config.steps``; returns the run directory."""
         from tqdm.auto import tqdm
@@ -506,9 +505,9 @@ class Trainer:
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_toml(cfg, self.run_dir / "config.toml")
-        log_path = self.run_dir / "log.jsonl"
-        if main:
-            self._truncate_log(log_path)
+            self.loggers = RunLoggers(self.logger_classes, self.run_dir, cfg, self.step)
+            if cfg.eval_every and self.step == 0:  # the curves' start; a bad --classifier fails before training
+                self.loggers.log(evaluate_now(self.task, self.sample_nets(), self.device, cfg, self.step))
         fixed = self.fixed_inputs()
         batches = self.batch_stream()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="step",
@@ -527,38 +526,24 @@ class Trainer:
                           "lr": self.scheds[1].get_last_lr()[0],
                           "img_per_s": round(images_per_step * (self.step - tick_step) / max(now - tick, 1e-9), 1)}
                 tick, tick_step = now, self.step
-                with log_path.open("a") as fh:
-                    fh.write(json.dumps(record) + "\n")
+                self.loggers.log(record)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in ("step", "lr")})
+            if main and cfg.eval_every and (self.step % cfg.eval_every == 0 or last):
+                self.loggers.log(evaluate_now(self.task, self.sample_nets(), self.device, cfg, self.step))
+                tick = time.perf_counter()  # img/s measures training, not the evaluation
             if main and (self.step % cfg.sample_every == 0 or last):
                 self.save_samples(fixed)
             if main and (self.step % cfg.ckpt_every == 0 or last):
                 self.save()
         bar.close()
+        if main:
+            self.loggers.close()
         if self.world > 1:
             # DDP's reducers hold the process group: drop them so leaving it stops gloo's threads
             # now, not in the interpreter's teardown (where a live thread aborts the process).
             self.ddp = self.nets = self.adversarial.ddp = self.adversarial.nets = self.eager
         self.dist.leave()
         return self.run_dir
-
-
-def write_index(run_dir: Path, task: Task) -> Path:
-    """A static index.html of the sample grids, newest first: a run viewer that needs no server."""
-    cfg = json.dumps({k: v for k, v in vars(task.config).items() if not isinstance(v, dict)}, indent=1)
-    grids = sorted((run_dir / "samples").glob("step_*.png"), reverse=True)
-    items = "\n".join(
-        f'<figure><figcaption>step {int(p.stem[5:])}</figcaption><img src="samples/{p.name}"></figure>' for p in grids
-    )
-    page = (
-        f"<!doctype html><meta charset='utf-8'><title>ganzoo run {html.escape(run_dir.name)}</title>"
-        "<style>body{font-family:sans-serif} img{image-rendering:pixelated;width:min(100%,768px)}</style>"
-        f"<h1>{html.escape(run_dir.name)}</h1><p>{html.escape(task.sample_caption)}</p>"
-        f"<details><summary>config</summary><pre>{html.escape(cfg)}</pre></details>{items}"
-    )
-    path = run_dir / "index.html"
-    path.write_text(page)
-    return path
 
 
 def load_for_inference(path: str | Path, device: str = "auto", use_ema: bool = True) -> tuple[Assembly, dict[str, nn.Module]]:
