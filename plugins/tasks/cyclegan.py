@@ -31,6 +31,7 @@ The history pools are parameter-free modules in the network dict (``pool_A``,
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch import Tensor, nn
 
 import ganzoo
-from ganzoo.api import Architecture, DatasetSpec, GanzooError, Judge, StepContext, Task
+from ganzoo.api import Architecture, DatasetSpec, GanzooError, GanzooWarning, Judge, StepContext, Task
 from ganzoo.hookspecs import hookimpl
-from ganzoo.images import list_images, read_image, save_grid, save_image, to_uint8
+from ganzoo.images import list_images, read_image, save_grid, save_image, to_uint8, verify_image
 
 SAMPLE_ROWS = 8
 EVAL_GRID_ROWS = 8
@@ -310,8 +311,16 @@ def register_commands(cli: click.Group) -> None:
         run.require_command("translate")
         G = run.nets["G_AB" if direction == "AtoB" else "G_BA"]
         plan = _plan(inputs, Path(out))
+        channels = run.config.channels
+        converted = [source for source, _ in plan if verify_image(source) != channels]
+        if converted:
+            given, model, how = (("grayscale", "RGB", "as gray RGB (its channel repeated)") if channels == 3 else
+                                 ("RGB", "grayscale", "as gray (luma)"))
+            warnings.warn(f"{len(converted)} of {len(plan)} input image(s) (e.g. {converted[0]}) are {given} but the "
+                          f"model is {model}: each is translated {how}, and its output is {model}", GanzooWarning,
+                          stacklevel=2)
         with torch.no_grad():
             for source, target in plan:
-                image = read_image(source, run.config.channels).to(run.device)
+                image = read_image(source, channels).to(run.device)
                 save_image(translate_image(G, image).float(), target)
         click.echo(f"translated {len(plan)} image(s) {direction} into {out}")
