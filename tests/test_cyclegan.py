@@ -121,6 +121,20 @@ def test_resize_upsampling_paints_no_checkerboard_transposed_convs_do():
             NetConfig(image_size=16, channels=3, width=8, options={"upsample": "bilinear"}))
 
 
+def test_residual_generator_corrects_its_input_and_needs_matching_channels():
+    arch = ganzoo.get("archs", "resnet-6blocks")
+    G = arch.generator(NetConfig(image_size=16, channels=3, width=8, in_channels=3, options={"residual": True}))
+    last = [m for m in G.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    x = torch.rand(2, 3, 16, 16) * 1.8 - 0.9
+    torch.testing.assert_close(G(x), x, atol=1e-5, rtol=0)  # no correction: the input itself
+    torch.nn.init.constant_(last.bias, 0.5)
+    torch.testing.assert_close(G(x), torch.tanh(torch.atanh(x) + 0.5), atol=1e-5, rtol=0)
+    with pytest.raises(GanzooError, match="residual=true .* not 4 and 3"):
+        arch.generator(NetConfig(image_size=16, channels=3, width=8, in_channels=4, options={"residual": True}))
+
+
 def test_architecture_limits_are_checked_before_training(tmp_path):
     with pytest.raises(IncompatibleError, match="multiple of 4"):
         assemble(tiny(tmp_path, image_size=18))

@@ -18,6 +18,13 @@ checkerboard (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts");
 ``resize`` upsamples nearest-neighbour and then applies a reflect-padded 3x3
 conv, which cannot make one (see benchmarks/results/style_transfer.md).
 
+``--arch-opt residual=true`` (not in the reference): G learns a correction to
+its input, ``G(x) = tanh(atanh(x) + net(x))`` with the final tanh moved out of
+the net (global residual learning, as in VDSR, Kim et al. 2016). It starts as
+the identity map and keeps the input's structure unless the losses ask for a
+change, where the reference G must rebuild every detail through its 4x
+downsampled bottleneck. Input and output channels must match.
+
 ``resnet-9blocks`` is the reference choice for 256 px, ``resnet-6blocks`` for
 128 px and below. D is the shared PatchGAN (``n_layers=3`` by default, set with
 ``--arch-opt n_layers=N``); instance norm unless ``--arch-opt d_norm=...``.
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import torch
 from torch import Tensor, nn
 
 from ganzoo.api import Architecture, GanzooError, IncompatibleError, NetConfig
@@ -39,6 +47,7 @@ from ganzoo_plugins.architectures.patchgan import PatchDiscriminator, patch_disc
 
 NORMS = {"instance": nn.InstanceNorm2d, "batch": nn.BatchNorm2d, "none": lambda channels: nn.Identity()}
 UPSAMPLES = ("transpose", "resize")
+EDGE = 1 - 1e-3  # atanh(+-1) is infinite: residual G reads saturated pixels as +-EDGE
 
 
 def upsampling(cin: int, cout: int, mode: str, bias: bool) -> list[nn.Module]:
@@ -67,12 +76,16 @@ class ResnetGenerator(nn.Module):
     """Image-to-image ``G(x) -> y`` in [-1, 1], same spatial size for sides that are multiples of 4."""
 
     def __init__(self, in_channels: int, out_channels: int, width: int = 64, n_blocks: int = 9,
-                 norm: str = "instance", upsample: str = "transpose") -> None:
+                 norm: str = "instance", upsample: str = "transpose", residual: bool = False) -> None:
         super().__init__()
         if norm not in NORMS:
             raise GanzooError(f"ResNet generator g_norm '{norm}': choose one of {', '.join(NORMS)}")
         if upsample not in UPSAMPLES:
             raise GanzooError(f"ResNet generator upsample '{upsample}': choose one of {', '.join(UPSAMPLES)}")
+        if residual and in_channels != out_channels:
+            raise GanzooError(f"ResNet generator residual=true adds its output to its input, so it needs as many input "
+                              f"channels as output channels, not {in_channels} and {out_channels}; drop residual")
+        self.residual = residual
         bias, make_norm = norm != "batch", NORMS[norm]
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7, bias=bias), make_norm(width), nn.ReLU(True),
@@ -84,17 +97,20 @@ class ResnetGenerator(nn.Module):
         for mult in (4, 2):
             layers += [*upsampling(width * mult, width * mult // 2, upsample, bias), make_norm(width * mult // 2),
                        nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), *([] if residual else [nn.Tanh()])]
         self.net = nn.Sequential(*layers)
         init_dcgan(self)  # the reference's 'normal' init is DCGAN's
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.residual:
+            return torch.tanh(torch.atanh(x.clamp(-EDGE, EDGE)) + self.net(x))
         return self.net(x)
 
 
 def resnet_generator(cfg: NetConfig, n_blocks: int) -> ResnetGenerator:
     norm, upsample = str(cfg.options.get("g_norm", "instance")), str(cfg.options.get("upsample", "transpose"))
-    return ResnetGenerator(cfg.in_channels or cfg.channels, cfg.channels, cfg.width, n_blocks, norm, upsample)
+    return ResnetGenerator(cfg.in_channels or cfg.channels, cfg.channels, cfg.width, n_blocks, norm, upsample,
+                           bool(cfg.options.get("residual", False)))
 
 
 def patch_grid(image_size: int, n_layers: int) -> int:
@@ -131,7 +147,8 @@ def _architecture(n_blocks: int, advice: str) -> Architecture:
         generator_input=("image",),
         discriminator_input=("image", "channels"),
         discriminator_output="patch",
-        options={"g_norm": "instance", "n_layers": 3, "d_norm": "instance", "upsample": "transpose"},
+        options={"g_norm": "instance", "n_layers": 3, "d_norm": "instance", "upsample": "transpose",
+                 "residual": False},
         size_multiple=4,
         min_size=8,
     )
