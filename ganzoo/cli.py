@@ -313,7 +313,7 @@ def start_line(trainer: Any) -> str:
         import torch
 
         speed.append(_count(torch.get_num_threads(), "thread"))
-    steps = f"steps {trainer.step} -> {c.steps}" if trainer.step else f"{c.steps} steps"
+    steps = f"steps {trainer.step} -> {c.steps}" if trainer.step else _count(c.steps, "step")
     return (f"training {what} on {data}, batch {c.batch_size}, {steps}, on {device} ({', '.join(speed)}); "
             f"writing {trainer.run_dir}")
 
@@ -394,12 +394,17 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
 @click.argument("checkpoint", type=click.Path())
 @click.option("-n", "--num", type=click.IntRange(min=1), default=64, show_default=True, help="Number of images.")
 @click.option("--out", default="samples.png", show_default=True, type=click.Path(dir_okay=False), help="Grid PNG to write.")
-@click.option("--seed", default=0, show_default=True, help="Noise seed.")
+@click.option("--seed", default=0, show_default=True,
+              help="Noise seed; the run's --seed + 1 (and -n its --n-samples) redraws its training grid exactly.")
 @click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator when the checkpoint has one.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--nrow", type=int, help="Images per row. [about sqrt(n), or one class per column]")
 def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device: str, nrow: int | None) -> None:
     """Draw samples from a trained CHECKPOINT (file or run directory) into a grid PNG.
+
+    Training grids draw their latent with the run's --seed + 1, so for a run
+    trained with the default seed 0 and 64 samples, `--seed 1 -n 64` gives
+    exactly its last samples.png.
 
     \b
     Example:
