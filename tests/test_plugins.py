@@ -55,6 +55,7 @@ def test_builtins_come_from_the_entry_point_group():
     assert plugins["hinge"]["provides"] == {"losses": ["hinge"]}
     assert plugins["unconditional"]["module"] == "ganzoo_plugins.tasks.unconditional"
     assert plugins["cyclegan"]["provides"] == {"tasks": ["cyclegan"], "commands": ["translate"]}
+    assert plugins["linear-probe"]["provides"] == {"commands": ["probe"]}  # a plugin that only adds a command
 
 
 def test_third_party_plugin_shows_up_and_trains(installed, tmp_path):
