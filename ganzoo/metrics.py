@@ -271,6 +271,8 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
         while drawn < num:  # a task may give fewer than asked (conditional: whole rows of classes); ask again
             fixed = task.fixed_inputs(ctx, None, min(BATCH, num - drawn))
             chunks.append(task.samples(nets, fixed).float().clamp(-1, 1).cpu())
+            if not len(chunks[-1]):
+                raise GanzooError(f"task {type(task).__name__} drew no samples when asked for {num - drawn}")
             drawn += len(chunks[-1])
     finally:
         for name, net in nets.items():
