@@ -334,7 +334,7 @@ def plot_curves(rows: list[dict[str, Any]], path: str | Path) -> Path:
     ax.set_xlabel("generator steps")
     figure = rows[0]["curve_figure"] if rows else ""
     ax.set_ylabel(figure)
-    if figure in ("fid", "kid"):
+    if figure in ("fid", "kid_x1000"):
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -48,6 +49,7 @@ class GanzooGroup(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
+        _quiet_third_party()
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             try:
@@ -57,6 +59,21 @@ class GanzooGroup(click.Group):
 
 
 _python_show_warning = warnings.showwarning
+
+
+def _no_cuda_notice(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("No CUDA runtime is found")
+
+
+def _quiet_third_party() -> None:
+    """Keep torch's import-time notices that say nothing about the run out of the terminal.
+
+    ``torch.utils.cpp_extension`` (imported by ``--compile``) logs "No CUDA runtime
+    is found, using CUDA_HOME=..." on any CPU machine with a CUDA toolkit installed.
+    """
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    if _no_cuda_notice not in logger.filters:
+        logger.addFilter(_no_cuda_notice)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
@@ -284,6 +301,49 @@ def _claim_run_dir(out: Path, overwrite: bool, origin: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def _check_steps_left(step: int, steps: int) -> None:
+    """A resumed run with nothing to train is an error (exit 1), so a script notices, not a silent no-op."""
+    if step >= steps:
+        raise GanzooError(f"the run is at step {step}, already past --steps {steps}: nothing to train; pass a "
+                          f"--steps above {step} to go on")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def start_line(trainer: Any) -> str:
+    """The first line of a run: what trains, on what, for how long, and where it writes."""
+    c = trainer.config
+    what = f"{c.arch} + {c.loss} for task {c.task}"
+    data = f"{c.dataset} ({len(trainer.dataset)} items, {c.image_size} px, {_count(c.channels, 'channel')})"
+    device = f"{trainer.device}" + (f" x {trainer.world} processes" if trainer.world > 1 else "")
+    speed = [c.precision, *(["compile"] if c.compile else []), *(["channels_last"] if c.channels_last else []),
+             *([f"{trainer.kernels} kernels"] if trainer.kernels != "ref" else [])]
+    if trainer.device.type == "cpu":
+        import torch
+
+        speed.append(_count(torch.get_num_threads(), "thread"))
+    steps = f"steps {trainer.step} -> {c.steps}" if trainer.step else _count(c.steps, "step")
+    return (f"training {what} on {data}, batch {c.batch_size}, {steps}, on {device} ({', '.join(speed)}); "
+            f"writing {trainer.run_dir}")
+
+
+def _warn_if_cores_are_shared() -> None:
+    """Under load, several torch threads per run wait on each other at every op: say so, and what helps."""
+    import os
+
+    import torch
+
+    if torch.get_num_threads() < 2 or not hasattr(os, "getloadavg"):
+        return
+    load, cpus = os.getloadavg()[0], len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if load >= cpus:
+        warnings.warn(GanzooWarning(
+            f"load average {load:.1f} on {cpus} CPUs: other jobs share the cores, where {torch.get_num_threads()} "
+            "threads per run wait on each other; --threads 1 is usually faster then (README: speed on a shared CPU)"))
+
+
 @cli.command("train", cls=SettingsCommand, context_settings=CONTEXT)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file with any of these options.")
 @click.option("--resume", type=click.Path(),
@@ -320,16 +380,18 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
         from .engine.distributed import launch
 
         if resume is not None:  # the processes read every setting back as given: check and merge them here
-            saved = RunConfig.from_dict(load_checkpoint(resume)[1]["config"], "checkpoint config")
-            config = resume_config(saved, config, given, resume)
+            meta = load_checkpoint(resume)[1]
+            config = resume_config(RunConfig.from_dict(meta["config"], "checkpoint config"), config, given, resume)
+            if config.epochs is None:
+                _check_steps_left(meta["step"], config.steps)
         launch(nproc, config, resume)
         return
     trainer = Trainer(config, resume=resume, given=given)
+    _check_steps_left(trainer.step, trainer.config.steps)
     if trainer.rank == 0:
-        click.echo(f"kernels: {trainer.kernels}", err=True)
-        if trainer.step >= trainer.config.steps:
-            click.echo(f"the run is at step {trainer.step}, already past --steps {trainer.config.steps}: nothing "
-                       "to train; pass a larger --steps to go on", err=True)
+        click.echo(start_line(trainer), err=True)
+        if config.threads is None and trainer.device.type == "cpu":
+            _warn_if_cores_are_shared()
     run_dir = trainer.fit()
     if trainer.rank != 0:
         return
@@ -343,12 +405,17 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
 @click.argument("checkpoint", type=click.Path())
 @click.option("-n", "--num", type=click.IntRange(min=1), default=64, show_default=True, help="Number of images.")
 @click.option("--out", default="samples.png", show_default=True, type=click.Path(dir_okay=False), help="Grid PNG to write.")
-@click.option("--seed", default=0, show_default=True, help="Noise seed.")
+@click.option("--seed", default=0, show_default=True,
+              help="Noise seed; the run's --seed + 1 (and -n its --n-samples) redraws its training grid exactly.")
 @click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator when the checkpoint has one.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--nrow", type=int, help="Images per row. [about sqrt(n), or one class per column]")
 def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device: str, nrow: int | None) -> None:
     """Draw samples from a trained CHECKPOINT (file or run directory) into a grid PNG.
+
+    Training grids draw their latent with the run's --seed + 1, so for a run
+    trained with the default seed 0 and 64 samples, `--seed 1 -n 64` gives
+    exactly its last samples.png.
 
     \b
     Example:
@@ -367,8 +434,9 @@ def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device
     ctx = StepContext(nets, nets, asm.loss, resolve_device(device), torch.Generator().manual_seed(seed))
     fixed = asm.task.fixed_inputs(ctx, None, num)
     images = asm.task.samples(nets, fixed)
-    path = save_grid(images, out, nrow=nrow or asm.task.sample_nrow(num))
-    click.echo(f"wrote {num} samples to {path}")
+    path = save_grid(images, out, nrow=nrow or asm.task.sample_nrow(len(images)))
+    whole_rows = f" (-n {num}: task '{asm.config.task}' draws whole grid rows)" if len(images) != num else ""
+    click.echo(f"wrote {len(images)} samples to {path}{whole_rows}")
 
 
 def _command_line(ctx: click.Context) -> str:
@@ -472,7 +540,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
 
 BENCH_SETTINGS = ("task", "dataset", "data_root", "data_options", "arch_options", "loss_options", "task_options",
                   "batch_size", "width", "image_size", "channels", "nz", "n_critic", "lr", "lr_d", "beta1", "beta2",
-                  "ema", "seed", "device", "precision", "compile")
+                  "ema", "seed", "device", "precision", "compile", "threads")
 
 
 @cli.command("bench", cls=SettingsCommand, context_settings=CONTEXT)

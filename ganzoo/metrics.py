@@ -265,10 +265,13 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
         net.eval()
     try:
         ctx = StepContext(nets, nets, None, device, torch.Generator().manual_seed(seed))
-        chunks = []
-        for i in range(0, num, BATCH):
-            fixed = task.fixed_inputs(ctx, None, min(BATCH, num - i))
+        chunks, drawn = [], 0
+        while drawn < num:  # a task may give fewer than asked (conditional: whole rows of classes); ask again
+            fixed = task.fixed_inputs(ctx, None, min(BATCH, num - drawn))
             chunks.append(task.samples(nets, fixed).float().clamp(-1, 1).cpu())
+            if not len(chunks[-1]):
+                raise GanzooError(f"task {type(task).__name__} drew no samples when asked for {num - drawn}")
+            drawn += len(chunks[-1])
     finally:
         for name, net in nets.items():
             net.train(modes[name])

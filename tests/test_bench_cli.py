@@ -51,7 +51,8 @@ def test_eval_writes_every_metric(run_dir, classifier, tmp_path):
                     "--json", str(out))
     scores = json.loads(out.read_text())
     assert scores["num_generated"] == 40 and scores["num_real"] == 40
-    for key in ("fid", "kid", "is", "precision", "recall", "density", "coverage", "modes_kl", "memorization_ratio"):
+    for key in ("fid", "kid_x1000", "kid_x1000_std", "is", "precision", "recall", "density", "coverage", "modes_kl",
+                "memorization_ratio"):
         assert math.isfinite(scores[key]), key
         assert key in result.output
     assert 1 <= scores["modes_covered"] <= scores["modes_total"] == 4

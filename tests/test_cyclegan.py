@@ -21,6 +21,7 @@ from ganzoo.engine.trainer import Trainer, assemble
 from ganzoo_plugins.datasets.style_benchmark import style_filter
 from ganzoo_plugins.tasks.cyclegan import ImagePool
 from ganzoo_plugins.tasks.translate import translate_image
+from ganzoo_plugins.architectures.resnet_generator import upsampling
 
 
 def tiny(tmp_path: Path, name: str = "run", **overrides) -> RunConfig:
@@ -95,6 +96,44 @@ def test_instance_norm_makes_the_generator_blind_to_exposure_batch_norm_does_not
     assert outputs["batch"] > 0.05 and outputs["none"] > 0.05
     with pytest.raises(GanzooError, match="g_norm 'layer'"):
         arch.generator(NetConfig(image_size=16, channels=3, width=8, options={"g_norm": "layer"}))
+
+
+def test_resize_upsampling_paints_no_checkerboard_transposed_convs_do():
+    """On a flat input, a stride-2 transposed conv's uneven kernel overlap gives a 2-periodic pattern;
+    nearest resize + conv gives a flat interior, whatever the weights."""
+    torch.manual_seed(0)
+    flat = torch.ones(1, 8, 6, 6)
+    interior = {}
+    for mode in ("transpose", "resize"):
+        layers = torch.nn.Sequential(*upsampling(8, 4, mode, bias=False))
+        with torch.no_grad():
+            out = layers(flat)
+        assert out.shape == (1, 4, 12, 12)
+        interior[mode] = out[..., 2:-2, 2:-2]
+    spread = lambda x: (x.amax(dim=(-2, -1)) - x.amin(dim=(-2, -1))).max().item()  # noqa: E731
+    assert spread(interior["transpose"]) > 0.01
+    assert spread(interior["resize"]) < 1e-6
+    G = ganzoo.get("archs", "resnet-6blocks").generator(
+        NetConfig(image_size=16, channels=3, width=8, in_channels=3, options={"upsample": "resize"}))
+    assert G(torch.randn(2, 3, 20, 12)).shape == (2, 3, 20, 12)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in G.modules())
+    with pytest.raises(GanzooError, match="upsample 'bilinear': choose one of transpose, resize"):
+        ganzoo.get("archs", "resnet-6blocks").generator(
+            NetConfig(image_size=16, channels=3, width=8, options={"upsample": "bilinear"}))
+
+
+def test_residual_generator_corrects_its_input_and_needs_matching_channels():
+    arch = ganzoo.get("archs", "resnet-6blocks")
+    G = arch.generator(NetConfig(image_size=16, channels=3, width=8, in_channels=3, options={"residual": True}))
+    last = [m for m in G.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    x = torch.rand(2, 3, 16, 16) * 1.8 - 0.9
+    torch.testing.assert_close(G(x), x, atol=1e-5, rtol=0)  # no correction: the input itself
+    torch.nn.init.constant_(last.bias, 0.5)
+    torch.testing.assert_close(G(x), torch.tanh(torch.atanh(x) + 0.5), atol=1e-5, rtol=0)
+    with pytest.raises(GanzooError, match="residual=true .* not 4 and 3"):
+        arch.generator(NetConfig(image_size=16, channels=3, width=8, in_channels=4, options={"residual": True}))
 
 
 def test_architecture_limits_are_checked_before_training(tmp_path):
@@ -317,6 +356,24 @@ def test_translate_cli_folder_in_folder_out(trained, tmp_path):
                                 "--out", str(tmp_path / "o2"), "--device", "cpu"])
     assert clash.exit_code != 0 and "would both be written" in clash.output
     assert not (tmp_path / "o2").exists(), "nothing is written when the plan is refused"
+
+
+def test_translate_says_when_inputs_are_grayscale_for_an_rgb_model(trained, tmp_path):
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    io.imsave(gray / "scan.png", (np.random.default_rng(0).random((12, 16)) * 255).astype(np.uint8),
+              check_contrast=False)
+    write_image(gray / "colour.png", 12, 16, 1)
+    result = CliRunner().invoke(cli, ["translate", str(trained), str(gray), "--out", str(tmp_path / "out"),
+                                      "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    notices = [line for line in result.output.splitlines() if "grayscale" in line]
+    assert notices == [f"warning: 1 of 2 input image(s) (e.g. {gray / 'scan.png'}) are grayscale but the model is "
+                       "RGB: each is translated as gray RGB (its channel repeated), and its output is RGB"]
+    assert io.imread(tmp_path / "out" / "scan.png").shape == (12, 16, 3)
+    quiet = CliRunner().invoke(cli, ["translate", str(trained), str(gray / "colour.png"), "--out",
+                                     str(tmp_path / "out2"), "--device", "cpu"])
+    assert quiet.exit_code == 0 and "warning" not in quiet.output
 
 
 def test_translate_refuses_other_tasks(tmp_path):

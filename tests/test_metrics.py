@@ -68,8 +68,37 @@ def test_fid_and_kid_separate_disjoint_image_classes_through_a_feature_module():
     kid = metric("kid", subsets=20, subset_size=200)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        kid_same, kid_diff = kid.compute(a1, a2)["kid"], kid.compute(a1, b)["kid"]
+        kid_same, kid_diff = kid.compute(a1, a2)["kid_x1000"], kid.compute(a1, b)["kid_x1000"]
     assert abs(kid_same) < 0.05 * kid_diff
+
+
+def unbiased_poly_mmd(x: torch.Tensor, y: torch.Tensor) -> float:
+    """KID's unbiased MMD^2 with the cubic polynomial kernel (x.y / d + 1)^3, by hand."""
+    k = lambda a, b: (a.double() @ b.double().T / a.shape[1] + 1) ** 3  # noqa: E731
+    m = len(x)
+    off = lambda kk: (kk.sum() - kk.diagonal().sum()) / (m * (m - 1))  # noqa: E731
+    return float(off(k(x, x)) + off(k(y, y)) - 2 * k(x, y).mean())
+
+
+def test_kid_is_reported_times_1000_and_its_key_says_so():
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(3, 4, generator=gen), torch.randn(3, 4, generator=gen) + 1
+    with pytest.warns(GanzooWarning, match="kid: 3 samples are too few for distinct subsets"):
+        result = metric("kid", subsets=5).compute(features(real), features(fake))
+    assert set(result) == {"kid_x1000"}, "no std where every subset is the whole set"
+    assert result["kid_x1000"] == pytest.approx(1000 * unbiased_poly_mmd(real, fake), rel=1e-6)
+
+
+def test_kid_std_at_small_n_comes_from_distinct_subsets():
+    """-n 60 against 60 real: subsets of 30 (not all 60, the same set each time), so the std measures something."""
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(60, 4, generator=gen), torch.randn(60, 4, generator=gen) + 0.5
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        result = metric("kid", subsets=50).compute(features(real), features(fake))
+    whole = 1000 * unbiased_poly_mmd(real, fake)
+    assert 0.02 * whole < result["kid_x1000_std"] < whole
+    assert result["kid_x1000"] == pytest.approx(whole, rel=0.3), "unbiased at any subset size"
 
 
 def test_inception_score_counts_confidently_used_classes():

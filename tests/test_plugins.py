@@ -54,6 +54,7 @@ def test_builtins_come_from_the_entry_point_group():
     assert plugins["cyclegan"]["provides"] == {"tasks": ["cyclegan"]}
     assert plugins["translate"]["provides"] == {"commands": ["translate"]}
     assert plugins["logger-tensorboard"]["provides"] == {"loggers": ["tensorboard"]}
+    assert plugins["linear-probe"]["provides"] == {"commands": ["probe"]}  # a plugin that only adds a command
 
 
 def test_third_party_plugin_shows_up_and_trains(installed, tmp_path):

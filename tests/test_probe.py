@@ -13,7 +13,9 @@ from torch import nn
 from ganzoo.cli import cli
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer
-from ganzoo_plugins.metrics.linear_probe import discriminator_features, few_labels, fit_and_score
+from ganzoo_plugins.metrics.linear_probe import (
+    ALPHAS, discriminator_features, few_labels, fit_and_score, ridge_fit_and_score,
+)
 
 
 def test_features_are_every_hidden_layer_max_pooled_to_4x4():
@@ -63,6 +65,51 @@ def test_probe_cli_compares_trained_untrained_and_pixels(run_dir, tmp_path):
     for row in report["features"].values():
         assert 0 <= row["accuracy"] <= 1
         assert f"{row['accuracy']:.2%}" in result.output
+
+
+def test_probe_shows_a_bar_over_its_fits_and_either_solver_scores(run_dir, tmp_path):
+    args = ["probe", str(run_dir), "--labels-per-class", "6", "--num-test", "20", "--device", "cpu"]
+    svm = CliRunner().invoke(cli, [*args, "--solver", "svm", "--json", str(tmp_path / "svm.json")])
+    assert svm.exit_code == 0, svm.output
+    # 3 feature sets x (4 values of C x 3 folds + the refit)
+    assert "probe: svm fits" in svm.output and "39/39" in svm.output and "C=" in svm.output
+    ridge = CliRunner().invoke(cli, [*args, "--json", str(tmp_path / "ridge.json")])
+    assert ridge.exit_code == 0 and "probe: ridge fits" in ridge.output and "3/3" in ridge.output
+    assert "ridge solver" in ridge.output and "alpha=" in ridge.output
+    for name in ("svm", "ridge"):
+        report = json.loads((tmp_path / f"{name}.json").read_text())
+        assert report["solver"] == name and all(0 <= row["accuracy"] <= 1 for row in report["features"].values())
+    quiet = CliRunner().invoke(cli, [*args, "--no-progress"])
+    assert quiet.exit_code == 0 and "fits" not in quiet.output
+
+
+def test_ridge_solver_separates_separable_classes():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(3).repeat(20)
+    x = torch.eye(3)[y] * 6 + torch.randn(60, 3, generator=gen)
+    result = ridge_fit_and_score(x[:30], y[:30], x[30:], y[30:], seed=0)
+    assert result["accuracy"] == 1.0 and result["dim"] == 3 and result["alpha"] in ALPHAS
+
+
+def test_probe_cross_validation_chooses_c_as_grid_search_does():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    from ganzoo_plugins.metrics.linear_probe import C_GRID
+
+    gen = torch.Generator().manual_seed(1)
+    y, test_y = torch.arange(3).repeat(12), torch.arange(3).repeat(20)
+    x = torch.randn(36, 20, generator=gen) + nn.functional.one_hot(y, 20) * 1.5
+    test_x = torch.randn(60, 20, generator=gen) + nn.functional.one_hot(test_y, 20) * 1.5
+    ticks = []
+    ours = fit_and_score(x, y, test_x, test_y, seed=0, tick=lambda: ticks.append(1))
+    grid = GridSearchCV(make_pipeline(StandardScaler(), LinearSVC(random_state=0, max_iter=5000)),
+                        {"linearsvc__C": list(C_GRID)}, cv=3).fit(x.numpy(), y.numpy())
+    assert ours["C"] == grid.best_params_["linearsvc__C"]
+    assert ours["accuracy"] == pytest.approx(float((grid.predict(test_x.numpy()) == test_y.numpy()).mean()), abs=1e-5)
+    assert len(ticks) == 13
 
 
 def test_probe_refuses_runs_it_cannot_read(tmp_path):

@@ -195,7 +195,7 @@ def test_resume_takes_the_settings_that_may_change(saved_run, tmp_path):
     # The run's own config file gives every setting, all as they were: accepted.
     again = CliRunner().invoke(cli, ["train", "--config", str(run / "config.toml"), "--resume", str(run),
                                      "--out", str(run), "--steps", "1"])
-    assert again.exit_code == 0 and "already past --steps 1" in again.output
+    assert again.exit_code == 1 and "already past --steps 1" in again.output  # accepted, then nothing to train
 
 
 def test_nproc_resume_is_checked_and_merged_before_the_processes_start(saved_run, monkeypatch):

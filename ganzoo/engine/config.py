@@ -115,7 +115,7 @@ class RunConfig:
     * networks: ``nz`` (noise size), ``width`` (base channel count), ``ema``
       and ``ema_decay`` (an averaged copy of the task's EMA nets);
     * speed: ``device``, ``precision`` (fp32, bf16, fp16), ``channels_last``,
-      ``compile``, ``kernels``; ``seed`` fixes everything random;
+      ``compile``, ``kernels``, ``threads`` (CPU); ``seed`` fixes everything random;
     * output: ``out`` (the run directory), ``log_every``, ``sample_every``,
       ``ckpt_every`` (in steps), ``n_samples`` (per grid), ``progress``,
       ``loggers`` (logger plugins besides ``jsonl``); ``eval_every`` scores the
@@ -176,6 +176,9 @@ class RunConfig:
     compile: bool = setting(False, help="torch.compile G and D separately.", group=SPEED, resume=True)
     kernels: str = setting("auto", help="Fused-kernel implementation: ref (PyTorch), triton (CUDA), auto (= ref).",
                            group=SPEED, choices=("auto", "ref", "triton"), resume=True)
+    threads: int | None = setting(help="Threads for torch's CPU ops; 1 is faster when other jobs share the cores "
+                                       "(README: speed on a shared CPU).", group=SPEED,
+                                  shown="the CPUs this process may use", low=1, high=4096, resume=True)
     seed: int = setting(0, help="Random seed.", group=TRAINING, low=0, high=SEED_MAX,
                         why="torch seeds are 64-bit and the engine adds offsets to derive more")
     workers: int = setting(0, help="DataLoader worker processes.", group=SPEED, low=0, high=1024, resume=True)

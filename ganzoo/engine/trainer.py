@@ -11,6 +11,7 @@ import inspect
 import json
 import logging
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -76,6 +77,18 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GanzooError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
     return device
+
+
+def cpu_threads(requested: int | None, processes: int = 1) -> int:
+    """Threads for torch's CPU ops: ``requested``, or torch's default capped to this process's share of its CPUs.
+
+    torch counts the machine's cores, not the CPUs that ``taskset`` or a container grant, nor the other
+    processes of a job on the same CPUs; OpenMP threads beyond the CPUs wait on each other at every op.
+    """
+    if requested is not None:
+        return requested
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(torch.get_num_threads(), cpus // processes))
 
 
 @dataclass
@@ -293,6 +306,7 @@ class Trainer:
         self.dist = World.from_env()
         self.rank, self.world = self.dist.rank, self.dist.size
         self.device = self.dist.join(resolve_device(config.device))
+        torch.set_num_threads(cpu_threads(config.threads, self.world))
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes every step: let cuDNN pick the fastest conv
         torch.manual_seed(config.seed)

@@ -1,8 +1,8 @@
 """CycleGAN's ResNet generator (Johnson et al. 2016, as used by Zhu et al. 2017) with a 70x70 PatchGAN.
 
 G: reflect pad 3, 7x7 conv -> two stride-2 3x3 convs -> ``n_blocks`` residual
-blocks (reflect pad 1, 3x3 conv, norm, ReLU, twice) -> two stride-2
-transposed convs -> reflect pad 3, 7x7 conv -> tanh. Weights start at
+blocks (reflect pad 1, 3x3 conv, norm, ReLU, twice) -> two x2 upsamplings ->
+reflect pad 3, 7x7 conv -> tanh. Weights start at
 N(0, 0.02), biases at 0, batch-norm scales at N(1, 0.02), as in the reference.
 
 ``--arch-opt g_norm=instance|batch|none`` (the reference's ``--norm``).
@@ -11,6 +11,19 @@ train and eval modes agree; conv biases are kept as in the reference. Note what
 it costs: the first conv + instance norm make G blind to the global brightness
 and contrast of its input (G(x) == G(a*x + b) for any a > 0, b), so G must
 guess exposure from content. Batch norm (convs without bias) keeps it.
+
+``--arch-opt upsample=transpose|resize``: the reference upsamples with stride-2
+3x3 transposed convs (default), whose uneven kernel overlap paints a
+checkerboard (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts");
+``resize`` upsamples nearest-neighbour and then applies a reflect-padded 3x3
+conv, which cannot make one (see benchmarks/results/style_transfer.md).
+
+``--arch-opt residual=true`` (not in the reference): G learns a correction to
+its input, ``G(x) = tanh(atanh(x) + net(x))`` with the final tanh moved out of
+the net (global residual learning, as in VDSR, Kim et al. 2016). It starts as
+the identity map and keeps the input's structure unless the losses ask for a
+change, where the reference G must rebuild every detail through its 4x
+downsampled bottleneck. Input and output channels must match.
 
 ``resnet-9blocks`` is the reference choice for 256 px, ``resnet-6blocks`` for
 128 px and below. D is the shared PatchGAN (``n_layers=3`` by default, set with
@@ -23,6 +36,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import torch
 from torch import Tensor, nn
 
 from ganzoo.api import Architecture, GanzooError, IncompatibleError, NetConfig
@@ -32,6 +46,15 @@ from ganzoo_plugins.architectures.patchgan import PatchDiscriminator, patch_disc
 
 
 NORMS = {"instance": nn.InstanceNorm2d, "batch": nn.BatchNorm2d, "none": lambda channels: nn.Identity()}
+UPSAMPLES = ("transpose", "resize")
+EDGE = 1 - 1e-3  # atanh(+-1) is infinite: residual G reads saturated pixels as +-EDGE
+
+
+def upsampling(cin: int, cout: int, mode: str, bias: bool) -> list[nn.Module]:
+    """x2 upsampling: the reference's transposed conv, or nearest resize + conv (no checkerboard)."""
+    if mode == "transpose":
+        return [nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1, bias=bias)]
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3, bias=bias)]
 
 
 class ResidualBlock(nn.Module):
@@ -53,10 +76,16 @@ class ResnetGenerator(nn.Module):
     """Image-to-image ``G(x) -> y`` in [-1, 1], same spatial size for sides that are multiples of 4."""
 
     def __init__(self, in_channels: int, out_channels: int, width: int = 64, n_blocks: int = 9,
-                 norm: str = "instance") -> None:
+                 norm: str = "instance", upsample: str = "transpose", residual: bool = False) -> None:
         super().__init__()
         if norm not in NORMS:
             raise GanzooError(f"ResNet generator g_norm '{norm}': choose one of {', '.join(NORMS)}")
+        if upsample not in UPSAMPLES:
+            raise GanzooError(f"ResNet generator upsample '{upsample}': choose one of {', '.join(UPSAMPLES)}")
+        if residual and in_channels != out_channels:
+            raise GanzooError(f"ResNet generator residual=true adds its output to its input, so it needs as many input "
+                              f"channels as output channels, not {in_channels} and {out_channels}; drop residual")
+        self.residual = residual
         bias, make_norm = norm != "batch", NORMS[norm]
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7, bias=bias), make_norm(width), nn.ReLU(True),
@@ -66,19 +95,22 @@ class ResnetGenerator(nn.Module):
                        nn.ReLU(True)]
         layers += [ResidualBlock(width * 4, norm) for _ in range(n_blocks)]
         for mult in (4, 2):
-            layers += [nn.ConvTranspose2d(width * mult, width * mult // 2, 3, 2, 1, output_padding=1, bias=bias),
-                       make_norm(width * mult // 2), nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
+            layers += [*upsampling(width * mult, width * mult // 2, upsample, bias), make_norm(width * mult // 2),
+                       nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), *([] if residual else [nn.Tanh()])]
         self.net = nn.Sequential(*layers)
         init_dcgan(self)  # the reference's 'normal' init is DCGAN's
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.residual:
+            return torch.tanh(torch.atanh(x.clamp(-EDGE, EDGE)) + self.net(x))
         return self.net(x)
 
 
 def resnet_generator(cfg: NetConfig, n_blocks: int) -> ResnetGenerator:
-    norm = str(cfg.options.get("g_norm", "instance"))
-    return ResnetGenerator(cfg.in_channels or cfg.channels, cfg.channels, cfg.width, n_blocks, norm)
+    norm, upsample = str(cfg.options.get("g_norm", "instance")), str(cfg.options.get("upsample", "transpose"))
+    return ResnetGenerator(cfg.in_channels or cfg.channels, cfg.channels, cfg.width, n_blocks, norm, upsample,
+                           bool(cfg.options.get("residual", False)))
 
 
 def patch_grid(image_size: int, n_layers: int) -> int:
@@ -115,7 +147,8 @@ def _architecture(n_blocks: int, advice: str) -> Architecture:
         generator_input=("image",),
         discriminator_input=("image", "channels"),
         discriminator_output="patch",
-        options={"g_norm": "instance", "n_layers": 3, "d_norm": "instance"},
+        options={"g_norm": "instance", "n_layers": 3, "d_norm": "instance", "upsample": "transpose",
+                 "residual": False},
         size_multiple=4,
         min_size=8,
     )

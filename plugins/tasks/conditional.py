@@ -40,6 +40,10 @@ class Conditional(Task):
         return [Judge("D", batch["image"], out["fake"], label=batch["label"])]
 
     def fixed_inputs(self, ctx: StepContext, batch: dict[str, Tensor] | None, n: int) -> dict[str, Tensor]:
+        """Classes in turn, in whole rows of one class per column: ``n`` rounded down to a multiple of the
+        class count (64 with 10 classes: 60, 6 rows), so the grid has no ragged last row; below one row, ``n``."""
+        if n >= self.num_classes:
+            n -= n % self.num_classes
         labels = torch.arange(n, device=ctx.device) % self.num_classes
         return {"z": ctx.randn(n, self.config.nz), "label": labels}
 
@@ -48,7 +52,7 @@ class Conditional(Task):
         return nets["G"](fixed["z"], fixed["label"]).float()
 
     def sample_nrow(self, n: int) -> int:
-        return self.num_classes
+        return min(n, self.num_classes)
 
     def evaluate(self, nets: dict[str, nn.Module], device: torch.device, **options: Any) -> dict[str, Any]:
         """Sample G (classes in turn) and score it like the unconditional task (fid, kid, is, pr, dc, modes, ...)."""

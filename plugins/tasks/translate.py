@@ -8,6 +8,7 @@ generator (network name) each ``--direction`` runs, e.g. ``{"AtoB": "G_AB",
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
@@ -16,9 +17,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import ganzoo
-from ganzoo.api import GanzooError
+from ganzoo.api import GanzooError, GanzooWarning
 from ganzoo.hookspecs import hookimpl
-from ganzoo.images import list_images, read_image, save_image
+from ganzoo.images import list_images, read_image, save_image, verify_image
 
 
 def translate_image(G: nn.Module, image: Tensor, multiple: int = 4, min_size: int = 8) -> Tensor:
@@ -84,8 +85,16 @@ def register_commands(cli: click.Group) -> None:
         run.require_command("translate")
         G = generator_for(run, direction)
         plan = _plan(inputs, Path(out))
+        channels = run.config.channels
+        converted = [source for source, _ in plan if verify_image(source) != channels]
+        if converted:
+            given, model, how = (("grayscale", "RGB", "as gray RGB (its channel repeated)") if channels == 3 else
+                                 ("RGB", "grayscale", "as gray (luma)"))
+            warnings.warn(f"{len(converted)} of {len(plan)} input image(s) (e.g. {converted[0]}) are {given} but the "
+                          f"model is {model}: each is translated {how}, and its output is {model}", GanzooWarning,
+                          stacklevel=2)
         with torch.no_grad():
             for source, target in plan:
-                image = read_image(source, run.config.channels).to(run.device)
+                image = read_image(source, channels).to(run.device)
                 save_image(translate_image(G, image).float().clamp(-1, 1), target)
         click.echo(f"translated {len(plan)} image(s) {direction} into {out}")
