@@ -50,6 +50,9 @@ from ganzoo.images import list_images, read_image, save_grid, save_image, to_uin
 SAMPLE_ROWS = 8
 EVAL_GRID_ROWS = 8
 HISTOGRAM_REFERENCES = 256
+# translate's default limit: the generator's activations grow with the area (~1 KB per pixel at width 64),
+# so 2048x2048 needs a few GB; an 8000x8000 photo would need tens (--max-pixels raises the limit).
+MAX_PIXELS = 2048 * 2048
 
 
 class ImagePool(nn.Module):
@@ -264,6 +267,24 @@ def translate_image(G: nn.Module, image: Tensor, multiple: int = 4, min_size: in
     return G(padded)[0, :, :height, :width]
 
 
+def _check_sizes(plan: list[tuple[Path, Path]], max_pixels: int) -> None:
+    """Refuse, before translating anything, an image too large to translate in memory (header only, no decode)."""
+    from PIL import Image
+
+    for source, _ in plan:
+        try:
+            with Image.open(source) as image:
+                width, height = image.size
+        except Exception:  # unreadable: read_image says why, in its turn
+            continue
+        if width * height > max_pixels:
+            raise GanzooError(
+                f"{source} is {width}x{height} px ({width * height / 1e6:.1f} MP), above --max-pixels {max_pixels} "
+                f"({max_pixels / 1e6:.1f} MP): the generator's memory grows with the area; downscale the image "
+                "first, or raise --max-pixels if this machine has the memory"
+            )
+
+
 def _plan(inputs: tuple[str, ...], out: Path) -> list[tuple[Path, Path]]:
     """(source, destination) for every image: folders keep their relative layout, outputs are PNG."""
     plan: list[tuple[Path, Path]] = []
@@ -296,12 +317,14 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True,
                   help="AtoB runs G_AB, BtoA runs G_BA.")
     @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the translated PNGs.")
-    def translate_cmd(run: ganzoo.Run, inputs: tuple[str, ...], direction: str, out: str) -> None:
+    @click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
+                  help="Refuse larger images (width x height): memory grows with the area.")
+    def translate_cmd(run: ganzoo.Run, inputs: tuple[str, ...], direction: str, out: str, max_pixels: int) -> None:
         """Translate images (files or folders) with a cyclegan CHECKPOINT, at their own size.
 
         Folders are searched recursively and their layout is kept under --out;
-        every result is written as PNG. Any image size works: images are padded
-        to a multiple of 4 and cropped back.
+        every result is written as PNG. Any image size up to --max-pixels works:
+        images are padded to a multiple of 4 and cropped back.
 
         \b
         Example:
@@ -310,6 +333,7 @@ def register_commands(cli: click.Group) -> None:
         run.require_command("translate")
         G = run.nets["G_AB" if direction == "AtoB" else "G_BA"]
         plan = _plan(inputs, Path(out))
+        _check_sizes(plan, max_pixels)
         with torch.no_grad():
             for source, target in plan:
                 image = read_image(source, run.config.channels).to(run.device)
