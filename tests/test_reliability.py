@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from skimage import io
 
@@ -486,7 +486,10 @@ def test_a_full_disk_while_training_is_one_line_naming_the_file(finished, tmp_pa
     """Item 14: the log append and the checkpoint write; the previous checkpoint stays whole."""
     run = copy_run(finished, tmp_path / "run")
     good = (run / "checkpoint.safetensors").read_bytes()
-    monkeypatch.setattr("ganzoo.engine.checkpoint.save_file", full_disk)
+    def safetensors_full_disk(*args, **kwargs):  # what safetensors raises on a full disk (seen on a small tmpfs)
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr("ganzoo.engine.checkpoint.save_file", safetensors_full_disk)
     message = one_error_line(CliRunner().invoke(cli, ["train", "--resume", str(run), "--steps", "3", "--no-progress"]))
     assert message == (f"Error: cannot write '{run / 'checkpoint.safetensors'}' (No space left on device); the disk "
                        "is full: free some space or write elsewhere")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,10 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], metadata
         os.replace(tmp, path)
     except (OSError, SafetensorError) as exc:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise write_error(path, exc) from None
-        raise GanzooError(f"cannot write '{path}' ({exc}); check the disk's free space and permissions") from None
+        if isinstance(exc, SafetensorError):  # safetensors reports the OS error in its message: "(os error 28)"
+            code = re.search(r"os error (\d+)", str(exc))
+            exc = OSError(int(code.group(1)), os.strerror(int(code.group(1)))) if code else OSError(None, str(exc))
+        raise write_error(path, exc) from None
     return path
 
 
