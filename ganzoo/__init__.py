@@ -6,14 +6,15 @@ The public API, which is all a plugin may import (the built-in ones in
 
 * ``ganzoo.api``: the plugin contract, the types plugins register
   (Architecture, Loss, Task, DatasetSpec, MaskSpec, FeatureSpec, Metric,
-  NetConfig, StepContext, DataOptions), what a task hands the adversarial step
+  Logger, NetConfig, StepContext, DataOptions), what a task hands the adversarial step
   (Judge) and its hooks (Augment, Regularizer), and their option checks;
 * ``ganzoo.hookspecs``: the hooks (``hookimpl``, ``Register``);
 * ``ganzoo.images``: image read/write in ganzoo's convention (CxHxW in [-1, 1]);
 * ``ganzoo.data``: a split of any dataset, image folders, inpainting masks;
 * ``ganzoo.metrics``: the metric protocol, feature nets and the evaluation pipeline;
 * ``ganzoo.runs``: a trained run loaded for inference, the helper for plugin commands;
-* ``ganzoo.kernels``: fused ops for architectures (``BiasAct``).
+* ``ganzoo.kernels``: fused ops for architectures (``BiasAct``);
+* ``ganzoo.files``: writing files whole or not at all, a failure one line naming the path.
 
 Everything else (``ganzoo.engine``, ``ganzoo.registry``, ``ganzoo.cli``,
 ``ganzoo.bench``, ...) is private and may change. Names that need more than
@@ -26,7 +27,8 @@ from typing import Any
 
 from .api import (
     Architecture, Augment, DataOptions, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, IncompatibleError, Judge,
-    Loss, MaskSpec, Metric, NetConfig, Regularizer, StepContext, Task, check_options, item_rng, split_id,
+    Logger, Loss, MaskSpec, Metric, NetConfig, Recipe, Regularizer, StepContext, Task, check_options, item_rng,
+    split_id,
 )
 from .hookspecs import Register, hookimpl
 from .registry import get
@@ -38,7 +40,7 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 PUBLIC_MODULES = ("ganzoo", "ganzoo.api", "ganzoo.hookspecs", "ganzoo.images", "ganzoo.data", "ganzoo.metrics",
-                  "ganzoo.runs", "ganzoo.kernels")
+                  "ganzoo.runs", "ganzoo.kernels", "ganzoo.files")
 
 # Public names defined in modules that import more than torch (click, scikit-image, safetensors): loaded on use.
 _LAZY = {
@@ -80,7 +82,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Architecture", "Augment", "DataOptions", "DatasetSpec", "FeatureSpec", "GanzooError", "GanzooWarning",
-    "IncompatibleError", "Judge", "Loss", "MaskSpec", "Metric", "NetConfig", "PUBLIC_MODULES", "Register",
-    "Regularizer", "StepContext", "Task", "check_options", "get",
-    "hookimpl", "item_rng", "list", "split_id", "__version__", *_LAZY,
+    "IncompatibleError", "Judge", "Logger", "Loss", "MaskSpec", "Metric", "NetConfig", "PUBLIC_MODULES", "Recipe",
+    "Register", "Regularizer", "StepContext", "Task", "check_options", "get", "hookimpl", "item_rng", "list",
+    "split_id", "__version__", *_LAZY,
 ]

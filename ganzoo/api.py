@@ -49,10 +49,18 @@ def declared_options(cls: type) -> dict[str, Any]:
     with their defaults, except those annotated ``ClassVar`` (fixed properties such as ``description``)."""
     import inspect
 
-    fixed = {k for klass in cls.__mro__ for k, hint in inspect.get_annotations(klass).items()
-             if "ClassVar" in str(hint)}
-    return {k: getattr(cls, k) for klass in reversed(cls.__mro__) for k, v in vars(klass).items()
+    own = [klass for klass in cls.__mro__ if not klass.__module__.startswith("torch")]  # not nn.Module's flags
+    fixed = {k for klass in own for k, hint in inspect.get_annotations(klass).items() if "ClassVar" in str(hint)}
+    return {k: getattr(cls, k) for klass in reversed(own) for k, v in vars(klass).items()
             if not k.startswith("_") and k not in fixed and isinstance(v, (bool, int, float, str))}
+
+
+def set_options(obj: Any, flag: str, kind: str, options: dict[str, Any]) -> None:
+    """Check ``options`` against ``obj``'s declared ones (its class attributes) and set them on it: how every
+    plugin class with options (losses, metrics, augmentations, regularisers) takes its ``flag`` values."""
+    owner = f"{kind} {type(obj).__name__}"
+    for key, value in check_options(flag, owner, declared_options(type(obj)), options).items():
+        setattr(obj, key, value)
 
 
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
@@ -185,9 +193,7 @@ class Loss:
     config_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any) -> None:
-        given = check_options("--loss-opt", f"loss {type(self).__name__}", declared_options(type(self)), options)
-        for key, value in given.items():
-            setattr(self, key, value)
+        set_options(self, "--loss-opt", "loss", options)
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         raise NotImplementedError
@@ -230,25 +236,36 @@ class Judge:
     fake_name: str = "G(z)"
 
 
-class Augment:
+class Augment(nn.Module):
     """A differentiable augmentation the engine applies to everything a D sees, real and fake alike.
 
-    ``__call__(x, generator)`` gets the image batch D is about to judge (before
-    condition channels are stacked on) and returns one of the same shape, drawing
-    its randomness only from ``generator`` (the engine's, so resume stays exact).
-    ``observe(real_logits)`` lets an adaptive augmentation steer itself (ADA).
+    ``forward(x, generator)`` gets an image batch (B, C, H, W) in [-1, 1] that D
+    is about to judge (before condition channels are stacked on) and returns one
+    of the same shape, differentiable in ``x``, drawing its randomness only from
+    ``generator`` (the engine's CPU generator, so resume stays exact).
+    ``observe(real_logits)`` lets an adaptive augmentation steer itself (ADA); keep
+    such state in buffers: the checkpoint saves them. Options: public class
+    attributes holding a number, boolean or string (``--augment-opt``), as for losses.
     """
 
     description: ClassVar[str] = ""
 
-    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        set_options(self, "--augment-opt", "augmentation", options)
+
+    def forward(self, x: Tensor, generator: torch.Generator) -> Tensor:
         raise NotImplementedError
 
     def observe(self, real_logits: Tensor) -> None:
-        """Called with D's logits on (augmented) reals after each D forward pass."""
+        """Called with D's logits on (augmented) reals after each D forward pass of the D step."""
+
+    def logs(self) -> dict[str, Tensor]:
+        """Figures to log with the D step (ADA's p), as device tensors."""
+        return {}
 
 
-class Regularizer:
+class Regularizer(nn.Module):
     """A D-step term beyond the loss (R1 on reals, R2 on fakes, LeCam, consistency).
 
     The engine calls it every ``interval`` D steps (lazy regularisation: the
@@ -256,14 +273,22 @@ class Regularizer:
     with an eager ``D(x) -> logits`` (same condition and augmentation as the
     loss's pass, never compiled, so input gradients and double backward work
     under ``--compile``), the real and (detached) fake images, and the logits
-    the loss saw. It returns a scalar to add to D's loss, or None.
+    the loss saw. It returns a scalar to add to D's loss, or None. Options:
+    public class attributes (``--reg-opt NAME.KEY=VALUE``); state (running
+    means) in buffers, which the checkpoint saves.
     """
 
     description: ClassVar[str] = ""
     interval: int = 1
 
-    def __call__(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, real_logits: Tensor,
-                 fake_logits: Tensor) -> Tensor | None:
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        set_options(self, "--reg-opt", "regulariser", options)
+        if self.interval < 1:
+            raise GanzooError(f"--reg-opt interval={self.interval}: {type(self).__name__} needs an interval >= 1")
+
+    def forward(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, real_logits: Tensor,
+                fake_logits: Tensor) -> Tensor | None:
         raise NotImplementedError
 
 
@@ -382,6 +407,22 @@ class FeatureSpec:
     source: Callable[[str], Path] | None = None
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """A named set of run settings with its source: ``ganzoo train --recipe NAME``.
+
+    ``settings`` maps :class:`ganzoo.RunConfig` fields (``arch``, ``loss``,
+    ``lr``, ``task_options``, ...) to values; any option the user gives (on the
+    command line or in ``--config``) overrides the recipe's, and ``*_options``
+    tables merge key by key. ``source`` says where the settings come from: a
+    paper, a repository, or "seed 001 as written".
+    """
+
+    settings: dict[str, Any]
+    description: str
+    source: str
+
+
 @dataclass
 class StepContext:
     """What the engine hands a task on every step."""
@@ -481,12 +522,15 @@ class Task:
         """Channels stacked onto the image D judges (``discriminator_input`` ``channels``), e.g. 1 for a mask."""
         return 0
 
+    def discriminator_in_channels(self) -> int | None:
+        """Channels D reads: the image's plus :meth:`condition_channels`, times ``--pack`` (None: the image's)."""
+        extra, pack = self.condition_channels(), self.config.pack
+        return (self.config.channels + extra) * pack if extra or pack > 1 else None
+
     def build(self) -> dict[str, nn.Module]:
         """G and D from the architecture; a task with other networks (two Gs, a history pool) overrides this."""
-        extra = self.condition_channels()
-        d_in = self.config.channels + extra if extra else None
         return {"G": self.arch.generator(self.net_config(self.generator_in_channels())),
-                "D": self.arch.discriminator(self.net_config(d_in))}
+                "D": self.arch.discriminator(self.net_config(self.discriminator_in_channels()))}
 
     def generate(self, ctx: StepContext, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Run the generator(s) on a batch: what :meth:`judges` and :meth:`generator_terms` read."""
@@ -531,6 +575,47 @@ class Task:
     def sample_nrow(self, n: int) -> int:
         """Images per row in the sample grid."""
         return max(1, int(round(n**0.5)))
+
+
+class Logger:
+    """Where a training run's figures and sample grids go (kind ``loggers``, chosen with ``--logger NAME``).
+
+    The engine makes one of each chosen logger per training run, on the process
+    that writes (rank 0), before the first step: ``cls(run_dir, config, step)``
+    with the run directory, the resolved :class:`ganzoo.RunConfig` and the step
+    training starts from (the checkpoint's on ``--resume``). Records an earlier
+    attempt wrote after that step are stale (all of them when it is 0: a new
+    run). Then, in training order:
+
+    * ``log(step, scalars)``: a record of named figures. Every ``--log-every``
+      steps the training figures (``d_loss``, ``g_loss``, ``D(x)``, ``D(G(z))``,
+      the task's own terms, ``lr``, ``img_per_s``); with ``--eval-every``, the
+      task's evaluation figures, named ``eval/<figure>``. Numbers are what a
+      tracker plots; skip any other value (None marks a figure that was not finite);
+    * ``image(step, name, grid, path)``: a sample grid as an HxWxC (HxW for
+      gray) uint8 array, and the PNG the engine wrote it to;
+    * ``close()``: training ended.
+
+    Write each record through (flush it): a run stopped by an error keeps what
+    was logged. ``requires`` maps each module the logger imports beyond
+    ganzoo's own dependencies to the pip requirement that installs it; the
+    engine refuses a logger whose module is missing before training, naming it.
+    """
+
+    description: ClassVar[str] = ""
+    requires: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, run_dir: Path, config: Any, step: int) -> None:
+        self.run_dir, self.config = Path(run_dir), config
+
+    def log(self, step: int, scalars: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def image(self, step: int, name: str, grid: np.ndarray, path: Path) -> None:
+        """A sample grid; a logger that keeps no pictures ignores it."""
+
+    def close(self) -> None:
+        """Training ended: flush and release files or connections."""
 
 
 class Metric:

@@ -98,6 +98,8 @@ def _flag(key: str, value: Any) -> list[str]:
     name = option_flag(key)
     if isinstance(value, bool):
         return [name if value else "--no-" + name[2:]]
+    if isinstance(value, list):
+        return [name, ",".join(value)]
     return [name, str(value)]
 
 

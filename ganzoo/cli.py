@@ -18,8 +18,8 @@ import click
 from . import __version__
 from .api import GanzooError, GanzooWarning, declared_options
 from .engine.config import (
-    SETTING, SETTINGS, RunConfig, Setting, load_toml, option_flag, parse_options, resume_config, setting_help,
-    setting_kind,
+    SETTING, SETTINGS, RunConfig, Setting, apply_recipe, load_toml, option_flag, parse_names, parse_options, resume_config,
+    setting_help, setting_kind,
 )
 from .registry import KINDS, ALIASES, get_registry
 from .runs import CONTEXT
@@ -117,8 +117,14 @@ def _entry_json(entry: Any) -> dict[str, Any]:
                     options=declared_options(obj))
     elif entry.kind == "metrics" and isinstance(obj, type):
         data.update(options=declared_options(obj))
+    elif entry.kind == "recipes":
+        data.update(settings=obj.settings, source=obj.source)
+    elif entry.kind in ("augments", "regularizers"):
+        data.update(options=declared_options(obj))
     elif entry.kind == "masks":
         data.update(area=list(obj.area), options=obj.options, min_size=obj.min_size)
+    elif entry.kind == "loggers":
+        data.update(requires=obj.requires)
     return data
 
 
@@ -128,7 +134,7 @@ def _entry_json(entry: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_cmd(kind: str, pattern: str, as_json: bool) -> None:
     """List registered KIND entries matching an fnmatch PATTERN (archs, losses, tasks, datasets, metrics, masks,
-    features).
+    features, loggers).
 
     \b
     Examples:
@@ -197,6 +203,8 @@ def _setting_option(spec: dataclasses.Field) -> Callable[[Callable], Callable]:
     extra: dict[str, Any] = {}
     if kind == "dict[str, Any]":
         extra.update(multiple=True, metavar="K=V")
+    elif kind == "list[str]":
+        extra.update(multiple=True, metavar="NAME[,NAME]")
     elif kind == "bool":
         flag = f"{flag}/--no-{flag[2:]}"
     elif setting.choices:
@@ -252,9 +260,12 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
                 given = parse_options(value, option_flag(key))
                 base = values.get(key, {})  # a TOML value that is no table is left for RunConfig to refuse
                 values[key] = {**base, **given} if isinstance(base, dict) else base
+        elif isinstance(value, tuple):  # a list setting: the command line's names replace the file's
+            if value:
+                values[key] = parse_names(value)
         elif value is not None:
             values[key] = value
-    return RunConfig.from_dict(values, config_file or "command line"), set(values)
+    return RunConfig.from_dict(apply_recipe(values), config_file or "command line"), set(values)
 
 
 @cli.command("train", cls=SettingsCommand, context_settings=CONTEXT)
@@ -456,7 +467,8 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
 
 
 BENCH_SETTINGS = ("task", "dataset", "data_root", "data_options", "arch_options", "loss_options", "task_options",
-                  "batch_size", "width", "image_size", "nz", "n_critic", "seed", "device", "precision", "compile")
+                  "batch_size", "width", "image_size", "channels", "nz", "n_critic", "lr", "lr_d", "beta1", "beta2",
+                  "ema", "seed", "device", "precision", "compile")
 
 
 @cli.command("bench", cls=SettingsCommand, context_settings=CONTEXT)

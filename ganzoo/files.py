@@ -17,6 +17,8 @@ from typing import Iterator
 
 from .api import GanzooError
 
+__all__ = ["append_line", "check_writable", "file_mode", "write_atomic", "write_error", "writing"]
+
 _FIXES = {
     errno.ENOSPC: "the disk is full: free some space or write elsewhere",
     errno.EDQUOT: "the disk quota is used up: free some space or write elsewhere",

@@ -67,7 +67,27 @@ def register_masks(register: Register) -> None:
 
 @hookspec
 def register_features(register: Register) -> None:
-    """Register :class:`ganzoo.metrics.FeatureSpec` objects: the feature nets a ``--classifier`` value names."""
+    """Register :class:`ganzoo.api.FeatureSpec` objects: the feature nets a ``--classifier`` value names."""
+
+
+@hookspec
+def register_augments(register: Register) -> None:
+    """Register :class:`ganzoo.api.Augment` subclasses: differentiable augmentations of what D sees (``--augment``)."""
+
+
+@hookspec
+def register_recipes(register: Register) -> None:
+    """Register :class:`ganzoo.api.Recipe` objects: named run settings (``ganzoo train --recipe``)."""
+
+
+@hookspec
+def register_regularizers(register: Register) -> None:
+    """Register :class:`ganzoo.api.Regularizer` subclasses: D-step terms such as R1 (``--reg``)."""
+
+
+@hookspec
+def register_loggers(register: Register) -> None:
+    """Register :class:`ganzoo.api.Logger` subclasses: where ``--logger NAME`` sends a run's figures and grids."""
 
 
 @hookspec

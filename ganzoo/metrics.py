@@ -29,12 +29,12 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from .api import FeatureSpec, GanzooError, GanzooWarning, Metric, StepContext, check_options, declared_options
+from .api import FeatureSpec, GanzooError, GanzooWarning, Metric, StepContext, set_options
 from .data import read_split
 from .registry import get_registry
 
@@ -84,9 +84,7 @@ class ImageMetric(Metric):
     num: ClassVar[int | None] = None
 
     def __init__(self, **options: Any) -> None:
-        given = check_options("--metric-opt", f"metric {type(self).__name__}", declared_options(type(self)), options)
-        for key, value in given.items():
-            setattr(self, key, value)
+        set_options(self, "--metric-opt", "metric", options)
 
     def min_samples(self) -> int:
         """The fewest generated images the metric is defined on: 2 (a spread needs two), k + 1 with neighbours."""

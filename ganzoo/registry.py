@@ -30,7 +30,10 @@ from typing import Any, Iterable
 import pluggy
 
 from . import hookspecs
-from .api import Architecture, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, Loss, MaskSpec, Metric, Task
+from .api import (
+    Architecture, Augment, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, Logger, Loss, MaskSpec, Metric,
+    Recipe, Regularizer, Task,
+)
 
 BUILTIN_DIST = "ganzoo"
 KINDS = {
@@ -41,11 +44,18 @@ KINDS = {
     "metrics": "register_metrics",
     "masks": "register_masks",
     "features": "register_features",
+    "augments": "register_augments",
+    "regularizers": "register_regularizers",
+    "recipes": "register_recipes",
+    "loggers": "register_loggers",
 }
 SINGULAR = {"archs": "architecture", "losses": "loss", "tasks": "task", "datasets": "dataset", "metrics": "metric",
-            "masks": "mask", "features": "feature extractor"}
+            "masks": "mask", "features": "feature extractor", "augments": "augmentation", "regularizers": "regulariser",
+            "recipes": "recipe", "loggers": "logger"}
 ALIASES = {"architectures": "archs", "arch": "archs", "loss": "losses", "task": "tasks", "dataset": "datasets",
-           "metric": "metrics", "mask": "masks", "feature": "features"}
+           "metric": "metrics", "mask": "masks", "feature": "features",
+           "augment": "augments", "augmentations": "augments", "regularizer": "regularizers", "reg": "regularizers",
+           "recipe": "recipes", "logger": "loggers"}
 # What each kind registers: an instance of the class (False) or a subclass of it (True).
 EXPECTED: dict[str, tuple[type, bool]] = {
     "archs": (Architecture, False),
@@ -55,6 +65,10 @@ EXPECTED: dict[str, tuple[type, bool]] = {
     "metrics": (Metric, True),
     "masks": (MaskSpec, False),
     "features": (FeatureSpec, False),
+    "augments": (Augment, True),
+    "regularizers": (Regularizer, True),
+    "recipes": (Recipe, False),
+    "loggers": (Logger, True),
 }
 # A name is selectable on the command line, qualifiable as plugin:name and safe as a path component.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -19,7 +19,8 @@ from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, assemble
 from ganzoo_plugins.datasets.style_benchmark import style_filter
-from ganzoo_plugins.tasks.cyclegan import ImagePool, translate_image
+from ganzoo_plugins.tasks.cyclegan import ImagePool
+from ganzoo_plugins.tasks.translate import translate_image
 
 
 def tiny(tmp_path: Path, name: str = "run", **overrides) -> RunConfig:

@@ -51,7 +51,7 @@ def run_steps(trainer: Trainer, steps: int, seed: int = 1) -> tuple[list[dict[st
 
 
 def assert_same_training(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> None:
-    for step_a, step_b in zip(a[0], b[0]):
+    for step_a, step_b in zip(a[0], b[0], strict=True):
         assert step_a == pytest.approx(step_b, rel=rtol, abs=atol)
     assert a[1].keys() == b[1].keys()
     for key in a[1]:
@@ -98,10 +98,10 @@ def test_bias_act_reference_is_the_plain_layer_sequence():
 # ---- torch.compile ---------------------------------------------------------------------------------------------
 
 
-def compiled_matches_eager(tmp_path: Path, monkeypatch, backend: str, loss: str, n_critic: int) -> None:
+def compiled_matches_eager(tmp_path: Path, monkeypatch, backend: str, loss: str, n_critic: int, **extra) -> None:
     if backend != "inductor":
         monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=backend))
-    common = dict(arch="dcgan", loss=loss, n_critic=n_critic, ema=True, ema_decay=0.5)
+    common = dict(arch="dcgan", loss=loss, n_critic=n_critic, ema=True, ema_decay=0.5, **extra)
     eager = run_steps(Trainer(tiny(tmp_path, out=str(tmp_path / "eager"), **common)), 3)
     trainer = Trainer(tiny(tmp_path, out=str(tmp_path / "compiled"), compile=True, **common))
     batches = trainer.batch_stream()
@@ -122,6 +122,11 @@ def compiled_matches_eager(tmp_path: Path, monkeypatch, backend: str, loss: str,
 def test_compiled_training_matches_eager_without_recompiles(loss, n_critic, tmp_path, monkeypatch):
     """BN statistics, EMA and WGAN-GP's double backward (through the eager D) as in eager; one warm-up step."""
     compiled_matches_eager(tmp_path, monkeypatch, "aot_eager", loss, n_critic)
+
+
+def test_regularisers_and_augmentation_under_compile_match_eager(tmp_path, monkeypatch):
+    """R1, R2, LeCam and bCR through the eager D, DiffAugment on everything D sees: compiled = eager."""
+    compiled_matches_eager(tmp_path, monkeypatch, "aot_eager", "bce", 1, reg="r1,r2,lecam,bcr", augment="diffaugment")
 
 
 @pytest.mark.slow

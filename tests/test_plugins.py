@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -19,28 +16,7 @@ from ganzoo import cli as ganzoo_cli_module
 from ganzoo.api import GanzooError, GanzooWarning
 from ganzoo.registry import KINDS, Registry
 
-PLUGINS = Path(__file__).parent / "plugins"
-
-
-@pytest.fixture(scope="session")
-def installed(tmp_path_factory):
-    """pip-install a test distribution of tests/plugins (no network, no build isolation) into its own folder,
-    the first time a test asks for it: ``installed["ganzoo-example"]`` is that folder."""
-
-    class Installed(dict):
-        def __missing__(self, name: str) -> Path:
-            work = tmp_path_factory.mktemp(name)
-            shutil.copytree(PLUGINS / name, work / "src")
-            target = work / "site"
-            subprocess.run(
-                [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                 "--target", str(target), str(work / "src")],
-                check=True, capture_output=True,
-            )
-            self[name] = target
-            return target
-
-    return Installed()
+from conftest import PLUGINS, ganzoo_cli
 
 
 @pytest.fixture
@@ -67,14 +43,6 @@ def cli_with(registry: Registry, monkeypatch, *args: str) -> click.testing.Resul
     return CliRunner().invoke(ganzoo_cli_module.cli, list(args))
 
 
-def ganzoo_cli(*args: str, sites: list[Path] = (), env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("GANZOO_")}
-    environ["PYTHONPATH"] = os.pathsep.join([*map(str, sites), environ.get("PYTHONPATH", "")])
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True, env=environ,
-                          timeout=300)
-
-
 def test_builtins_come_from_the_entry_point_group():
     result = ganzoo_cli("plugins", "--json")
     assert result.returncode == 0, result.stderr
@@ -83,7 +51,9 @@ def test_builtins_come_from_the_entry_point_group():
     assert plugins["dcgan"]["entry_point_group"] == "ganzoo"
     assert plugins["hinge"]["provides"] == {"losses": ["hinge"]}
     assert plugins["unconditional"]["module"] == "ganzoo_plugins.tasks.unconditional"
-    assert plugins["cyclegan"]["provides"] == {"tasks": ["cyclegan"], "commands": ["translate"]}
+    assert plugins["cyclegan"]["provides"] == {"tasks": ["cyclegan"]}
+    assert plugins["translate"]["provides"] == {"commands": ["translate"]}
+    assert plugins["logger-tensorboard"]["provides"] == {"loggers": ["tensorboard"]}
 
 
 def test_third_party_plugin_shows_up_and_trains(installed, tmp_path):
@@ -256,7 +226,7 @@ def test_failing_register_commands_skips_only_that_plugin(registry_with, capsys,
     assert stderr_lines(capsys) == ["ganzoo: skipping the commands of plugin 'badcommands' from ganzoo-badcommands "
                                     "0.1.0: register_commands raised RuntimeError: commands went wrong"]
     assert "half-added" not in group.commands and "translate" in group.commands
-    assert registry.provided_by("cyclegan", "ganzoo")["commands"] == ["translate"]
+    assert registry.provided_by("translate", "ganzoo")["commands"] == ["translate"]
 
     site = [installed["ganzoo-badcommands"]]
     helped = ganzoo_cli("--help", sites=site)

@@ -26,6 +26,8 @@ SHARED_HELPERS = {
     "ganzoo_plugins.losses.wasserstein",
     "ganzoo_plugins.masks.drawing",
     "ganzoo_plugins.metrics.histograms",
+    "ganzoo_plugins.augments.ops",
+    "ganzoo_plugins.tasks.translation",
 }
 def entry_point_modules() -> set[str]:
     """The modules the built-in distribution registers as plugins (pyproject's [project.entry-points.ganzoo])."""

@@ -38,7 +38,8 @@ class AdversarialStep:
     the plain modules (penalties, regularisers, ``after_d_step``), ``ddp`` the
     DDP wrappers whose gradient sync is skipped for D in the G step.
     ``augment`` is applied to every image a D sees, real and fake alike;
-    ``regularizers`` act on the D step (see :class:`ganzoo.api.Regularizer`).
+    ``regularizers`` act on the D step (see :class:`ganzoo.api.Regularizer`);
+    with ``--pack m`` D judges groups of m samples stacked along channels (PacGAN).
     """
 
     def __init__(self, task: Task, loss: Loss, nets: dict[str, nn.Module], eager: dict[str, nn.Module],
@@ -50,6 +51,7 @@ class AdversarialStep:
         self.opt_d, self.opt_g, self.scaler = opt_d, opt_g, scaler
         self.device, self.dtype = device, dtype
         self.augment, self.regularizers = augment, list(regularizers)
+        self.pack = task.config.pack
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype is None:
@@ -62,6 +64,9 @@ class AdversarialStep:
             images = self.augment(images, ctx.generator)
         if judge.channels is not None:
             images = torch.cat([images, judge.channels.to(images.dtype)], dim=1)
+        if self.pack > 1:  # PacGAN: D sees each group of `pack` consecutive samples as one image
+            batch, channels, height, width = images.shape
+            images = images.reshape(batch // self.pack, self.pack * channels, height, width)
         return D(images) if judge.label is None else D(images, judge.label)
 
     def discriminator_loss(self, ctx: StepContext, batch: Batch, keep_fakes: bool,
@@ -100,6 +105,8 @@ class AdversarialStep:
                 logs[j.d] = loss.detach()
             logs[f"{j.d}(x)"] = self.loss.score(real_logits)
             logs[f"{j.d}({j.fake_name})"] = self.loss.score(fake_logits)
+        if self.augment is not None:
+            logs.update(self.augment.logs())
         return total, logs, (out if keep_fakes else None)
 
     def generator_loss(self, ctx: StepContext, batch: Batch, out: Batch | None) -> tuple[Tensor, dict[str, Tensor]]:

@@ -47,6 +47,7 @@ class Setting:
     why: str = ""
     choices: tuple[str, ...] = ()
     names: str = ""  # registry kind whose names the option completes in the shell
+    flag: str = ""  # the command-line flag where the field's name does not give it (``loggers``: ``--logger``)
     resume: bool = False  # may differ from the saved run on --resume
     directory: bool = False
 
@@ -81,9 +82,9 @@ SEED_MAX = 2**63 - 1  # see the seed's Setting.why
 
 
 def setting(default: Any = None, **meta: Any) -> Any:
-    """A :class:`RunConfig` field with its :class:`Setting`; ``default=dict`` gives an empty table."""
-    if default is dict:
-        return field(default_factory=dict, metadata={SETTING: Setting(**meta)})
+    """A :class:`RunConfig` field with its :class:`Setting`; ``default=dict`` (``list``) gives an empty table (list)."""
+    if default in (dict, list):
+        return field(default_factory=default, metadata={SETTING: Setting(**meta)})
     return field(default=default, metadata={SETTING: Setting(**meta)})
 
 
@@ -117,9 +118,14 @@ class RunConfig:
     * speed: ``device``, ``precision`` (fp32, bf16, fp16), ``channels_last``,
       ``compile``, ``kernels``; ``seed`` fixes everything random;
     * output: ``out`` (the run directory), ``log_every``, ``sample_every``,
-      ``ckpt_every`` (in steps), ``n_samples`` (per grid), ``progress``.
+      ``ckpt_every`` (in steps), ``n_samples`` (per grid), ``progress``,
+      ``loggers`` (logger plugins besides ``jsonl``); ``eval_every`` scores the
+      run every N steps with the task's evaluation (``metrics``, ``eval_num``,
+      ``classifier`` as ``ganzoo eval``'s) and logs the figures.
     """
 
+    recipe: str | None = setting(help="Named settings from a paper or a seed (ganzoo list recipes); any option "
+                                      "given overrides the recipe's.", group=MODEL, shown="none", names="recipes")
     arch: str | None = setting(help="Architecture (ganzoo list archs).", group=MODEL,
                                shown="the task's default: dcgan for generation", names="archs")
     loss: str | None = setting(help="Adversarial loss (ganzoo list losses).", group=MODEL, shown="task default",
@@ -152,6 +158,16 @@ class RunConfig:
     width: int = setting(64, help="Base feature width (ngf/ndf).", group=MODEL, high=8192, **_SIZE)
     n_critic: int | None = setting(help="D steps per G step.", group=TRAINING, shown="the loss's default", low=1,
                                    high=1000)
+    augment: str | None = setting(help="Augmentation of everything D sees, real and fake (ganzoo list augments), "
+                                       "e.g. diffaugment or ada.", group=TRAINING, shown="none", names="augments")
+    augment_options: dict[str, Any] = setting(dict, help="Augmentation option, e.g. policy=color,translation.",
+                                              group=TRAINING)
+    reg: str | None = setting(help="D regularisers, comma-separated (ganzoo list regularizers), e.g. r1 or "
+                                   "lecam,bcr.", group=TRAINING, shown="none", names="regularizers")
+    reg_options: dict[str, Any] = setting(dict, help="Regulariser option as NAME.KEY=VALUE, e.g. r1.gamma=1.",
+                                          group=TRAINING)
+    pack: int = setting(1, help="PacGAN packing: D judges this many samples stacked along channels.", group=TRAINING,
+                        low=1, high=64)
     ema: bool = setting(False, help="Keep an EMA of G for sampling.", group=TRAINING)
     ema_decay: float = setting(0.999, help="Decay of G's EMA (warmed up over the first steps).", group=TRAINING,
                                low=0, high=1)
@@ -175,6 +191,18 @@ class RunConfig:
     n_samples: int = setting(64, help="Images in each sample grid (from a fixed latent).", group=OUTPUT, high=4096,
                              **_SIZE)
     progress: bool = setting(True, help="Show a progress bar.", group=OUTPUT, resume=True)
+    loggers: list[str] = setting(list, help="Also log to this logger plugin, e.g. csv, tensorboard (repeatable; "
+                                 "ganzoo list loggers); log.jsonl is always written.", group=OUTPUT, flag="--logger",
+                                 names="loggers", resume=True)
+    eval_every: int | None = setting(help="Score the run every N steps (the task's evaluation, as ganzoo eval) and "
+                                     "log the figures.", group=OUTPUT, shown="off", resume=True, **_COUNT)
+    metrics: list[str] = setting(list, help="Metrics for --eval-every, comma-separated (tasks scored by metric "
+                                 "plugins; ganzoo list metrics).", group=OUTPUT, shown="the task's defaults",
+                                 names="metrics", resume=True)
+    eval_num: int | None = setting(help="Generated samples per --eval-every evaluation (as ganzoo eval -n).",
+                                   group=OUTPUT, shown="the evaluation's default", resume=True, low=2, high=10**7)
+    classifier: str | None = setting(help="Feature net for --metrics: a `ganzoo features train` file, or "
+                                     "inception[:PATH].", group=OUTPUT, resume=True)
     arch_options: dict[str, Any] = setting(dict, help="Architecture option (repeatable).", group=MODEL)
     loss_options: dict[str, Any] = setting(dict, help="Loss option, e.g. gp_weight=5.", group=MODEL)
     task_options: dict[str, Any] = setting(dict, help="Task option (repeatable).", group=MODEL)
@@ -217,16 +245,19 @@ ENGINE_DEFAULTS: dict[str, Any] = {name: s.recipe for name, s in SETTINGS.items(
 _KINDS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "int": (int, "an integer"), "float": ((int, float), "a number"), "str": (str, "a string"),
     "bool": (bool, "true or false"), "dict[str, Any]": (dict, "a table of KEY = VALUE"),
+    "list[str]": (list, "a list of names"),
 }
 
 
 def setting_kind(spec: dataclasses.Field) -> str:
-    """``int``, ``float``, ``str``, ``bool`` or ``dict[str, Any]``: the field's type without ``| None``."""
+    """``int``, ``float``, ``str``, ``bool``, ``dict[str, Any]`` or ``list[str]``: the type without ``| None``."""
     return str(spec.type).split(" | ")[0]
 
 
 def option_flag(name: str) -> str:
     """The command-line flag of a setting: ``batch_size`` -> ``--batch-size``, ``loss_options`` -> ``--loss-opt``."""
+    if name in SETTINGS and SETTINGS[name].flag:
+        return SETTINGS[name].flag
     if name.endswith("_options"):
         name = name.removesuffix("ions")
     return "--" + name.replace("_", "-")
@@ -253,6 +284,10 @@ def _checked(spec: dataclasses.Field, value: Any) -> Any:
         for key, item in value.items():
             if isinstance(item, float) and not math.isfinite(item):
                 raise GanzooError(f"{flag}: {key} = {item!r} must be a finite number")
+        return value
+    if isinstance(value, list):
+        if not all(isinstance(item, str) and item for item in value):
+            raise GanzooError(f"{flag}: expects {expects}, e.g. [\"csv\", \"tensorboard\"]")
         return value
     if s.choices and value not in s.choices:
         raise GanzooError(f"{flag}: choose one of {', '.join(s.choices)}")
@@ -294,6 +329,41 @@ def resume_config(saved: RunConfig, given: RunConfig, explicit: Collection[str] 
     return dataclasses.replace(saved, **changes)
 
 
+# Recipe settings that name a registered plugin, and its kind: a recipe from a plugin not installed is one line.
+RECIPE_NAMES = {"task": "tasks", "arch": "archs", "loss": "losses", "dataset": "datasets", "augment": "augments"}
+
+
+def apply_recipe(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (TOML and command line) over the settings of the recipe they name, ``*_options`` tables merged
+    key by key; without a recipe, ``values`` as they are."""
+    if not values.get("recipe"):
+        return values
+    from ..registry import get_registry
+
+    registry = get_registry()
+    name = values["recipe"]
+    recipe = registry.get("recipes", name)
+    unknown = sorted(set(recipe.settings) - {f.name for f in dataclasses.fields(RunConfig)})
+    if unknown:
+        raise GanzooError(f"recipe '{name}' sets {', '.join(unknown)}, which are no run settings; fix the recipe")
+    for key, kind in RECIPE_NAMES.items():
+        wanted = recipe.settings.get(key)
+        if wanted and key not in values:
+            try:
+                registry.entry(kind, wanted)
+            except GanzooError as exc:
+                raise GanzooError(f"recipe '{name}' needs {key} '{wanted}', which is not installed ({exc})") from None
+    settings = dict(recipe.settings)
+    for budget, other in (("steps", "epochs"), ("epochs", "steps")):
+        if budget in values:  # a budget the user gives replaces the recipe's, whichever kind it is
+            settings.pop(other, None)
+    merged = {**settings, **values}
+    for key, table in recipe.settings.items():
+        if isinstance(table, dict) and isinstance(values.get(key), dict):
+            merged[key] = {**table, **values[key]}
+    return merged
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config; keys are RunConfig field names (dashes allowed)."""
     path = Path(path)
@@ -323,6 +393,12 @@ def parse_options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
         except tomllib.TOMLDecodeError:
             result[key.strip().replace("-", "_")] = value
     return result
+
+
+def parse_names(values: tuple[str, ...]) -> list[str]:
+    """Names given as a repeatable, comma-separated option (``--logger csv --logger tensorboard`` or
+    ``--logger csv,tensorboard``), in order, each once."""
+    return list(dict.fromkeys(name.strip() for value in values for name in value.split(",") if name.strip()))
 
 
 def save_toml(config: RunConfig, path: Path) -> None:

@@ -1,19 +1,17 @@
-"""A run directory belongs to one training at a time, never mixes two runs, and its log reads back safely.
+"""A run directory belongs to one training at a time and never mixes two runs.
 
 :func:`claim_run_dir` takes an exclusive lock on the directory for the whole
 training (``fcntl.lockf`` on a lock file: the OS releases it when the process
 ends, even by ``kill -9``) and only then checks and, on ``--overwrite``, clears
 what is there, so two trainings started together cannot both pass the check.
-:func:`read_log` tolerates the partial last line a full disk or a crash leaves.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import warnings
 from pathlib import Path
-from typing import Any
 
 from ..api import GanzooError, GanzooWarning
 from ..files import writing
@@ -24,7 +22,7 @@ try:
 except ImportError:  # Windows: no OS lock; the in-process check below still holds
     fcntl = None  # type: ignore[assignment]
 
-RUN_FILES = (CHECKPOINT_NAME, "log.jsonl", "samples.png", "index.html", "config.toml")
+RUN_FILES = (CHECKPOINT_NAME, "log.jsonl", "log.csv", "tensorboard", "samples.png", "index.html", "config.toml")
 LOCK_NAME = ".ganzoo.lock"
 _HELD: set[Path] = set()  # run directories this process holds (POSIX locks do not conflict within a process)
 
@@ -95,7 +93,10 @@ def claim_run_dir(out: Path, overwrite: bool, source: Path | None = None) -> Run
         if overwrite and not _same(out, source):
             for path in [*(out / name for name in RUN_FILES), *(out / "samples").glob("step_*.png")]:
                 with writing(path):
-                    path.unlink(missing_ok=True)
+                    if path.is_dir():  # a logger's folder (tensorboard/)
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink(missing_ok=True)
         tmp = out / (CHECKPOINT_NAME + TMP_SUFFIX)
         if tmp.exists():
             with writing(tmp):
@@ -108,25 +109,3 @@ def claim_run_dir(out: Path, overwrite: bool, source: Path | None = None) -> Run
         raise
     return lock
 
-
-def read_log(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """The log's lines with their records. A partial last line (a write cut short by a full disk or a crash)
-    is dropped with a warning; any other line that is not a record is an error naming it."""
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    records = []
-    for number, line in enumerate(lines, 1):
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
-                raise ValueError("no step")
-        except ValueError:
-            if number == len(lines):
-                warnings.warn(GanzooWarning(f"{path}: dropped its last line, cut short by a crash or a full disk "
-                                            f"({line[:40]!r})"), stacklevel=2)
-                break
-            raise GanzooError(f"{path}, line {number}, is not a log record ({line[:40]!r}); delete that line "
-                              "or the log") from None
-        records.append((line, record))
-    return records

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import html
 import inspect
 import json
 import logging
@@ -19,7 +18,7 @@ import signal
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterator
 
@@ -31,8 +30,11 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .. import __version__
-from ..api import DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, StepContext, Task, check_options
-from ..files import append_line, write_atomic, writing
+from ..api import (
+    Augment, DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, Regularizer, StepContext, Task,
+    check_options,
+)
+from ..files import writing
 from ..images import save_grid
 from ..kernels import resolve_kernels, use_kernels
 from ..registry import check_provenance, get_registry, provenance
@@ -49,7 +51,9 @@ from .checkpoint import (
 )
 from .config import ENGINE_DEFAULTS, RunConfig, resume_config, save_toml
 from .distributed import World, convert_sync_batchnorm
-from .rundir import claim_run_dir, read_log
+from .rundir import claim_run_dir
+from .runlog import RunLoggers, check_evaluation, evaluate_now, logger_classes
+from .runpage import write_page
 
 log = logging.getLogger("ganzoo")
 
@@ -91,6 +95,45 @@ class Assembly:
     loss: Loss
     dataset: DatasetSpec
     nets: dict[str, nn.Module]
+    augment: Augment | None = None
+    regularizers: dict[str, Regularizer] = field(default_factory=dict)
+
+
+def regularizer_names(config: RunConfig) -> list[str]:
+    """The ``--reg`` names in order (comma-separated, blanks ignored)."""
+    return [name.strip() for name in (config.reg or "").split(",") if name.strip()]
+
+
+def _d_step_plugins(config: RunConfig, arch: Any, task_cls: type[Task]) -> tuple[Augment | None,
+                                                                                dict[str, Regularizer]]:
+    """The augmentation and regularisers the run asks for, and a check that D can take ``--pack``."""
+    registry = get_registry()
+    augment = None
+    if config.augment:
+        augment = registry.get("augments", config.augment)(**config.augment_options)
+    elif config.augment_options:
+        raise GanzooError("--augment-opt given without --augment; name the augmentation (ganzoo list augments)")
+    names = regularizer_names(config)
+    options: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for key, value in config.reg_options.items():
+        name, dot, option = key.partition(".")
+        if not dot or name not in options:
+            raise GanzooError(f"--reg-opt {key}={value}: write NAME.KEY=VALUE with NAME one of --reg "
+                              f"({', '.join(names) or 'none given'})")
+        options[name][option] = value
+    regularizers = {name: registry.get("regularizers", name)(**options[name]) for name in names}
+    if config.pack > 1:
+        if "channels" not in arch.discriminator_input:
+            able = [e.name for e in registry.list("archs") if "channels" in e.obj.discriminator_input]
+            raise IncompatibleError(f"--pack {config.pack}: architecture '{config.arch}' cannot take packed samples "
+                                    f"(its D's input channels cannot be set: it lacks D input 'channels'); "
+                                    f"architectures that can: {', '.join(able)}")
+        if "label" in task_cls.discriminator_input:
+            raise IncompatibleError(f"--pack {config.pack}: task '{config.task}' shows D a label per image, which "
+                                    "packed samples cannot keep; use --pack 1")
+        if config.batch_size % config.pack:
+            raise GanzooError(f"--pack {config.pack}: --batch-size {config.batch_size} is not a multiple of it")
+    return augment, regularizers
 
 
 def assemble(config: RunConfig) -> Assembly:
@@ -127,8 +170,9 @@ def assemble(config: RunConfig) -> Assembly:
     config.loss = loss_name
     options = check_options("--task-opt", f"task '{config.task}'", task_cls.option_defaults(config.task_options),
                             config.task_options)
+    augment, regularizers = _d_step_plugins(config, arch, task_cls)
     task = task_cls(arch, config, spec, **options)
-    return Assembly(config, task, loss, spec, task.build())
+    return Assembly(config, task, loss, spec, task.build(), augment, regularizers)
 
 
 def serving(task_cls: type[Task]) -> list[str]:
@@ -148,7 +192,9 @@ def serving_hint(task_cls: type[Task]) -> str:
 
 def plugin_uses(config: RunConfig) -> list[tuple[str, str]]:
     """The registered names a run is built from, for the checkpoint's plugin record."""
-    return [("tasks", config.task), ("archs", config.arch), ("losses", config.loss), ("datasets", config.dataset)]
+    uses = [("tasks", config.task), ("archs", config.arch), ("losses", config.loss), ("datasets", config.dataset)]
+    uses += [("augments", config.augment)] if config.augment else []
+    return uses + [("regularizers", name) for name in regularizer_names(config)]
 
 
 def check_plugins(meta: dict[str, Any], path: str | Path) -> None:
@@ -317,6 +363,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.asm = assemble(config)
         self.task, self.loss = self.asm.task, self.asm.loss
+        self.logger_classes = logger_classes(config)
+        check_evaluation(config, self.task)
+        self.loggers: RunLoggers | None = None  # opened by fit() on the writing process
         if config.precision not in PRECISIONS:
             raise GanzooError(f"--precision {config.precision}: choose one of {', '.join(PRECISIONS)}")
         self.dtype = PRECISIONS[config.precision]
@@ -335,8 +384,14 @@ class Trainer:
         self.opt_d, self.opt_g = (self._adam(self.task.d_nets, config.lr_d or config.lr),
                                   self._adam(self.task.g_nets, config.lr))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
+        # The augmentation and regularisers keep state (ADA's p, LeCam's running means) that resume restores.
+        self.d_step_state = {"augment": self.asm.augment} if self.asm.augment is not None else {}
+        self.d_step_state.update({f"reg.{name}": reg for name, reg in self.asm.regularizers.items()})
+        for module in self.d_step_state.values():
+            module.to(self.device)
         self.adversarial = AdversarialStep(self.task, self.loss, self.nets, self.eager, self.ddp, self.opt_d,
-                                           self.opt_g, self.scaler, self.device, self.dtype)
+                                           self.opt_g, self.scaler, self.device, self.dtype, self.asm.augment,
+                                           list(self.asm.regularizers.values()))
         self.ema = {
             k: AveragedModel(self.eager[k], multi_avg_fn=warmup_ema(config.ema_decay), use_buffers=True)
             for k in self.task.ema_nets
@@ -451,7 +506,9 @@ class Trainer:
         path = self.run_dir / "samples" / f"step_{self.step:06d}.png"
         save_grid(images, path, nrow=self.task.sample_nrow(images.shape[0]))
         save_grid(images, self.run_dir / "samples.png", nrow=self.task.sample_nrow(images.shape[0]))
-        write_index(self.run_dir, self.task)
+        if self.loggers is not None:
+            self.loggers.image(self.step, "samples", path)
+        write_page(self.run_dir, self.task)
         return path
 
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -460,6 +517,8 @@ class Trainer:
             tensors.update(module_tensors(name, net))
         for name, avg in self.ema.items():
             tensors.update(module_tensors(f"ema.{name}", avg))
+        for name, module in self.d_step_state.items():
+            tensors.update(module_tensors(name, module))
         optim_meta = {}
         for label, opt in (("opt_d", self.opt_d), ("opt_g", self.opt_g)):
             flat, rest = flatten_optimizer(label, opt.state_dict())
@@ -495,6 +554,8 @@ class Trainer:
             load_module(name, net, tensors, source)
         for name, avg in self.ema.items():
             load_module(f"ema.{name}", avg, tensors, source)
+        for name, module in self.d_step_state.items():
+            load_module(name, module, tensors, source)
         part = "optimizer"
         try:  # read_run_checkpoint checked the types; what remains is whether the values fit this run
             for label, opt in (("opt_d", self.opt_d), ("opt_g", self.opt_g)):
@@ -518,16 +579,6 @@ class Trainer:
             raise GanzooError(f"checkpoint '{self.source}': its {part} state does not fit this run ({exc}); the "
                               "file is damaged or was edited: use another checkpoint") from None
         self.step, self.batches = meta["step"], meta["batches"]
-
-    def _truncate_log(self, path: Path) -> None:
-        """On resume, drop log lines written after the checkpoint so the log reads as one run (rewritten
-        atomically: a full disk leaves the old log whole)."""
-        if not path.exists():
-            return
-        lines = [line for line, record in read_log(path) if record["step"] <= self.step]
-        text = "".join(line + "\n" for line in lines)
-        if text != path.read_text(encoding="utf-8", errors="replace"):
-            write_atomic(path, text)
 
     def _diverged(self, what: str) -> GanzooError:
         """The one line that stops a run whose losses or weights are no longer finite."""
@@ -565,7 +616,10 @@ class Trainer:
         try:  # the batches are closed on the way out, whatever it is: no DataLoader worker outlives fit
             with stop_signals(self.world == 1) as stop, contextlib.closing(self.batch_stream()) as batches:
                 return self._fit(stop, batches)
-        finally:
+        finally:  # also on an interruption or divergence: the loggers flush what they hold
+            if self.loggers is not None:
+                self.loggers.close()
+                self.loggers = None
             if lock is not None:
                 lock.release()
 
@@ -578,9 +632,9 @@ class Trainer:
             with writing(self.run_dir):
                 self.run_dir.mkdir(parents=True, exist_ok=True)
             save_toml(cfg, self.run_dir / "config.toml")
-        log_path = self.run_dir / "log.jsonl"
-        if main:
-            self._truncate_log(log_path)
+            self.loggers = RunLoggers(self.logger_classes, self.run_dir, cfg, self.step)
+            if cfg.eval_every and self.step == 0:  # the curves' start; a bad --classifier fails before training
+                self.loggers.log(evaluate_now(self.task, self.sample_nets(), self.device, cfg, self.step))
         fixed = self.fixed_inputs()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="step",
                    desc=f"{cfg.arch}+{cfg.loss} on {cfg.dataset}")
@@ -604,12 +658,15 @@ class Trainer:
                 if broken:
                     record["not_finite"] = broken
                 tick, tick_step = now, self.step
-                append_line(log_path, json.dumps(record, allow_nan=False))  # standard JSON: NaN is null
+                self.loggers.log(record)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in record.items()
                                  if k not in ("step", "lr", "not_finite") and v is not None})
             if broken:
                 bar.close()
                 raise self._diverged(", ".join(broken) + (" is" if len(broken) == 1 else " are"))
+            if main and cfg.eval_every and (self.step % cfg.eval_every == 0 or last):
+                self.loggers.log(evaluate_now(self.task, self.sample_nets(), self.device, cfg, self.step))
+                tick = time.perf_counter()  # img/s measures training, not the evaluation
             if main and (self.step % cfg.sample_every == 0 or last):
                 self.save_samples(fixed)
             if self.step % cfg.ckpt_every == 0 or last:
@@ -628,22 +685,6 @@ class Trainer:
             self.ddp = self.nets = self.adversarial.ddp = self.adversarial.nets = self.eager
         self.dist.leave()
         return self.run_dir
-
-
-def write_index(run_dir: Path, task: Task) -> Path:
-    """A static index.html of the sample grids, newest first: a run viewer that needs no server."""
-    cfg = json.dumps({k: v for k, v in vars(task.config).items() if not isinstance(v, dict)}, indent=1)
-    grids = sorted((run_dir / "samples").glob("step_*.png"), reverse=True)
-    items = "\n".join(
-        f'<figure><figcaption>step {int(p.stem[5:])}</figcaption><img src="samples/{p.name}"></figure>' for p in grids
-    )
-    page = (
-        f"<!doctype html><meta charset='utf-8'><title>ganzoo run {html.escape(run_dir.name)}</title>"
-        "<style>body{font-family:sans-serif} img{image-rendering:pixelated;width:min(100%,768px)}</style>"
-        f"<h1>{html.escape(run_dir.name)}</h1><p>{html.escape(task.sample_caption)}</p>"
-        f"<details><summary>config</summary><pre>{html.escape(cfg)}</pre></details>{items}"
-    )
-    return write_atomic(run_dir / "index.html", page)
 
 
 def load_for_inference(path: str | Path, device: str = "auto", use_ema: bool = True) -> tuple[Assembly, dict[str, nn.Module]]:

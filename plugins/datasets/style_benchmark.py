@@ -14,11 +14,17 @@ dataset says so with ``aligned_pairs = True`` and the ``cyclegan`` task scores
 on them. Held-out crops come from the same eleven source photos as the
 training crops, so their content may overlap; the pairs never do.
 Options: ``n=2000``, ``n_test=256``, ``min_scale``, ``max_scale`` (as in skimage-patches).
+
+``style-benchmark-aligned`` is the same benchmark for paired training
+(``pix2pix``; layout ``aligned``): train item i is the pair (a_i, f(a_i)) of the
+same first-half patch a_i whose A the unpaired train split serves, and the
+test split is the same held-out pairs, so both score on identical pairs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import numpy as np
 import torch
@@ -65,9 +71,10 @@ def style_filter(image: Tensor) -> Tensor:
 
 
 class StyleBenchmark(Dataset):
-    """Train: unpaired ``{"A": a, "B": f(a')}`` from disjoint halves; test: aligned ``{"A": a, "B": f(a)}``."""
+    """Train: unpaired ``{"A": a, "B": f(a')}`` from disjoint halves (``paired``: ``{"A": a, "B": f(a)}``);
+    test: aligned ``{"A": a, "B": f(a)}``."""
 
-    def __init__(self, options: DataOptions) -> None:
+    def __init__(self, options: DataOptions, paired: bool = False) -> None:
         if options.channels not in (None, 3):
             raise GanzooError("dataset 'style-benchmark' is RGB (its filter grades colour); use --channels 3")
         self.train = options.split == "train"
@@ -80,7 +87,7 @@ class StyleBenchmark(Dataset):
         )
         self.seed = options.seed
         self.half = count // 2
-        self.aligned_pairs = not self.train
+        self.aligned_pairs = paired or not self.train
 
     def __len__(self) -> int:
         return self.half if self.train else len(self.patches)
@@ -89,7 +96,7 @@ class StyleBenchmark(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(index)
         a = self.patches[index]["image"]
-        if not self.train:
+        if self.aligned_pairs:
             return {"A": a, "B": style_filter(a)}
         return {"A": a, "B": style_filter(self.patches[self.b_source(index)]["image"])}
 
@@ -108,6 +115,17 @@ def register_datasets(register: Register) -> None:
             "sharpen filter; train on disjoint halves, test on aligned pairs (options n=2000, n_test=256)",
             channels=3,
             layout="unaligned",
+            options={"n": 2000, "n_test": 256, **CROP_SCALES},
+        ),
+    )
+    register(
+        "style-benchmark-aligned",
+        DatasetSpec(
+            build=partial(StyleBenchmark, paired=True),
+            description="style-benchmark as pairs for pix2pix: train (a, f(a)) on the first half's patches, test on "
+            "the same held-out pairs (options n=2000, n_test=256)",
+            channels=3,
+            layout="aligned",
             options={"n": 2000, "n_test": 256, **CROP_SCALES},
         ),
     )

@@ -1,4 +1,4 @@
-"""Task ``cyclegan``: unpaired image-to-image translation (Zhu et al. 2017) and the ``ganzoo translate`` command.
+"""Task ``cyclegan``: unpaired image-to-image translation (Zhu et al. 2017).
 
 Networks: ``G_AB`` (A -> B), ``G_BA`` (B -> A), ``D_A`` (real A vs G_BA(B)),
 ``D_B`` (real B vs G_AB(A)); one Adam for both Gs, one for both Ds (engine
@@ -26,33 +26,23 @@ task's ``config_defaults``, used unless ``--lr-policy``/``--batch-size`` say oth
 
 The history pools are parameter-free modules in the network dict (``pool_A``,
 ``pool_B``), so they are saved in the checkpoint and a resumed run is exact.
+``ganzoo translate`` (plugins/tasks/translate.py) runs G_AB or G_BA; ``evaluate``
+is the translation tasks' shared one (plugins/tasks/translation.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import click
-import numpy as np
 import torch
 import torch.nn.functional as F
-from skimage.exposure import match_histograms
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch import Tensor, nn
 
-import ganzoo
 from ganzoo.api import Architecture, DatasetSpec, GanzooError, Judge, StepContext, Task
-from ganzoo.hookspecs import hookimpl
-from ganzoo.images import list_images, read_image, save_grid, save_image, to_uint8
+from ganzoo.hookspecs import Register, hookimpl
+from ganzoo_plugins.tasks.translation import score_translations, translation_figures
 
 SAMPLE_ROWS = 8
-EVAL_GRID_ROWS = 8
-HISTOGRAM_REFERENCES = 256
-# translate's default limit: the generator's activations grow with the area (~1 KB per pixel at width 64),
-# so 2048x2048 needs a few GB; an 8000x8000 photo would need tens (--max-pixels raises the limit).
-MAX_PIXELS = 2048 * 2048
 
 
 class ImagePool(nn.Module):
@@ -108,6 +98,7 @@ class CycleGAN(Task):
     default_loss = "lsgan"
     default_arch = "resnet-9blocks"
     command = "translate"
+    directions: ClassVar[dict[str, str]] = {"AtoB": "G_AB", "BtoA": "G_BA"}  # the generator `translate` runs
     config_defaults = {"batch_size": 1, "lr_policy": "linear"}  # the reference recipe
     sample_caption = (
         "One row per fixed training pair: real A | fake B = G_AB(A) | reconstructed A = G_BA(G_AB(A)) | "
@@ -132,7 +123,7 @@ class CycleGAN(Task):
 
     def build(self) -> dict[str, nn.Module]:
         c = self.config
-        g_cfg, d_cfg = self.net_config(self.generator_in_channels()), self.net_config()
+        g_cfg, d_cfg = self.net_config(self.generator_in_channels()), self.net_config(self.discriminator_in_channels())
         shape = (c.channels, c.image_size, c.image_size)
         return {
             "G_AB": self.arch.generator(g_cfg), "G_BA": self.arch.generator(g_cfg),
@@ -185,157 +176,17 @@ class CycleGAN(Task):
     def sample_nrow(self, n: int) -> int:
         return 6
 
-    @torch.no_grad()
     def evaluate(self, nets: dict[str, nn.Module], device: torch.device, **options: Any) -> dict[str, Any]:
-        """PSNR/SSIM on held-out aligned pairs (a, f(a)) against the identity map and histogram matching.
-
-        Needs a dataset whose test split holds aligned pairs (``style-benchmark``).
-        Scores G_AB(a) against f(a) and G_BA(f(a)) against a, in [0, 1] RGB, as means
-        over ``num`` pairs (default all). Baselines: the input itself (identity),
-        and ``skimage.exposure.match_histograms`` of the input to (one) the B image
-        of train item i, and (domain) all of the first 256 train images of the
-        target domain tiled together. ``out``: a folder for ``cyclegan_eval.png``.
-        ``metrics`` is refused: these are the scores.
-        """
-        if options.get("metrics"):
-            raise GanzooError("--metrics: a cyclegan run is scored by PSNR/SSIM on aligned pairs against identity and "
-                              "histogram matching, not by generation metrics; drop --metrics")
-
-        config = dataclasses.replace(self.config, data_root=options.get("data_root") or self.config.data_root)
-        test = ganzoo.load_split(config, "test")
-        if not getattr(test, "aligned_pairs", False):
-            raise GanzooError(
-                f"task 'cyclegan' scores translations only where the test split holds aligned pairs with ground "
-                f"truth, such as dataset 'style-benchmark'; '{config.dataset}' has none. Look at results with "
-                "`ganzoo translate` instead."
-            )
-        train = ganzoo.load_split(config, "train")
-        pairs = [test[i] for i in range(min(int(options.get("num") or len(test)), len(test)))]
-        refs = [train[i] for i in range(min(HISTOGRAM_REFERENCES, len(train)))]
-        results: dict[str, Any] = {"pairs": len(pairs), "histogram_references": len(refs)}
-        columns: list[list[np.ndarray]] = []
-        for direction, source, target, G in (("AtoB", "A", "B", nets["G_AB"]), ("BtoA", "B", "A", nets["G_BA"])):
-            inputs = torch.stack([p[source] for p in pairs])
-            outputs = torch.cat([G(chunk.to(device)).float().cpu() for chunk in inputs.split(32)])
-            sources = [to_uint8(x) for x in inputs]
-            domain = np.concatenate([to_uint8(r[target]) for r in refs], axis=0)
-            truth = [_unit(to_uint8(p[target])) for p in pairs]
-            candidates = {
-                "model": [_unit(to_uint8(y)) for y in outputs],
-                "identity": [_unit(x) for x in sources],
-                "match_histograms_one": [_unit(match_histograms(x, to_uint8(refs[i % len(refs)][target]),
-                                                                channel_axis=-1)) for i, x in enumerate(sources)],
-                "match_histograms_domain": [_unit(match_histograms(x, domain, channel_axis=-1)) for x in sources],
-            }
-            results[direction] = {name: _similarity(truth, ys) for name, ys in candidates.items()}
-            columns += [candidates["identity"], truth, candidates["model"], candidates["match_histograms_domain"]]
-        if options.get("out"):
-            rows = [torch.from_numpy(np.stack(c[:EVAL_GRID_ROWS])).permute(0, 3, 1, 2).float() * 2 - 1 for c in columns]
-            grid = torch.stack(rows, dim=1).flatten(0, 1)
-            results["grid"] = str(save_grid(grid, Path(options["out"]) / "cyclegan_eval.png", nrow=len(columns)))
-        return results
-
+        """PSNR/SSIM/L1 of G_AB(a) vs f(a) and G_BA(f(a)) vs a on held-out aligned pairs, against the identity
+        map and histogram matching (see ``translation.score_translations``); needs a dataset whose test split
+        holds aligned pairs (``style-benchmark``). ``out``: a folder for ``cyclegan_eval.png``."""
+        return score_translations(self, {d: nets[g] for d, g in self.directions.items()}, device, **options)
 
     def figures(self, results: dict[str, Any]) -> dict[str, float]:
-        """The model's PSNR/SSIM each way, and the identity map's beside them."""
-        return {f"{direction}_{key}" if who == "model" else f"{direction}_{who}_{key}": value
-                for direction in ("AtoB", "BtoA") for who in ("model", "identity")
-                for key, value in results[direction][who].items()}
-
-
-def _unit(image: np.ndarray) -> np.ndarray:
-    """An 8-bit image (as a user would save it) as floats in [0, 1]."""
-    return image.astype(np.float64) / 255.0
-
-
-def _similarity(truth: list[np.ndarray], images: list[np.ndarray]) -> dict[str, float]:
-    """Mean PSNR and SSIM of ``images`` against ``truth`` (HxWxC in [0, 1])."""
-    return {
-        "psnr": float(np.mean([peak_signal_noise_ratio(t, y, data_range=1.0) for t, y in zip(truth, images)])),
-        "ssim": float(np.mean([structural_similarity(t, y, data_range=1.0, channel_axis=-1)
-                               for t, y in zip(truth, images)])),
-    }
-
-
-def translate_image(G: nn.Module, image: Tensor, multiple: int = 4, min_size: int = 8) -> Tensor:
-    """G on one CxHxW image of any size: pad (reflect) to a multiple of 4, at least 8, and crop back."""
-    height, width = image.shape[-2:]
-    pad_h = max(min_size, -(-height // multiple) * multiple) - height
-    pad_w = max(min_size, -(-width // multiple) * multiple) - width
-    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-    padded = F.pad(image.unsqueeze(0), (0, pad_w, 0, pad_h), mode=mode)
-    return G(padded)[0, :, :height, :width]
-
-
-def _check_sizes(plan: list[tuple[Path, Path]], max_pixels: int) -> None:
-    """Refuse, before translating anything, an image too large to translate in memory (header only, no decode)."""
-    from PIL import Image
-
-    for source, _ in plan:
-        try:
-            with Image.open(source) as image:
-                width, height = image.size
-        except Exception:  # unreadable: read_image says why, in its turn
-            continue
-        if width * height > max_pixels:
-            raise GanzooError(
-                f"{source} is {width}x{height} px ({width * height / 1e6:.1f} MP), above --max-pixels {max_pixels} "
-                f"({max_pixels / 1e6:.1f} MP): the generator's memory grows with the area; downscale the image "
-                "first, or raise --max-pixels if this machine has the memory"
-            )
-
-
-def _plan(inputs: tuple[str, ...], out: Path) -> list[tuple[Path, Path]]:
-    """(source, destination) for every image: folders keep their relative layout, outputs are PNG."""
-    plan: list[tuple[Path, Path]] = []
-    for given in map(Path, inputs):
-        if given.is_dir():
-            files = list_images(given)
-            if not files:
-                raise GanzooError(f"no images found under {given}; check the INPUT folder")
-            plan += [(f, out / f.relative_to(given).with_suffix(".png")) for f in files]
-        else:
-            plan.append((given, out / given.with_suffix(".png").name))
-    seen: dict[Path, Path] = {}
-    for source, target in plan:
-        if target in seen:
-            raise GanzooError(f"{seen[target]} and {source} would both be written to {target}; translate them "
-                              "into separate --out folders")
-        seen[target] = source
-    return plan
+        """The model's PSNR/SSIM/L1 each way, and the identity map's beside them."""
+        return translation_figures(results)
 
 
 @hookimpl
-def register_tasks(register) -> None:
+def register_tasks(register: Register) -> None:
     register("cyclegan", CycleGAN)
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    @ganzoo.run_command(cli, "translate")
-    @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True), metavar="INPUT...")
-    @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True,
-                  help="AtoB runs G_AB, BtoA runs G_BA.")
-    @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the translated PNGs.")
-    @click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
-                  help="Refuse larger images (width x height): memory grows with the area.")
-    def translate_cmd(run: ganzoo.Run, inputs: tuple[str, ...], direction: str, out: str, max_pixels: int) -> None:
-        """Translate images (files or folders) with a cyclegan CHECKPOINT, at their own size.
-
-        Folders are searched recursively and their layout is kept under --out;
-        every result is written as PNG. Any image size up to --max-pixels works:
-        images are padded to a multiple of 4 and cropped back.
-
-        \b
-        Example:
-          ganzoo translate runs/cyclegan-run photos/ --direction AtoB --out styled/
-        """
-        run.require_command("translate")
-        G = run.nets["G_AB" if direction == "AtoB" else "G_BA"]
-        plan = _plan(inputs, Path(out))
-        _check_sizes(plan, max_pixels)
-        with torch.no_grad():
-            for source, target in plan:
-                image = read_image(source, run.config.channels).to(run.device)
-                save_image(translate_image(G, image).float(), target)
-        click.echo(f"translated {len(plan)} image(s) {direction} into {out}")

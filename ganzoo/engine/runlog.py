@@ -1,0 +1,104 @@
+"""What a training run logs, and where: the logger plugins (``jsonl`` always) and periodic evaluation.
+
+:func:`logger_classes` resolves ``--logger`` names before anything is built
+(unknown names get a did-you-mean, a missing optional dependency one line
+naming what to install); :class:`RunLoggers` hands every record and sample
+grid to each of them; :func:`check_evaluation` and :func:`evaluate_now` are
+``--eval-every``: the task's own evaluation (what ``ganzoo eval`` runs), logged
+as ``eval/<figure>`` records beside the training figures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import skimage.io
+import torch
+from torch import nn
+
+from ..api import GanzooError, Logger, Task
+from ..registry import get_registry
+from .config import RunConfig
+
+ALWAYS = "jsonl"  # the log the run page reads
+
+
+def logger_classes(config: RunConfig) -> dict[str, type[Logger]]:
+    """The loggers a run writes to, ``jsonl`` first; each name registered and its ``requires`` importable."""
+    registry = get_registry()
+    classes: dict[str, type[Logger]] = {}
+    for name in dict.fromkeys([ALWAYS, *config.loggers]):
+        cls = registry.get("loggers", name)
+        for module, requirement in cls.requires.items():
+            if importlib.util.find_spec(module) is None:
+                raise GanzooError(f"--logger {name} needs the '{module}' package, which is not installed: "
+                                  f"pip install '{requirement}'")
+        classes[name] = cls
+    return classes
+
+
+class RunLoggers:
+    """One instance of each chosen logger for a run that starts at ``step``; every call goes to all of them."""
+
+    def __init__(self, classes: dict[str, type[Logger]], run_dir: Path, config: RunConfig, step: int) -> None:
+        self.loggers = [cls(run_dir, config, step) for cls in classes.values()]
+
+    def log(self, record: dict[str, Any]) -> None:
+        """``record`` as log.jsonl holds it: ``{"step": N, figure: value, ...}``."""
+        step, scalars = record["step"], {k: v for k, v in record.items() if k != "step"}
+        for logger in self.loggers:
+            logger.log(step, scalars)
+
+    def image(self, step: int, name: str, path: Path) -> None:
+        """The grid the engine just wrote to ``path``, read back as the uint8 pixels a viewer shows."""
+        grid = skimage.io.imread(path)
+        for logger in self.loggers:
+            logger.image(step, name, grid, path)
+
+    def close(self) -> None:
+        for logger in self.loggers:
+            logger.close()
+
+
+def check_evaluation(config: RunConfig, task: Task) -> None:
+    """Refuse, before training, evaluation settings that would be ignored or that the task cannot use."""
+    if not config.eval_every:
+        given = [flag for flag, value in (("--metrics", config.metrics), ("--eval-num", config.eval_num),
+                                          ("--classifier", config.classifier)) if value]
+        if given:
+            raise GanzooError(f"{', '.join(given)} choose what --eval-every scores; add --eval-every N or drop them")
+        return
+    if config.metrics and not task.metric_plugins:
+        raise GanzooError(f"--metrics: task '{config.task}' is scored by its own evaluation, not by metric plugins; "
+                          "drop --metrics (--eval-every logs its own figures)")
+    for name in config.metrics:
+        get_registry().get("metrics", name)
+
+
+@torch.no_grad()
+def evaluate_now(task: Task, nets: dict[str, nn.Module], device: torch.device, config: RunConfig,
+                 step: int) -> dict[str, Any]:
+    """The task's evaluation of ``nets`` as a log record ``{"step": step, "eval/<figure>": value, ...}``.
+
+    Nets are scored in eval mode and put back as they were; the random streams
+    are forked, so evaluating never changes what training draws next (resume
+    stays exact whatever ``--eval-every`` is).
+    """
+    options: dict[str, Any] = dict(num=config.eval_num, data_root=config.data_root, classifier=config.classifier,
+                                   seed=config.seed)
+    if task.metric_plugins:
+        options["metrics"] = config.metrics or None
+    modes = {name: net.training for name, net in nets.items()}
+    devices = [device] if device.type == "cuda" else []
+    try:
+        for net in nets.values():
+            net.eval()
+        with torch.random.fork_rng(devices=devices):
+            results = task.evaluate(nets, device, **options)
+    finally:
+        for name, net in nets.items():
+            net.train(modes[name])
+    figures = {k: v for k, v in task.figures(results).items() if not k.startswith("num_")}  # counts say how many
+    return {"step": step, **{f"eval/{k}": round(float(v), 6) for k, v in figures.items()}}

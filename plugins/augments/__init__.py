@@ -1,0 +1,1 @@
+"""Built-in augmentations of what D sees (``ganzoo list augments``)."""

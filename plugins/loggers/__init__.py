@@ -1,0 +1,1 @@
+"""Built-in ganzoo plugins; each module registers through the `ganzoo` entry-point group."""

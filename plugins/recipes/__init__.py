@@ -1,0 +1,1 @@
+"""Built-in recipes: named run settings from the seeds and the papers (``ganzoo list recipes``)."""

@@ -1,0 +1,54 @@
+"""Recipes from the papers and reference repositories: DCGAN (pytorch/examples), SNGAN, WGAN-GP, CycleGAN,
+DeepFill-style inpainting on MNIST, and PacDCGAN2 in PacGAN's Table 3 setting."""
+
+from __future__ import annotations
+
+from ganzoo.api import Recipe
+from ganzoo.hookspecs import Register, hookimpl
+
+RECIPES = {
+    "dcgan": Recipe(
+        {"arch": "dcgan", "loss": "bce", "image_size": 64, "batch_size": 64, "nz": 100, "width": 64, "lr": 2e-4,
+         "beta1": 0.5, "beta2": 0.999},
+        "DCGAN at 64 px: ngf = ndf = 64, nz 100, Adam 2e-4 (0.5, 0.999), batch 64",
+        "pytorch/examples dcgan/main.py defaults (Radford et al. 2016)",
+    ),
+    "sngan": Recipe(
+        {"arch": "resnet-sn", "loss": "hinge", "n_critic": 5, "batch_size": 64, "lr": 2e-4, "beta1": 0.0,
+         "beta2": 0.9},
+        "SNGAN: ResNet G, spectral-norm ResNet D, hinge loss, n_dis 5, Adam 2e-4 (0, 0.9)",
+        "Miyato et al. 2018 (CIFAR-10 ResNet setting)",
+    ),
+    "wgan-gp": Recipe(
+        {"arch": "dcgan", "loss": "wgan-gp", "n_critic": 5, "batch_size": 64, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9,
+         "loss_options": {"gp_weight": 10.0}},
+        "WGAN-GP: lambda 10, n_critic 5, Adam 1e-4 (0, 0.9), on the DCGAN nets (whose D keeps its BN)",
+        "Gulrajani et al. 2017, Algorithm 1 defaults",
+    ),
+    "cyclegan": Recipe(
+        {"task": "cyclegan", "arch": "resnet-9blocks", "loss": "lsgan", "dataset": "unaligned", "image_size": 256,
+         "batch_size": 1, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "lr_policy": "linear", "epochs": 200.0},
+        "CycleGAN: ResNet-9 G, 70x70 PatchGAN, LSGAN, cycle 10, identity 0.5, pool 50, 200 epochs, linear decay",
+        "junyanz/pytorch-CycleGAN-and-pix2pix defaults (Zhu et al. 2017)",
+    ),
+    "inpainting": Recipe(
+        {"task": "inpainting", "arch": "unet", "loss": "hinge", "dataset": "mnist", "image_size": 28, "channels": 1,
+         "width": 16, "lr": 5e-4, "steps": 2000, "data_options": {"holdout": 2000},
+         "task_options": {"mask_area": 0.25}},
+        "Inpainting on MNIST: U-Net + SN-PatchGAN, L1 (hole 6, valid 1) + 0.1 hinge, centre boxes of 25%",
+        "DeepFill v2's losses (Yu et al. 2019) at ganzoo's MNIST budget (benchmarks/results/inpainting_mnist.md)",
+    ),
+    "pacdcgan2": Recipe(
+        {"arch": "pacgan-table3", "loss": "bce", "dataset": "stacked-mnist", "image_size": 28, "channels": 3,
+         "pack": 2, "batch_size": 128, "nz": 256, "lr": 1e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.99,
+         "data_options": {"holdout": 2000}},
+        "PacDCGAN2 on Stacked MNIST with D a quarter of G's size (PacGAN Table 3)",
+        "Lin et al. 2018, Table 3 (the Unrolled GAN setting)",
+    ),
+}
+
+
+@hookimpl
+def register_recipes(register: Register) -> None:
+    for name, recipe in RECIPES.items():
+        register(name, recipe)

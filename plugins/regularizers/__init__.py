@@ -1,0 +1,1 @@
+"""Built-in D regularisers (``ganzoo list regularizers``)."""

@@ -1,0 +1,73 @@
+"""Recipes: named run settings any explicit option overrides; every shipped recipe trains."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import ganzoo
+from conftest import ganzoo_cli
+from ganzoo.cli import build_config, cli
+from ganzoo.engine.checkpoint import load_checkpoint
+
+RECIPES = [e.name for e in ganzoo.list("recipes") if e.distribution == "ganzoo"]
+SMALL = ["--width", "8", "--steps", "2", "--log-every", "1", "--no-progress", "--device", "cpu"]
+# Per recipe, what makes it a seconds-long CPU test (the recipe's own choices stay otherwise).
+SHRINK = {
+    "cyclegan": ["--dataset", "style-benchmark", "--image-size", "16", "--arch-opt", "n_layers=2", "--data-opt",
+                 "n=8", "--data-opt", "n_test=4"],
+    "inpainting": ["--batch-size", "8", "--image-size", "16"],
+    "pacdcgan2": ["--batch-size", "8", "--data-opt", "n=32"],
+    "mlp-gan": ["--batch-size", "8"],
+    "seed002": ["--batch-size", "8"],
+}
+
+
+def test_the_shipped_recipes_are_listed_with_settings_and_source():
+    result = CliRunner().invoke(cli, ["list", "recipes", "--json"])
+    listed = {r["name"]: r for r in json.loads(result.output)}
+    assert {"seed000", "seed001", "seed002", "mlp-gan", "dcgan", "sngan", "wgan-gp", "cyclegan", "inpainting",
+            "pacdcgan2"} <= set(listed)
+    assert listed["sngan"]["settings"]["n_critic"] == 5 and listed["sngan"]["settings"]["beta1"] == 0.0
+    assert all(r["source"] and r["description"] for r in listed.values())
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_every_shipped_recipe_trains(name, tmp_path):
+    extra = SHRINK.get(name, ["--batch-size", "4", "--data-opt", "n=16"])
+    result = CliRunner().invoke(cli, ["train", "--recipe", name, *SMALL, *extra, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    _, meta = load_checkpoint(tmp_path / "run")
+    recipe = ganzoo.get("recipes", name).settings
+    config = meta["config"]
+    assert config["recipe"] == name and meta["step"] == 2
+    for key in ("arch", "loss", "task", "lr", "beta1", "n_critic", "pack"):
+        if key in recipe:
+            assert config[key] == recipe[key], key
+
+
+def test_explicit_options_override_the_recipe_and_tables_merge(tmp_path):
+    config, given = build_config(None, {"recipe": "inpainting", "lr": 1e-3, "task_options": ("mask=strokes",)})
+    assert config.lr == 1e-3 and config.arch == "unet" and config.width == 16
+    assert config.task_options == {"mask_area": 0.25, "mask": "strokes"}
+    assert "lr" in given and "width" not in given, "recipe settings are not 'given' (resume does not refuse them)"
+    config, _ = build_config(None, {"recipe": "cyclegan", "steps": 10})
+    assert config.steps == 10 and config.epochs is None, "--steps replaces the recipe's 200 epochs"
+    toml = tmp_path / "run.toml"
+    toml.write_text('recipe = "sngan"\nbatch_size = 32\n')
+    config, _ = build_config(str(toml), {"n_critic": 1})
+    assert (config.arch, config.loss, config.batch_size, config.n_critic) == ("resnet-sn", "hinge", 32, 1)
+
+
+def test_unknown_recipe_and_a_recipe_whose_plugin_is_missing_are_one_line(installed, tmp_path):
+    typo = ganzoo_cli("train", "--recipe", "sngn", "--steps", "1")
+    assert typo.returncode != 0 and "unknown recipe 'sngn'. Did you mean: sngan" in typo.stderr
+    site = [installed["ganzoo-recipe"]]
+    missing = ganzoo_cli("train", "--recipe", "tiny-smooth", "--steps", "1", sites=site)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    assert "recipe 'tiny-smooth' needs arch 'tiny-conv', which is not installed" in missing.stderr
+    both = ganzoo_cli("train", "--recipe", "tiny-smooth", "--steps", "1", "--batch-size", "8", "--data-opt", "n=16",
+                      "--out", str(tmp_path / "run"), "--no-progress", sites=[*site, installed["ganzoo-example"]])
+    assert both.returncode == 0, both.stderr
