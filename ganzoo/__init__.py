@@ -13,7 +13,8 @@ The public API, which is all a plugin may import (the built-in ones in
 * ``ganzoo.data``: a split of any dataset, image folders, inpainting masks;
 * ``ganzoo.metrics``: the metric protocol, feature nets and the evaluation pipeline;
 * ``ganzoo.runs``: a trained run loaded for inference, the helper for plugin commands;
-* ``ganzoo.kernels``: fused ops for architectures (``BiasAct``).
+* ``ganzoo.kernels``: fused ops for architectures (``BiasAct``);
+* ``ganzoo.files``: writing files whole or not at all, a failure one line naming the path.
 
 Everything else (``ganzoo.engine``, ``ganzoo.registry``, ``ganzoo.cli``,
 ``ganzoo.bench``, ...) is private and may change. Names that need more than
@@ -39,7 +40,7 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 PUBLIC_MODULES = ("ganzoo", "ganzoo.api", "ganzoo.hookspecs", "ganzoo.images", "ganzoo.data", "ganzoo.metrics",
-                  "ganzoo.runs", "ganzoo.kernels")
+                  "ganzoo.runs", "ganzoo.kernels", "ganzoo.files")
 
 # Public names defined in modules that import more than torch (click, scikit-image, safetensors): loaded on use.
 _LAZY = {

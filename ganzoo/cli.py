@@ -285,22 +285,6 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
     return RunConfig.from_dict(apply_recipe(values), config_file or "command line"), set(values)
 
 
-RUN_FILES = ("checkpoint.safetensors", "log.jsonl", "samples.png", "index.html", "config.toml")
-
-
-def _claim_run_dir(out: Path, overwrite: bool, origin: str) -> None:
-    """A new run never mixes into an old one: refuse a run directory that holds one, or clear it on --overwrite."""
-    if not (out / "checkpoint.safetensors").exists():
-        return
-    if not overwrite:
-        raise GanzooError(
-            f"--out {out}{origin} already holds a run (checkpoint.safetensors): continue it with "
-            f"`ganzoo train --resume {out} --steps N`, pick another --out, or pass --overwrite to replace it"
-        )
-    for path in [*(out / name for name in RUN_FILES), *(out / "samples").glob("step_*.png")]:
-        path.unlink(missing_ok=True)
-
-
 def _check_steps_left(step: int, steps: int) -> None:
     """A resumed run with nothing to train is an error (exit 1), so a script notices, not a silent no-op."""
     if step >= steps:
@@ -370,29 +354,36 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
       ganzoo train --resume runs/dcgan-bce-shapes-20260101-120000 --steps 2000
       ganzoo train --nproc 2 --device cpu        # = torchrun --nproc-per-node 2 -m ganzoo train ...
     """
-    from .engine.trainer import Trainer
+    from .engine.checkpoint import resolve_checkpoint
+    from .engine.rundir import check_run_dir
+    from .engine.trainer import Trainer, TrainingInterrupted, read_run
 
     config, given = build_config(config_file, values)
-    if resume is None and config.out:
-        _claim_run_dir(Path(config.out), overwrite, f" (set by --config {config_file})" if not values["out"] else "")
+    if config.out:  # refused before anything is built; the claim itself (lock, --overwrite) comes when training starts
+        source = resolve_checkpoint(resume).parent if resume is not None else None
+        check_run_dir(Path(config.out), overwrite, f" (set by --config {config_file})" if not values["out"] else "",
+                      source)
     if nproc > 1:
-        from .engine.checkpoint import load_checkpoint
         from .engine.distributed import launch
 
         if resume is not None:  # the processes read every setting back as given: check and merge them here
-            meta = load_checkpoint(resume)[1]
-            config = resume_config(RunConfig.from_dict(meta["config"], "checkpoint config"), config, given, resume)
+            saved = read_run(resume, resume=True)
+            config = resume_config(saved.config, config, given, resume)
             if config.epochs is None:
-                _check_steps_left(meta["step"], config.steps)
-        launch(nproc, config, resume)
+                _check_steps_left(saved.meta["step"], config.steps)
+        launch(nproc, config, resume, overwrite)
         return
-    trainer = Trainer(config, resume=resume, given=given)
+    trainer = Trainer(config, resume=resume, given=given, overwrite=overwrite)
     _check_steps_left(trainer.step, trainer.config.steps)
     if trainer.rank == 0:
         click.echo(start_line(trainer), err=True)
         if config.threads is None and trainer.device.type == "cpu":
             _warn_if_cores_are_shared()
-    run_dir = trainer.fit()
+    try:
+        run_dir = trainer.fit()
+    except TrainingInterrupted as exc:  # not an error: the checkpoint is saved, say where and how to go on
+        click.echo(str(exc), err=True)
+        sys.exit(128 + exc.signum)
     if trainer.rank != 0:
         return
     click.echo(f"run directory: {run_dir}")
@@ -401,15 +392,19 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
     click.echo(f"  log:        {run_dir / 'log.jsonl'}")
 
 
+MAX_GRID = int(SETTINGS["n_samples"].high)  # images in one grid, as in a run's sample grids
+
+
 @cli.command("sample", context_settings=CONTEXT)
 @click.argument("checkpoint", type=click.Path())
-@click.option("-n", "--num", type=click.IntRange(min=1), default=64, show_default=True, help="Number of images.")
+@click.option("-n", "--num", type=click.IntRange(1, MAX_GRID), default=64, show_default=True,
+              help="Number of images (one grid; draw several grids with other --seed values for more).")
 @click.option("--out", default="samples.png", show_default=True, type=click.Path(dir_okay=False), help="Grid PNG to write.")
 @click.option("--seed", default=0, show_default=True,
               help="Noise seed; the run's --seed + 1 (and -n its --n-samples) redraws its training grid exactly.")
 @click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator when the checkpoint has one.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
-@click.option("--nrow", type=int, help="Images per row. [about sqrt(n), or one class per column]")
+@click.option("--nrow", type=click.IntRange(min=1), help="Images per row. [about sqrt(n), or one class per column]")
 def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device: str, nrow: int | None) -> None:
     """Draw samples from a trained CHECKPOINT (file or run directory) into a grid PNG.
 
@@ -524,7 +519,10 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     """
     from .engine.config import parse_options
     from .engine.trainer import load_for_inference, resolve_device
+    from .files import check_writable, write_atomic
 
+    if json_path:  # before a long evaluation, not after it
+        check_writable(json_path, "--json")
     asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
     options: dict[str, Any] = dict(metrics=_split_names(metrics), num=num, data_root=data_root,
                                    classifier=classifier, out=out, seed=seed)
@@ -533,8 +531,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     results = asm.task.evaluate(nets, resolve_device(device), **options)
     _echo_results(results)
     if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(results, indent=2) + "\n")
+        write_atomic(json_path, json.dumps(results, indent=2) + "\n")
         click.echo(f"wrote {json_path}")
 
 

@@ -18,6 +18,7 @@ from torch import Tensor
 from torchvision.utils import make_grid
 
 from .api import GanzooError
+from .files import writing
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
@@ -150,8 +151,9 @@ def save_image(image: Tensor, path: str | Path) -> Path:
     if path.suffix.lower() not in LOSSLESS:
         raise GanzooError(f"cannot write image '{path}': ganzoo writes lossless {', '.join(LOSSLESS)} files; "
                           f"name it {path.stem or 'images'}.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    skimage.io.imsave(path, to_uint8(image), check_contrast=False)
+    with writing(path):  # a full or read-only disk: one error line naming the file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        skimage.io.imsave(path, to_uint8(image), check_contrast=False)
     return path
 
 

@@ -293,7 +293,7 @@ def test_sample_refuses_lossy_or_nameless_outputs_and_empty_grids(tmp_path):
         result = runner.invoke(cli, ["sample", str(run), "-n", "4", "--out", str(tmp_path / out) if out else ""])
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, out
     result = runner.invoke(cli, ["sample", str(run), "-n", "0"])
-    assert result.exit_code == 2 and "0 is not in the range x>=1" in result.output
+    assert result.exit_code == 2 and "0 is not in the range 1<=x<=4096" in result.output
     assert runner.invoke(cli, ["sample", str(run), "-n", "4", "--out", str(tmp_path / "g.png")]).exit_code == 0
 
 

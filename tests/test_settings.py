@@ -46,7 +46,7 @@ def capture_trainer(monkeypatch):
     seen: dict = {}
 
     class Trainer:
-        def __init__(self, config: RunConfig, resume=None, given=None) -> None:
+        def __init__(self, config: RunConfig, resume=None, given=None, overwrite=False) -> None:
             seen.update(config=config, given=set(given))
             raise GanzooError("captured")
 
@@ -204,9 +204,9 @@ def test_nproc_resume_is_checked_and_merged_before_the_processes_start(saved_run
     monkeypatch.setattr("ganzoo.engine.distributed.launch", lambda *args: launched.append(args))
     runner = CliRunner()
     assert runner.invoke(cli, ["train", "--resume", str(saved_run), "--nproc", "2", "--steps", "3"]).exit_code == 0
-    (nproc, config, resume), = launched
+    (nproc, config, resume, overwrite), = launched
     _, meta = load_checkpoint(saved_run)
-    assert (nproc, resume) == (2, str(saved_run))
+    assert (nproc, resume, overwrite) == (2, str(saved_run), False)
     assert json.loads(config.to_json()) == {**meta["config"], "steps": 3, "out": str(saved_run)}
     refused = runner.invoke(cli, ["train", "--resume", str(saved_run), "--nproc", "2", "--seed", "5"])
     assert "seed=0, not 5 (--seed)" in one_error_line(refused) and len(launched) == 1

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Collection
 
 from ..api import GanzooError
+from ..files import write_atomic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -370,9 +371,14 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config; keys are RunConfig field names (dashes allowed)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise GanzooError(f"config file '{path}' does not exist") from None
+    except UnicodeDecodeError:
+        raise GanzooError(f"config file '{path}' is not UTF-8 text (a binary file?); pass a TOML file, such as "
+                          "a run's config.toml") from None
+    except OSError as exc:
+        raise GanzooError(f"config file '{path}' cannot be read ({exc.strerror or exc}); pass a TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise GanzooError(f"config file '{path}' is not valid TOML: {exc}") from None
     return {key.replace("-", "_"): value for key, value in data.items()}
@@ -413,4 +419,4 @@ def save_toml(config: RunConfig, path: Path) -> None:
     for key, table in tables:
         lines.append(f"\n[{key}]")
         lines.extend(f"{k} = {json.dumps(v)}" for k, v in table.items())
-    path.write_text("\n".join(lines) + "\n")
+    write_atomic(path, "\n".join(lines) + "\n")

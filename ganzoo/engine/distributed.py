@@ -151,7 +151,7 @@ def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
-def launch(nproc: int, config: RunConfig, resume: str | None = None) -> None:
+def launch(nproc: int, config: RunConfig, resume: str | None = None, overwrite: bool = False) -> None:
     """``ganzoo train --nproc N``: run this training under torchrun with N processes on this machine."""
     if World.from_env().size > 1:
         raise GanzooError("--nproc given inside a torchrun job; drop --nproc (torchrun already started the processes)")
@@ -162,6 +162,8 @@ def launch(nproc: int, config: RunConfig, resume: str | None = None) -> None:
                    "-m", "ganzoo", "train", "--config", str(path)]
         if resume is not None:
             command += ["--resume", str(resume)]
+        if overwrite:
+            command.append("--overwrite")
         code = subprocess.run(command).returncode
     if code:
         raise GanzooError(f"training with --nproc {nproc} failed (torchrun exit status {code}); see its output above")

@@ -21,6 +21,7 @@ from typing import Any
 from PIL import Image
 
 from ..api import Task
+from ..files import write_atomic
 
 PAGE_NAME = "index.html"
 LOG_NAME = "log.jsonl"
@@ -219,6 +220,4 @@ def write_page(run_dir: Path, task: Task) -> Path:
         f"<h2>Samples</h2><p>{html.escape(task.sample_caption)}</p><div class='grids'>{figures}</div>"
         f"<h2>Settings</h2>{settings_list(config)}</html>"
     )
-    path = run_dir / PAGE_NAME
-    path.write_text(page)
-    return path
+    return write_atomic(run_dir / PAGE_NAME, page)

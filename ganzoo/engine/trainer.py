@@ -7,11 +7,15 @@ and everything around it is here, shared by every task.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import inspect
 import json
 import logging
 import math
 import os
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -30,21 +34,24 @@ from ..api import (
     Augment, DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, Regularizer, StepContext, Task,
     check_options,
 )
+from ..files import writing
 from ..images import save_grid
 from ..kernels import resolve_kernels, use_kernels
 from ..registry import check_provenance, get_registry, provenance
 from .adversarial import AdversarialStep
 from .checkpoint import (
     CHECKPOINT_NAME,
+    RunCheckpoint,
     flatten_optimizer,
-    load_checkpoint,
     load_module,
     module_tensors,
+    read_run_checkpoint,
     save_checkpoint,
     unflatten_optimizer,
 )
 from .config import ENGINE_DEFAULTS, RunConfig, resume_config, save_toml
 from .distributed import World, convert_sync_batchnorm
+from .rundir import claim_run_dir
 from .runlog import RunLoggers, check_evaluation, evaluate_now, logger_classes
 from .runpage import write_page
 
@@ -210,6 +217,62 @@ def check_plugins(meta: dict[str, Any], path: str | Path) -> None:
         check_provenance(meta["plugins"], source=str(path))
 
 
+def read_run(path: str | Path, resume: bool = False) -> RunCheckpoint:
+    """Open a run checkpoint for sampling, evaluation or ``resume``: its metadata validated, its plugins
+    installed, and its tensor shapes checked against the networks its config builds, built on the meta
+    device so that forged sizes allocate nothing. Read the weights with ``.tensors()`` after this."""
+    ckpt = read_run_checkpoint(path, resume)
+    check_plugins(ckpt.meta, ckpt.path)
+    expected: dict[str, tuple[int, ...]] = {}
+    with torch.device("meta"):
+        asm = assemble(dataclasses.replace(ckpt.config))
+        for name, net in asm.nets.items():
+            expected.update({k: tuple(v.shape) for k, v in module_tensors(name, net).items()})
+        if ckpt.config.ema:
+            for name in asm.task.ema_nets:
+                ema = AveragedModel(asm.nets[name], use_buffers=True)
+                expected.update({k: tuple(v.shape) for k, v in module_tensors(f"ema.{name}", ema).items()})
+    ckpt.check_shapes(expected)
+    return ckpt
+
+
+class TrainingInterrupted(GanzooError):
+    """SIGINT or SIGTERM stopped training after a checkpoint was saved; ``signum`` is the signal."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_signals(enabled: bool = True) -> Iterator[list[int]]:
+    """While training, SIGINT (Ctrl-C) and SIGTERM only ask to stop: the list they fill tells the loop to save
+    and leave. A second Ctrl-C exits at once. Only the main thread can take signals; elsewhere this does nothing."""
+    received: list[int] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def ask_to_stop(signum: int, frame: Any) -> None:
+        if received and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _quiet_worker(worker_id: int) -> None:
+    """DataLoader workers leave Ctrl-C to the trainer, which saves and then stops them; SIGTERM ends a worker
+    at once without a traceback (status 0, which the trainer does not take for a crash)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
+
+
 def data_options(config: RunConfig, split: str = "train") -> DataOptions:
     return DataOptions(
         root=config.data_root,
@@ -291,15 +354,16 @@ class Trainer:
     """Train any architecture x loss x task that fits; see :func:`assemble`."""
 
     def __init__(self, config: RunConfig, resume: str | Path | None = None,
-                 given: Collection[str] | None = None) -> None:
-        """``given``: the settings the user gave, which ``resume`` checks (see :func:`resume_config`)."""
+                 given: Collection[str] | None = None, overwrite: bool = False) -> None:
+        """``given``: the settings the user gave, which ``resume`` checks (see :func:`resume_config`);
+        ``overwrite``: :meth:`fit` may replace a run already in the run directory."""
         self.resume_state: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+        self.overwrite, self.source = overwrite, None
         if resume is not None:
-            tensors, meta = load_checkpoint(resume)
-            check_plugins(meta, resume)
-            saved = RunConfig.from_json(json.dumps(meta["config"]))
-            config = resume_config(saved, config, given, resume)
-            self.resume_state = (tensors, meta)
+            ckpt = read_run(resume, resume=True)
+            config = resume_config(ckpt.config, config, given, resume)
+            self.resume_state = (ckpt.tensors(), ckpt.meta)
+            self.source = ckpt.path  # the checkpoint resumed from
         if config.data_root:  # absolute, so eval, probe and resume find the data from any directory
             config.data_root = str(Path(config.data_root).expanduser().resolve())
         self.config = config
@@ -357,9 +421,13 @@ class Trainer:
             config.steps = max(1, math.ceil(config.epochs * self.per_epoch / self.loss.n_critic))
         self.scheds = [torch.optim.lr_scheduler.LambdaLR(opt, self._lr_factor) for opt in (self.opt_d, self.opt_g)]
         self.step, self.batches = 0, 0
+        self.bad_batch: int | None = None  # the first batch with NaN/Inf values, for the divergence message
         if self.resume_state is not None:
             self._restore(*self.resume_state)
         self.run_dir = Path(config.out or self._default_out())
+        # The step of the checkpoint in run_dir (the one a divergence keeps), None while it has none of this run.
+        resumed_here = self.source is not None and self.source.parent.resolve() == self.run_dir.resolve()
+        self.saved_step = self.step if resumed_here else None
 
     def _default_out(self) -> str:
         c = self.config
@@ -405,10 +473,13 @@ class Trainer:
         # A private generator: the loader's worker seed must not draw from the global RNG (exact resume).
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.config.workers,
                             pin_memory=self.device.type == "cuda", persistent_workers=self.config.workers > 0,
-                            generator=torch.Generator().manual_seed(self.config.seed))
+                            generator=torch.Generator().manual_seed(self.config.seed), worker_init_fn=_quiet_worker)
         memory = torch.channels_last if self.config.channels_last else torch.contiguous_format
         for batch in loader:
             self.batches += 1
+            if self.bad_batch is None and any(v.is_floating_point() and not bool(torch.isfinite(v).all())
+                                              for v in batch.values()):  # on the host: no device sync
+                self.bad_batch = self.batches
             yield {k: (v.to(self.device, non_blocking=True, memory_format=memory) if v.dim() == 4
                        else v.to(self.device, non_blocking=True)) for k, v in batch.items()}
 
@@ -491,67 +562,136 @@ class Trainer:
         return save_checkpoint(self.run_dir / CHECKPOINT_NAME, tensors, meta)
 
     def _restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        source = f"step {meta['step']}"
+        source = str(self.source)
         for name, net in self.eager.items():
             load_module(name, net, tensors, source)
         for name, avg in self.ema.items():
             load_module(f"ema.{name}", avg, tensors, source)
         for name, module in self.d_step_state.items():
             load_module(name, module, tensors, source)
-        for label, opt in (("opt_d", self.opt_d), ("opt_g", self.opt_g)):
-            opt.load_state_dict(unflatten_optimizer(label, tensors, meta["optimizers"][label]))
-        for sched, state in zip(self.scheds, meta["schedulers"]):
-            sched.load_state_dict(state)
-        if meta.get("scaler"):
-            self.scaler.load_state_dict(meta["scaler"])
-        self.gen.set_state(tensors["rng.engine"])
-        torch.set_rng_state(tensors["rng.torch"])
-        if "rng.cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        part = "optimizer"
+        try:  # read_run_checkpoint checked the types; what remains is whether the values fit this run
+            for label, opt in (("opt_d", self.opt_d), ("opt_g", self.opt_g)):
+                opt.load_state_dict(unflatten_optimizer(label, tensors, meta["optimizers"][label]))
+                for group in opt.param_groups:
+                    for param in group["params"]:
+                        if any(v.dim() and v.shape != param.shape for v in opt.state[param].values()):
+                            raise ValueError(f"a state tensor of {label} does not have its parameter's shape")
+            part = "LR scheduler"
+            for sched, state in zip(self.scheds, meta["schedulers"], strict=True):
+                sched.load_state_dict(state)
+            part = "GradScaler"
+            if meta.get("scaler"):
+                self.scaler.load_state_dict(meta["scaler"])
+            part = "random-number"
+            self.gen.set_state(tensors["rng.engine"])
+            torch.set_rng_state(tensors["rng.torch"])
+            if "rng.cuda" in tensors and self.device.type == "cuda":
+                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise GanzooError(f"checkpoint '{self.source}': its {part} state does not fit this run ({exc}); the "
+                              "file is damaged or was edited: use another checkpoint") from None
         self.step, self.batches = meta["step"], meta["batches"]
 
+    def _diverged(self, what: str) -> GanzooError:
+        """The one line that stops a run whose losses or weights are no longer finite."""
+        c = self.config
+        if self.bad_batch is not None:
+            cause = (f"batch {self.bad_batch} of the data held NaN/Inf values: check the files under --data-root "
+                     "(float TIFFs can hold NaN)")
+        else:
+            rates = f"--lr {c.lr:g}" + (f", --lr-d {c.lr_d:g}" if c.lr_d else "")
+            cause = f"a learning rate too high for {c.arch} + {c.loss} ({rates}): start again with a lower one"
+        kept = (f"the last good checkpoint (step {self.saved_step}) is kept: {self.run_dir / CHECKPOINT_NAME}"
+                if self.saved_step is not None else "no checkpoint was written")
+        return GanzooError(f"training diverged at step {self.step}: {what} not finite. Likely cause: {cause}; {kept}")
+
+    def _checkpoint(self) -> None:
+        """Save, unless the weights went NaN/Inf: then stop and keep the last good checkpoint."""
+        nets = [*self.eager.values(), *self.ema.values()]
+        if not all(bool(torch.isfinite(t).all()) for net in nets for t in net.state_dict().values()
+                   if t.is_floating_point()):
+            raise self._diverged("the weights are")
+        if self.rank == 0:
+            self.save()
+            self.saved_step = self.step
+
     def fit(self) -> Path:
-        """Train to ``config.steps``; returns the run directory."""
+        """Train to ``config.steps``; returns the run directory.
+
+        The run directory is locked for the whole run. Ctrl-C or SIGTERM saves a checkpoint first, then
+        raises :class:`TrainingInterrupted`; losses that turn NaN/Inf (checked at log intervals, so no step
+        waits on the device) or NaN/Inf weights at a checkpoint stop the run with a GanzooError and the last
+        good checkpoint kept.
+        """
+        source = self.source.parent if self.source is not None else None
+        lock = claim_run_dir(self.run_dir, self.overwrite, source) if self.rank == 0 else None
+        try:  # the batches are closed on the way out, whatever it is: no DataLoader worker outlives fit
+            with stop_signals(self.world == 1) as stop, contextlib.closing(self.batch_stream()) as batches:
+                return self._fit(stop, batches)
+        finally:  # also on an interruption or divergence: the loggers flush what they hold
+            if self.loggers is not None:
+                self.loggers.close()
+                self.loggers = None
+            if lock is not None:
+                lock.release()
+
+    def _fit(self, stop: list[int], batches: Iterator[dict[str, torch.Tensor]]) -> Path:
         from tqdm.auto import tqdm
 
         cfg = self.config
         main = self.rank == 0
         if main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with writing(self.run_dir):
+                self.run_dir.mkdir(parents=True, exist_ok=True)
             save_toml(cfg, self.run_dir / "config.toml")
             self.loggers = RunLoggers(self.logger_classes, self.run_dir, cfg, self.step)
             if cfg.eval_every and self.step == 0:  # the curves' start; a bad --classifier fails before training
                 self.loggers.log(evaluate_now(self.task, self.sample_nets(), self.device, cfg, self.step))
         fixed = self.fixed_inputs()
-        batches = self.batch_stream()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="step",
                    desc=f"{cfg.arch}+{cfg.loss} on {cfg.dataset}")
         images_per_step = cfg.batch_size * self.loss.n_critic * self.world
         tick, tick_step = time.perf_counter(), self.step
-        while self.step < cfg.steps:
+        while self.step < cfg.steps and not stop:
             logs = self.train_step(batches)
             bar.update(1)
             last = self.step == cfg.steps
-            if self.step % cfg.log_every == 0 or last:
+            logging_now = self.step % cfg.log_every == 0 or last
+            broken: list[str] = []
+            if logging_now:
                 logs = self.dist.mean(logs)  # every rank takes part; rank 0 writes
-            if main and (self.step % cfg.log_every == 0 or last):
+                values = {k: v.item() for k, v in logs.items()}  # the host reads the device here only
+                broken = [k for k, v in values.items() if not math.isfinite(v)]
+            if main and logging_now:
                 now = time.perf_counter()
-                record = {"step": self.step, **{k: round(v.item(), 5) for k, v in logs.items()},
+                record = {"step": self.step, **{k: round(v, 5) if k not in broken else None for k, v in values.items()},
                           "lr": self.scheds[1].get_last_lr()[0],
                           "img_per_s": round(images_per_step * (self.step - tick_step) / max(now - tick, 1e-9), 1)}
+                if broken:
+                    record["not_finite"] = broken
                 tick, tick_step = now, self.step
                 self.loggers.log(record)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in ("step", "lr")})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in record.items()
+                                 if k not in ("step", "lr", "not_finite") and v is not None})
+            if broken:
+                bar.close()
+                raise self._diverged(", ".join(broken) + (" is" if len(broken) == 1 else " are"))
             if main and cfg.eval_every and (self.step % cfg.eval_every == 0 or last):
                 self.loggers.log(evaluate_now(self.task, self.sample_nets(), self.device, cfg, self.step))
                 tick = time.perf_counter()  # img/s measures training, not the evaluation
             if main and (self.step % cfg.sample_every == 0 or last):
                 self.save_samples(fixed)
-            if main and (self.step % cfg.ckpt_every == 0 or last):
-                self.save()
+            if self.step % cfg.ckpt_every == 0 or last:
+                self._checkpoint()
         bar.close()
-        if main:
-            self.loggers.close()
+        if stop and self.step < cfg.steps:
+            if self.saved_step != self.step:
+                self._checkpoint()
+            name = signal.Signals(stop[0]).name
+            raise TrainingInterrupted(
+                f"{name}: stopped at step {self.step}; checkpoint saved to {self.run_dir / CHECKPOINT_NAME}; "
+                f"continue with `ganzoo train --resume {self.run_dir}`", stop[0])
         if self.world > 1:
             # DDP's reducers hold the process group: drop them so leaving it stops gloo's threads
             # now, not in the interpreter's teardown (where a live thread aborts the process).
@@ -562,11 +702,10 @@ class Trainer:
 
 def load_for_inference(path: str | Path, device: str = "auto", use_ema: bool = True) -> tuple[Assembly, dict[str, nn.Module]]:
     """Rebuild a run's task and networks from a checkpoint alone (for sample/inpaint/translate/eval)."""
-    tensors, meta = load_checkpoint(path)
-    check_plugins(meta, path)
-    config = RunConfig.from_json(json.dumps(meta["config"]))
+    ckpt = read_run(path)
+    tensors = ckpt.tensors()
     torch_device = resolve_device(device)
-    asm = assemble(config)
+    asm = assemble(ckpt.config)
     nets = {}
     for name, net in asm.nets.items():
         prefix = f"ema.{name}" if use_ema and any(k.startswith(f"ema.{name}.") for k in tensors) else name

@@ -49,11 +49,16 @@ class InceptionFeatures(nn.Module):
                 "--classifier inception needs torch-fidelity: pip install 'ganzoo[inception]'"
             ) from None
         try:
-            # torch-fidelity unpickles the file with weights_only=False; a tensors-only load first means a
-            # crafted file is refused instead of running its code (loading never executes code).
-            torch.load(path, map_location="cpu", weights_only=True)
+            # The file is read once, tensors only: a crafted file is refused instead of running its code.
+            # torch-fidelity unpickles what it is given with weights_only=False, so it gets those checked
+            # tensors, re-saved in memory by us, never the file (which could change between check and use).
+            import io
+
+            checked = io.BytesIO()
+            torch.save(torch.load(path, map_location="cpu", weights_only=True), checked)
+            checked.seek(0)
             self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
-                                                   feature_extractor_weights_path=str(path))
+                                                   feature_extractor_weights_path=checked)
         except Exception as exc:  # torch.load and load_state_dict report a foreign or corrupt file in many ways
             detail = next(iter(str(exc).splitlines()), "")
             raise GanzooError(

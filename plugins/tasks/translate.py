@@ -21,6 +21,9 @@ from ganzoo.api import GanzooError, GanzooWarning
 from ganzoo.hookspecs import hookimpl
 from ganzoo.images import list_images, read_image, save_image, verify_image
 
+# the default limit: the generator's activations grow with the area (~1 KB per pixel at width 64),
+# so 2048x2048 needs a few GB; an 8000x8000 photo would need tens (--max-pixels raises the limit).
+MAX_PIXELS = 2048 * 2048
 
 def translate_image(G: nn.Module, image: Tensor, multiple: int = 4, min_size: int = 8) -> Tensor:
     """G on one CxHxW image of any size: pad (reflect) to a multiple of 4, at least 8, and crop back."""
@@ -30,6 +33,24 @@ def translate_image(G: nn.Module, image: Tensor, multiple: int = 4, min_size: in
     mode = "reflect" if pad_h < height and pad_w < width else "replicate"
     padded = F.pad(image.unsqueeze(0), (0, pad_w, 0, pad_h), mode=mode)
     return G(padded)[0, :, :height, :width]
+
+
+def _check_sizes(plan: list[tuple[Path, Path]], max_pixels: int) -> None:
+    """Refuse, before translating anything, an image too large to translate in memory (header only, no decode)."""
+    from PIL import Image
+
+    for source, _ in plan:
+        try:
+            with Image.open(source) as image:
+                width, height = image.size
+        except Exception:  # unreadable: read_image says why, in its turn
+            continue
+        if width * height > max_pixels:
+            raise GanzooError(
+                f"{source} is {width}x{height} px ({width * height / 1e6:.1f} MP), above --max-pixels {max_pixels} "
+                f"({max_pixels / 1e6:.1f} MP): the generator's memory grows with the area; downscale the image "
+                "first, or raise --max-pixels if this machine has the memory"
+            )
 
 
 def _plan(inputs: tuple[str, ...], out: Path) -> list[tuple[Path, Path]]:
@@ -71,12 +92,14 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True,
                   help="AtoB: A to B (cyclegan's G_AB, pix2pix's G); BtoA: B to A (cyclegan's G_BA).")
     @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the translated PNGs.")
-    def translate_cmd(run: ganzoo.Run, inputs: tuple[str, ...], direction: str, out: str) -> None:
+    @click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
+                  help="Refuse larger images (width x height): memory grows with the area.")
+    def translate_cmd(run: ganzoo.Run, inputs: tuple[str, ...], direction: str, out: str, max_pixels: int) -> None:
         """Translate images (files or folders) with a cyclegan or pix2pix CHECKPOINT, at their own size.
 
         Folders are searched recursively and their layout is kept under --out;
-        every result is written as PNG. Any image size works: images are padded
-        to a multiple of 4 and cropped back.
+        every result is written as PNG. Any image size up to --max-pixels works:
+        images are padded to a multiple of 4 and cropped back.
 
         \b
         Example:
@@ -85,6 +108,7 @@ def register_commands(cli: click.Group) -> None:
         run.require_command("translate")
         G = generator_for(run, direction)
         plan = _plan(inputs, Path(out))
+        _check_sizes(plan, max_pixels)
         channels = run.config.channels
         converted = [source for source, _ in plan if verify_image(source) != channels]
         if converted:

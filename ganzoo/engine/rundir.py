@@ -1,0 +1,111 @@
+"""A run directory belongs to one training at a time and never mixes two runs.
+
+:func:`claim_run_dir` takes an exclusive lock on the directory for the whole
+training (``fcntl.lockf`` on a lock file: the OS releases it when the process
+ends, even by ``kill -9``) and only then checks and, on ``--overwrite``, clears
+what is there, so two trainings started together cannot both pass the check.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+from ..api import GanzooError, GanzooWarning
+from ..files import writing
+from .checkpoint import CHECKPOINT_NAME, TMP_SUFFIX
+
+try:
+    import fcntl
+except ImportError:  # Windows: no OS lock; the in-process check below still holds
+    fcntl = None  # type: ignore[assignment]
+
+RUN_FILES = (CHECKPOINT_NAME, "log.jsonl", "log.csv", "tensorboard", "samples.png", "index.html", "config.toml")
+LOCK_NAME = ".ganzoo.lock"
+_HELD: set[Path] = set()  # run directories this process holds (POSIX locks do not conflict within a process)
+
+
+def holds_run(out: Path) -> bool:
+    return (out / CHECKPOINT_NAME).exists()
+
+
+def _same(a: Path, b: Path | None) -> bool:
+    return b is not None and a.resolve() == b.resolve()
+
+
+def check_run_dir(out: Path, overwrite: bool, origin: str = "", source: Path | None = None) -> None:
+    """Refuse a run directory that holds a run other than ``source`` (the run being resumed) unless ``overwrite``.
+
+    ``origin`` says where ``out`` came from, for the message. Nothing is deleted here: see :func:`claim_run_dir`.
+    """
+    if overwrite or not holds_run(out) or _same(out, source):
+        return
+    if source is not None:
+        raise GanzooError(
+            f"--out {out}{origin} already holds another run (checkpoint.safetensors); resuming {source} into it "
+            f"would overwrite it: drop --out to continue in {source}, pick an empty --out, or pass --overwrite"
+        )
+    raise GanzooError(
+        f"--out {out}{origin} already holds a run (checkpoint.safetensors): continue it with "
+        f"`ganzoo train --resume {out} --steps N`, pick another --out, or pass --overwrite to replace it"
+    )
+
+
+class RunLock:
+    """The exclusive lock on a run directory, held until :meth:`release` or the process's end."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out.resolve()
+        path = out / LOCK_NAME
+        if self.out in _HELD:
+            raise GanzooError(f"--out {out} is in use by another training in this process; pick another --out")
+        with writing(path):
+            out.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if fcntl is not None:
+            try:
+                fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                owner = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+                os.close(self.fd)
+                raise GanzooError(
+                    f"--out {out} is in use by another training (pid {owner}, lock {path}); wait for it to "
+                    "finish or pick another --out"
+                ) from None
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        _HELD.add(self.out)
+
+    def release(self) -> None:
+        if self.out in _HELD:
+            _HELD.discard(self.out)
+            os.close(self.fd)  # closing the file releases the lock
+
+
+def claim_run_dir(out: Path, overwrite: bool, source: Path | None = None) -> RunLock:
+    """Lock ``out``, then check it (:func:`check_run_dir`) and, on ``overwrite``, clear the old run: only now,
+    with everything validated and the new run about to write. A checkpoint save a crash left half-done is removed."""
+    lock = RunLock(out)
+    try:
+        check_run_dir(out, overwrite, source=source)
+        if overwrite and not _same(out, source):
+            for path in [*(out / name for name in RUN_FILES), *(out / "samples").glob("step_*.png")]:
+                with writing(path):
+                    if path.is_dir():  # a logger's folder (tensorboard/)
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink(missing_ok=True)
+        tmp = out / (CHECKPOINT_NAME + TMP_SUFFIX)
+        if tmp.exists():
+            with writing(tmp):
+                tmp.unlink()
+            kept = f"{out / CHECKPOINT_NAME} is the run's checkpoint" if holds_run(out) else "the run had none yet"
+            warnings.warn(GanzooWarning(f"removed {tmp}, a checkpoint save cut short by a crash; {kept}"),
+                          stacklevel=2)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
