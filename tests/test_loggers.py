@@ -37,8 +37,9 @@ def records(run: Path) -> list[dict]:
 
 
 def one_error_line(result) -> str:
-    """The one Error line (beside `train`'s kernels note, printed before training starts)."""
-    lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith("kernels: ")]
+    """The one Error line (beside `train`'s start line and its shared-CPU warning, printed before any step)."""
+    lines = [line for line in result.output.splitlines()
+             if line.strip() and not line.startswith(("training ", "warning: load average"))]
     assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
     return lines[0]
 
