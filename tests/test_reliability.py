@@ -42,9 +42,9 @@ def train(*args: str):
 
 
 def one_error_line(result) -> str:
-    """The output is exactly one ``Error:`` line (warnings aside), and the command failed."""
+    """The output is exactly one ``Error:`` line (warnings and train's start line aside), and the command failed."""
     lines = [line for line in result.output.splitlines()
-             if line.strip() and not line.startswith(("warning:", "kernels:"))]
+             if line.strip() and not line.startswith(("warning:", "training "))]
     assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
     assert "Traceback" not in result.output
     return lines[0]
