@@ -31,8 +31,8 @@ from pathlib import Path
 
 import torch
 
-from ganzoo.bench import BenchSpec, machine, run_bench
-from ganzoo.engine.config import RunConfig, parse_options
+from ganzoo.bench import BenchSpec, machine, parse_variant, run_bench
+from ganzoo.engine.config import RunConfig
 
 PUBLISHED = [  # PacGAN Table 3, "D is 1/4 size of G": modes (mean +- s.e.), KL (mean +- s.e.), 50 trials
     ("DCGAN", 1, 78.5, 17.56, 5.21, 0.19), ("PacDCGAN2", 2, 484.5, 32.99, 2.61, 0.22),
@@ -49,20 +49,9 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 
 
 def configurations(packs: list[int], extras: list[str]) -> list[tuple[str, dict]]:
-    """(label, RunConfig overrides): one per pack, then one per ``--extra 'key=value ...'``, where ``augment.K``,
-    ``reg.NAME.K`` and ``loss.K`` keys are --augment-opt, --reg-opt and --loss-opt options."""
+    """(label, RunConfig overrides): one per pack, then one per ``--extra`` (a ``ganzoo bench --variant``)."""
     found = [("DCGAN" if m == 1 else f"PacDCGAN{m}", {"pack": m}) for m in packs]
-    tables = {"augment.": "augment_options", "reg.": "reg_options", "loss.": "loss_options"}
-    for extra in extras:
-        overrides: dict = {}
-        for key, value in parse_options(tuple(extra.split()), "--extra").items():
-            prefix = next((p for p in tables if key.startswith(p)), None)
-            if prefix is None:
-                overrides[key] = value
-            else:
-                overrides.setdefault(tables[prefix], {})[key[len(prefix):]] = value
-        found.append((f"ganzoo: {extra}", overrides))
-    return found
+    return found + [(f"ganzoo: {extra}", parse_variant(extra)) for extra in extras]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--packs", default="1,2,3,4")
     parser.add_argument("--extra", action="append", default=[],
-                        help="another configuration as 'key=value ...' (train settings; augment.K / reg.K options)")
+                        help="another configuration as 'key=value ...', as ganzoo bench --variant takes it")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="runs/stacked-mnist-pacgan")
     parser.add_argument("--markdown", default="benchmarks/results/stacked_mnist_pacgan.md")

@@ -1,4 +1,4 @@
-"""``ganzoo bench``: train architectures x losses under one budget and score them side by side.
+"""``ganzoo bench``: train architectures x losses (x variants, and recipes) under one budget, side by side.
 
 Each combination is trained in-process by the engine's :class:`Trainer` under
 the same budget: ``steps`` generator updates, or ``seconds`` of training time
@@ -7,15 +7,21 @@ into one row's budget; wall time on a GPU). Quality is scored through the
 task's ``evaluate`` (metric plugins for generation, the task's own scores
 otherwise) before training and at ``evals`` evenly spaced points of the budget,
 which gives the quality-vs-steps curve, and with every metric at the end.
-Each row records the ``ganzoo train`` + ``ganzoo eval`` commands that reproduce
+A variant (``--variant "augment=diffaugment reg=r1"``) is a set of run settings
+laid over every arch x loss, so one table compares a model with and without an
+augmentation, a regulariser or packing; a recipe row trains a recipe's settings
+(``ganzoo list recipes``) with the options given to bench on top, as
+``ganzoo train --recipe`` does. Each row records the ``ganzoo train`` + ``ganzoo eval`` commands that reproduce
 it: training is seeded and scoring leaves the training RNG alone, so the run
 trained here and the run those commands train are the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
+import re
 import resource
 import shlex
 import subprocess
@@ -28,7 +34,7 @@ from typing import Any, Callable
 import torch
 
 from .api import GanzooError
-from .engine.config import SETTINGS, RunConfig, option_flag, save_toml
+from .engine.config import SETTINGS, RunConfig, apply_recipe, option_flag, parse_options, save_toml
 
 PLOT_HINT = "the plot needs matplotlib: pip install 'ganzoo[bench]'"
 
@@ -40,6 +46,9 @@ class BenchSpec:
     archs: list[str]
     losses: list[str]
     base: RunConfig
+    given: frozenset[str] = frozenset()  # the settings given explicitly: they override a recipe's
+    variants: list[str] = field(default_factory=list)
+    recipes: list[str] = field(default_factory=list)
     steps: int | None = None
     seconds: float | None = None
     repeats: int = 1
@@ -58,6 +67,65 @@ class BenchSpec:
             raise GanzooError("ganzoo bench trains with a constant LR (the budget decides the length of each run)")
         if self.evals < 1 or self.repeats < 1:
             raise GanzooError("--evals and --repeats must be at least 1")
+        if not self.recipes and not (self.archs and self.losses):
+            raise GanzooError("ganzoo bench needs rows: --archs and --losses (e.g. --archs dcgan --losses bce,hinge), "
+                              "--recipes, or both")
+        if bool(self.archs) != bool(self.losses):
+            raise GanzooError("--archs and --losses go together: give both (rows are every arch x loss)")
+
+
+# A variant's keys that fill a table of options: ``augment.p=0.2`` is --augment-opt p=0.2.
+VARIANT_TABLES = {"augment.": "augment_options", "reg.": "reg_options", "loss.": "loss_options",
+                  "arch.": "arch_options", "task.": "task_options", "data.": "data_options"}
+
+
+def parse_variant(text: str) -> dict[str, Any]:
+    """``"pack=4 augment=diffaugment reg=r1 reg.r1.gamma=1"`` as RunConfig overrides (train's setting names, dashes
+    or underscores; ``augment.K``, ``reg.NAME.K``, ``loss.K``, ``arch.K``, ``task.K``, ``data.K`` fill the
+    option tables); checked when the row's settings are."""
+    overrides: dict[str, Any] = {}
+    for key, value in parse_options(tuple(text.split()), "--variant").items():
+        prefix = next((p for p in VARIANT_TABLES if key.startswith(p)), None)
+        if prefix is None:
+            overrides[key.replace("-", "_")] = value
+        else:
+            overrides.setdefault(VARIANT_TABLES[prefix], {})[key[len(prefix):]] = value
+    return overrides
+
+
+def _with(config: RunConfig, overrides: dict[str, Any], source: str) -> RunConfig:
+    """``config`` with ``overrides`` laid over it (tables merged key by key), validated like a TOML file."""
+    values = dataclasses.asdict(config)
+    for key, value in overrides.items():
+        values[key] = {**values[key], **value} if isinstance(value, dict) and isinstance(values.get(key), dict) \
+            else value
+    return RunConfig.from_dict(values, source)
+
+
+# Bench decides these for every row, recipe rows included (no logging, grids or checkpoints in between).
+_BENCH_OWNS = frozenset({"log_every", "sample_every", "ckpt_every"})
+
+
+def planned_rows(spec: BenchSpec) -> list[tuple[str, RunConfig]]:
+    """(variant, settings) of every row but its seed: arch x loss x variant, then one per recipe (variant
+    ``recipe NAME``); each checked now, so a bad name or value fails before any training."""
+    rows = []
+    for arch in spec.archs:
+        for loss in spec.losses:
+            for variant in spec.variants or [""]:
+                rows.append((variant, _with(replace(spec.base, arch=arch, loss=loss), parse_variant(variant),
+                                            f"--variant '{variant}'")))
+    for name in spec.recipes:
+        values = {key: getattr(spec.base, key) for key in spec.given | _BENCH_OWNS}
+        config = RunConfig.from_dict(apply_recipe({**values, "recipe": name}), f"recipe '{name}'")
+        rows.append((f"recipe {name}", replace(config, lr_policy=None)))
+    for variant, config in rows:
+        for key in ("task", "dataset"):
+            if getattr(config, key) != getattr(spec.base, key):
+                raise GanzooError(f"bench row '{variant}' trains {key} '{getattr(config, key)}', the other rows "
+                                  f"'{getattr(spec.base, key)}'; pass --{key} {getattr(config, key)} to bench so every "
+                                  "row is scored on the same data")
+    return rows
 
 
 class PeakMemory:
@@ -155,14 +223,24 @@ def _reached(spec: BenchSpec, target: float, step: int, seconds: float) -> bool:
     return step >= round(target) if spec.steps else seconds >= target
 
 
-def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[str], None]) -> dict[str, Any]:
-    """Train one combination under the budget, scoring it along the way; returns its row."""
+def row_label(row: dict[str, Any]) -> str:
+    """How a row is named in reports: ``arch + loss``, its variant, ``recipe NAME`` for a recipe's row."""
+    if row["variant"].startswith("recipe "):
+        return row["variant"]
+    return f"{row['arch']} + {row['loss']}" + (f" [{row['variant']}]" if row["variant"] else "")
+
+
+def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
+            echo: Callable[[str], None]) -> dict[str, Any]:
+    """Train one row's settings under the budget, scoring it along the way; returns the row."""
     from .engine.trainer import Trainer, resolve_device
 
-    name = f"{arch}-{loss}-s{seed}"
+    arch, loss = base.arch, base.loss
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", variant).strip("-")
+    name = slug if variant.startswith("recipe ") else "-".join(filter(None, (arch, loss, slug)))
+    name = f"{name}-s{seed}"
     run_dir = str(Path(spec.out) / name)
-    config = replace(spec.base, arch=arch, loss=loss, seed=seed, out=run_dir, progress=False,
-                     steps=spec.steps or 1, epochs=None)
+    config = replace(base, seed=seed, out=run_dir, progress=False, steps=spec.steps or 1, epochs=None)
     memory = PeakMemory(resolve_device(config.device))
     memory.reset()
     trainer = Trainer(config)
@@ -211,7 +289,7 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
     trainer.save_samples(trainer.fixed_inputs())
     images = trainer.step * config.batch_size * trainer.loss.n_critic
     return {
-        "arch": arch, "loss": loss, "seed": seed, "steps": trainer.step, "n_critic": trainer.loss.n_critic,
+        "arch": arch, "loss": loss, "variant": variant, "seed": seed, "steps": trainer.step, "n_critic": trainer.loss.n_critic,
         "image_size": trainer.config.image_size, "images": images, "train_s": round(wall, 2), "cpu_s": round(cpu, 2),
         "img_per_s": round(images / max(wall, 1e-9), 1), "peak_mem_mb": round(peak, 1), "memory_kind": memory.kind,
         "metrics": final, "curve": curve,
@@ -221,7 +299,8 @@ def run_one(spec: BenchSpec, arch: str, loss: str, seed: int, echo: Callable[[st
 
 
 def run_bench(spec: BenchSpec, echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Every arch x loss x repeat, in that order; a combination that cannot work is refused before any training."""
+    """Every arch x loss x variant, then every recipe, each ``repeats`` times, in that order; a row that cannot work
+    is refused before any training."""
     from .engine.trainer import assemble
     from .registry import get_registry
 
@@ -239,15 +318,15 @@ def run_bench(spec: BenchSpec, echo: Callable[[str], None] = print) -> list[dict
     if earlier:
         raise GanzooError(f"--out {spec.out} already holds bench runs ({earlier[0].parent.name} ...); "
                           "pick another --out so they are not overwritten")
-    for arch in spec.archs:
-        for loss in spec.losses:
-            assemble(replace(spec.base, arch=arch, loss=loss))
-    rows = []
-    for arch in spec.archs:
-        for loss in spec.losses:
-            for repeat in range(spec.repeats):
-                echo(f"[{len(rows) + 1}/{len(spec.archs) * len(spec.losses) * spec.repeats}] {arch} + {loss}")
-                rows.append(run_one(spec, arch, loss, spec.base.seed + repeat, echo))
+    planned = planned_rows(spec)
+    for _, config in planned:
+        assemble(config)
+    rows: list[dict[str, Any]] = []
+    for variant, config in planned:
+        for repeat in range(spec.repeats):
+            label = row_label({"arch": config.arch, "loss": config.loss, "variant": variant})
+            echo(f"[{len(rows) + 1}/{len(planned) * spec.repeats}] {label}")
+            rows.append(run_one(spec, variant, config, spec.base.seed + repeat, echo))
     return rows
 
 
@@ -271,7 +350,9 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     flat = []
     for row in rows:
         flat.append({
-            "arch": row["arch"], "loss": row["loss"], "seed": row["seed"], "steps": row["steps"],
+            "arch": row["arch"], "loss": row["loss"],
+            **({"variant": row.get("variant", "")} if any(r.get("variant") for r in rows) else {}),
+            "seed": row["seed"], "steps": row["steps"],
             "n_critic": row["n_critic"], "train_s": row["train_s"], "cpu_s": row["cpu_s"],
             "img/s": row["img_per_s"], "img/cpu-s": round(row["images"] / max(row["cpu_s"], 1e-9), 1),
             "peak_mem_MB": row["peak_mem_mb"],
@@ -309,10 +390,10 @@ def markdown_report(rows: list[dict[str, Any]], spec: BenchSpec, command: str) -
         "## Reproduce a row", "",
     ]
     for row in rows:
-        parts += [f"- {row['arch']} + {row['loss']} (seed {row['seed']}):",
+        parts += [f"- {row_label(row)} (seed {row['seed']}):",
                   f"  `{row['train_command']} && {row['eval_command']}`"]
     parts += ["", f"## {rows[0]['curve_figure'] if rows else spec.curve_metric} vs generator steps", ""]
-    parts += [f"- {r['arch']} + {r['loss']} (seed {r['seed']}): "
+    parts += [f"- {row_label(r)} (seed {r['seed']}): "
               + ", ".join(f"{p['step']}: {_fmt(p['value'])}" for p in r["curve"]) for r in rows]
     return "\n".join(parts) + "\n"
 
@@ -330,7 +411,7 @@ def plot_curves(rows: list[dict[str, Any]], path: str | Path) -> Path:
     for row in rows:
         points = [p for p in row["curve"] if p["value"] is not None]
         ax.plot([p["step"] for p in points], [p["value"] for p in points], marker="o",
-                label=f"{row['arch']}+{row['loss']} s{row['seed']}")
+                label=f"{row_label(row)} s{row['seed']}")
     ax.set_xlabel("generator steps")
     figure = rows[0]["curve_figure"] if rows else ""
     ax.set_ylabel(figure)

@@ -541,8 +541,16 @@ BENCH_SETTINGS = ("task", "dataset", "data_root", "data_options", "arch_options"
 
 
 @cli.command("bench", cls=SettingsCommand, context_settings=CONTEXT)
-@click.option("--archs", required=True, help="Comma-separated architectures, e.g. dcgan,dcgan-keras,resnet-sn.")
-@click.option("--losses", required=True, help="Comma-separated losses, e.g. bce,hinge,wgan-gp.")
+@click.option("--archs", help="Comma-separated architectures, e.g. dcgan,dcgan-keras,resnet-sn.")
+@click.option("--losses", help="Comma-separated losses, e.g. bce,hinge,wgan-gp.")
+@click.option("--variant", "variants", multiple=True, metavar="'K=V ...'",
+              help="Also train every arch x loss with these train settings, e.g. 'augment=diffaugment' or "
+              "'reg=r1 reg.r1.gamma=1' or 'pack=2' (repeatable; each is a row per arch x loss, beside the plain one "
+              "unless --no-plain).")
+@click.option("--plain/--no-plain", default=True, show_default=True,
+              help="With --variant: keep the rows without a variant.")
+@click.option("--recipes", help="Comma-separated recipes to add as rows (ganzoo list recipes); the options given "
+              "to bench override each recipe's, as with train --recipe; rows train at constant LR.")
 @click.option("--steps", type=int, help="Budget: generator steps per combination.")
 @click.option("--seconds", type=float, help="Budget: training seconds per combination (CPU time on CPU).")
 @click.option("--repeats", default=1, show_default=True, help="Runs per combination, seeds seed..seed+R-1.")
@@ -559,10 +567,11 @@ BENCH_SETTINGS = ("task", "dataset", "data_root", "data_options", "arch_options"
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Plot quality vs steps (PNG).")
 @setting_options(BENCH_SETTINGS)
 @click.pass_context
-def bench_cmd(ctx: click.Context, archs: str, losses: str, steps: int | None, seconds: float | None, repeats: int,
+def bench_cmd(ctx: click.Context, archs: str | None, losses: str | None, variants: tuple[str, ...], plain: bool,
+              recipes: str | None, steps: int | None, seconds: float | None, repeats: int,
               evals: int, metrics: str, curve_metric: str, num: int | None, classifier: str | None, out: str | None,
               json_path: str | None, markdown_path: str | None, plot_path: str | None, **settings: Any) -> None:
-    """Train every ARCH x LOSS under the same budget and print one table: speed, memory, quality.
+    """Train every ARCH x LOSS (x VARIANT, and RECIPES) under one budget; print one table: speed, memory, quality.
 
     Each row gives img/s, peak memory (RSS on CPU, max allocated on CUDA), time,
     and the metrics; every row's `ganzoo train` + `ganzoo eval` commands are
@@ -574,14 +583,19 @@ def bench_cmd(ctx: click.Context, archs: str, losses: str, steps: int | None, se
       ganzoo bench --archs dcgan,dcgan-keras,resnet-sn --losses bce,hinge,wgan-gp --dataset mnist \\
         --data-root ../shared/data/mnist --data-opt holdout=2000 --seconds 120 --width 32 \\
         --classifier mnist-clf.safetensors --markdown bench.md --plot bench.png
+      ganzoo bench --archs dcgan --losses bce --variant augment=diffaugment --variant 'reg=r1' \
+        --recipes seed001 --dataset mnist --data-root ../shared/data/mnist --data-opt holdout=2000 --steps 1000
     """
     import time
 
-    from .bench import BenchSpec, PLOT_HINT, markdown_report, markdown_table, plot_curves, run_bench, table_rows
+    from .bench import (BenchSpec, PLOT_HINT, markdown_report, markdown_table, plot_curves, row_label, run_bench,
+                        table_rows)
 
     # Read like train's options; bench scores the runs itself, so no logging, grids or checkpoints in between.
-    base, _ = build_config(None, {**settings, "log_every": 10**9, "sample_every": 10**9, "ckpt_every": 10**9})
-    spec = BenchSpec(archs=_split_names(archs) or [], losses=_split_names(losses) or [], base=base, steps=steps,
+    base, given = build_config(None, {**settings, "log_every": 10**9, "sample_every": 10**9, "ckpt_every": 10**9})
+    spec = BenchSpec(archs=_split_names(archs) or [], losses=_split_names(losses) or [], base=base,
+                     given=frozenset(given), variants=([""] if plain and variants else []) + list(variants),
+                     recipes=_split_names(recipes) or [], steps=steps,
                      seconds=seconds, repeats=repeats, evals=evals, metrics=_split_names(metrics),
                      curve_metric=curve_metric, num=num, classifier=classifier,
                      out=out or f"runs/bench-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -594,7 +608,7 @@ def bench_cmd(ctx: click.Context, archs: str, losses: str, steps: int | None, se
     rows = run_bench(spec, echo=lambda line: click.echo(line, err=True))
     click.echo(markdown_table(table_rows(rows)))
     for row in rows:
-        click.echo(f"# {row['arch']}+{row['loss']} s{row['seed']}: {row['train_command']} && {row['eval_command']}")
+        click.echo(f"# {row_label(row)} s{row['seed']}: {row['train_command']} && {row['eval_command']}")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps({"command": _command_line(ctx), "rows": rows}, indent=2) + "\n")

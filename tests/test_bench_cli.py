@@ -213,3 +213,42 @@ def test_inception_without_weights_names_the_path_and_downloads_nothing(run_dir,
     result = CliRunner().invoke(cli, ["eval", str(run_dir), "--metrics", "fid", "--classifier",
                                       f"inception:{not_weights}", "--device", "cpu"])
     assert result.exit_code == 1 and str(not_weights) in result.output and "not the FID Inception" in result.output
+
+
+def test_bench_rows_for_variants_and_recipes(tmp_path):
+    out = tmp_path / "bench"
+    result = invoke("bench", "--archs", "dcgan", "--losses", "bce", "--variant", "augment=diffaugment reg=r1",
+                    "--recipes", "wgan-gp", *TINY_BENCH, "--steps", "1", "--evals", "1", "--metrics", "memorization",
+                    "--curve-metric", "memorization", "--out", str(out), "--json", str(tmp_path / "b.json"),
+                    "--markdown", str(tmp_path / "b.md"))
+    rows = json.loads((tmp_path / "b.json").read_text())["rows"]
+    assert [(r["arch"], r["loss"], r["variant"], r["n_critic"]) for r in rows] == [
+        ("dcgan", "bce", "", 1), ("dcgan", "bce", "augment=diffaugment reg=r1", 1),
+        ("dcgan", "wgan-gp", "recipe wgan-gp", 5)]
+    assert [Path(r["run_dir"]).name for r in rows] == [
+        "dcgan-bce-s0", "dcgan-bce-augment-diffaugment-reg-r1-s0", "recipe-wgan-gp-s0"]
+    variant = shlex.split(rows[1]["train_command"])
+    assert variant[variant.index("--augment") + 1] == "diffaugment" and variant[variant.index("--reg") + 1] == "r1"
+    recipe = shlex.split(rows[2]["train_command"])
+    # The recipe's settings, under the options bench was given (width 8, batch 8 from TINY_BENCH).
+    assert recipe[recipe.index("--lr") + 1] == "0.0001" and recipe[recipe.index("--beta1") + 1] == "0.0"
+    assert recipe[recipe.index("--width") + 1] == "8" and recipe[recipe.index("--batch-size") + 1] == "8"
+    assert "| dcgan | bce | augment=diffaugment reg=r1 |" in result.output
+    assert "recipe wgan-gp (seed 0)" in (tmp_path / "b.md").read_text()
+
+
+def test_bench_refuses_bad_variants_and_recipes_before_training(tmp_path):
+    runner = CliRunner()
+    base = ["bench", "--archs", "dcgan", "--losses", "bce", "--steps", "1", "--out", str(tmp_path)]
+    typo = runner.invoke(cli, [*base, "--variant", "augmnt=diffaugment"])
+    assert typo.exit_code == 1 and "--variant 'augmnt=diffaugment': unknown setting 'augmnt' (did you mean " \
+        "'augment'?)" in typo.output
+    plugin = runner.invoke(cli, [*base, "--variant", "augment=diffaugmnt"])
+    assert plugin.exit_code == 1 and "Did you mean: diffaugment" in plugin.output
+    recipe = runner.invoke(cli, [*base, "--recipes", "sngann"])
+    assert recipe.exit_code == 1 and "Did you mean: sngan" in recipe.output
+    other_data = runner.invoke(cli, ["bench", "--recipes", "seed002", "--steps", "1", "--out", str(tmp_path)])
+    assert other_data.exit_code == 1 and "pass --dataset mnist to bench" in other_data.output
+    no_rows = runner.invoke(cli, ["bench", "--steps", "1", "--out", str(tmp_path)])
+    assert no_rows.exit_code == 1 and "--archs and --losses" in no_rows.output and "--recipes" in no_rows.output
+    assert not any(tmp_path.iterdir())
