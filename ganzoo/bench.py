@@ -289,7 +289,8 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
     trainer.save_samples(trainer.fixed_inputs())
     images = trainer.step * config.batch_size * trainer.loss.n_critic
     return {
-        "arch": arch, "loss": loss, "variant": variant, "seed": seed, "steps": trainer.step, "n_critic": trainer.loss.n_critic,
+        "arch": arch, "loss": loss, "variant": variant, "seed": seed, "steps": trainer.step,
+        "n_critic": trainer.loss.n_critic,
         "image_size": trainer.config.image_size, "images": images, "train_s": round(wall, 2), "cpu_s": round(cpu, 2),
         "img_per_s": round(images / max(wall, 1e-9), 1), "peak_mem_mb": round(peak, 1), "memory_kind": memory.kind,
         "metrics": final, "curve": curve,

@@ -71,6 +71,31 @@ def test_mask_option_errors():
         draw_masks("strokes", 1, (8, 8), np.random.default_rng(0))
 
 
+def test_mixture_mask_draws_the_weighted_kinds_within_its_area_range():
+    rng = np.random.default_rng(0)
+    only_boxes = draw_masks("mixture", 20, (28, 28), rng, kinds="box,strokes", weights="1,0")
+    np.testing.assert_array_equal(only_boxes, draw_masks("box", 20, (28, 28), rng))
+    masks = draw_masks("mixture", 300, (32, 32), np.random.default_rng(1), kinds="box,thick", min_area=0.2,
+                       max_area=0.45)
+    areas = hole_fraction(masks)
+    assert areas.min() >= 0.2 and areas.max() <= 0.45
+    boxes = (masks == draw_masks("box", 1, (32, 32), rng)[0]).all(axis=(1, 2))
+    assert 0.4 < boxes.mean() < 0.6  # equal weights: half centre boxes, though thick strokes miss the range more
+
+
+def test_mixture_mask_errors_name_the_option():
+    with pytest.raises(GanzooError, match="weights='1,2' needs 3 non-negative numbers"):
+        draw_masks("mixture", 1, (28, 28), np.random.default_rng(0), kinds="box,thin,thick", weights="1,2")
+    with pytest.raises(GanzooError, match="Did you mean: strokes"):
+        draw_masks("mixture", 1, (28, 28), np.random.default_rng(0), kinds="box,stroke")
+    with pytest.raises(GanzooError, match="min_area <= max_area"):
+        draw_masks("mixture", 1, (28, 28), np.random.default_rng(0), min_area=0.5, max_area=0.2)
+    with pytest.raises(GanzooError, match=r"mask 'box' produced no mask with hole area in \(0.5, 1.0\).*leave 'box'"):
+        draw_masks("mixture", 1, (28, 28), np.random.default_rng(0), kinds="box", min_area=0.5)
+    with pytest.raises(GanzooError, match="kind 'strokes' needs images of at least 16 px"):
+        draw_masks("mixture", 1, (8, 8), np.random.default_rng(0), kinds="random-boxes,strokes")
+
+
 def test_composite_equals_input_outside_the_hole_exactly():
     torch.manual_seed(0)
     G = UNet(NetConfig(20, 3, width=8, in_channels=4)).eval()

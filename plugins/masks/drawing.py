@@ -42,7 +42,8 @@ def thick_polyline(mask: np.ndarray, points: np.ndarray, width: float) -> None:
 
 
 def within_area(
-    build: Callable[[], np.ndarray], area: tuple[float, float], name: str
+    build: Callable[[], np.ndarray], area: tuple[float, float], name: str,
+    fix: str = "its options do not fit its declared area range",
 ) -> np.ndarray:
     """Redraw ``build()`` until its hole fraction lies in ``area``: the promise a MaskSpec makes."""
     for _ in range(MAX_TRIES):
@@ -50,6 +51,5 @@ def within_area(
         if area[0] <= mask.mean() <= area[1]:
             return mask
     raise GanzooError(
-        f"mask '{name}' produced no mask with hole area in {area} after {MAX_TRIES} tries; "
-        "its options do not fit its declared area range"
+        f"mask '{name}' produced no mask with hole area in {area} after {MAX_TRIES} tries; {fix}"
     )
