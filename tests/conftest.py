@@ -1,14 +1,18 @@
-"""Shared test fixtures: third-party test distributions installed offline, and the CLI in a subprocess."""
+"""Shared test fixtures: third-party test distributions installed offline, the CLI in a subprocess, and the two runs
+of an exact-resume test with the checks that compare them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
+import torch
 
 PLUGINS = Path(__file__).parent / "plugins"
 
@@ -41,3 +45,44 @@ def ganzoo_cli(*args: str, sites: list[Path] = (), env: dict[str, str] | None = 
     environ.update(env or {})
     return subprocess.run([sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True, env=environ,
                           timeout=300)
+
+
+@pytest.fixture
+def resume_pair(tmp_path):
+    """The two runs an exact-resume test compares: ``resume_pair(make, steps)`` trains ``make(out, steps)`` straight
+    into tmp_path/a, and ``steps // 2`` into tmp_path/b before resuming that to ``steps``; returns both run
+    directories and their log records."""
+    from ganzoo.engine.config import RunConfig
+    from ganzoo.engine.trainer import Trainer
+
+    def train(make: Callable[[str, int], Any], steps: int) -> tuple[Path, Path, list[dict], list[dict]]:
+        straight = Trainer(make(str(tmp_path / "a"), steps)).fit()
+        Trainer(make(str(tmp_path / "b"), steps // 2)).fit()
+        resumed = Trainer(RunConfig(steps=steps), resume=tmp_path / "b").fit()
+        assert resumed == tmp_path / "b"
+        logs = [[json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+                for run in (straight, resumed)]
+        return straight, resumed, *logs
+
+    return train
+
+
+def assert_same_logs(log_a: list[dict], log_b: list[dict], keys: tuple[str, ...]) -> None:
+    """Step for step, the logged ``keys`` agree (float tolerance: the same ops, perhaps in another order)."""
+    assert [r["step"] for r in log_a] == [r["step"] for r in log_b]
+    for a, b in zip(log_a, log_b, strict=True):
+        for key in keys:
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), (a["step"], key)
+
+
+def assert_same_weights(run_a: Path, run_b: Path, prefixes: tuple[str, ...] = ("G.", "D."), exact: bool = False) -> None:
+    """The two checkpoints hold the same tensors under ``prefixes`` (bit for bit when ``exact``)."""
+    from ganzoo.engine.checkpoint import load_checkpoint
+
+    weights_a, _ = load_checkpoint(run_a)
+    weights_b, _ = load_checkpoint(run_b)
+    assert weights_a.keys() == weights_b.keys()
+    tolerance = dict(rtol=0, atol=0) if exact else dict(rtol=1e-5, atol=1e-6)
+    for key in weights_a:
+        if key.startswith(prefixes):
+            torch.testing.assert_close(weights_a[key], weights_b[key], **tolerance, msg=key)

@@ -22,6 +22,7 @@ from ganzoo_plugins.datasets.style_benchmark import style_filter
 from ganzoo_plugins.tasks.cyclegan import ImagePool
 from ganzoo_plugins.tasks.translate import translate_image
 from ganzoo_plugins.architectures.resnet_generator import upsampling
+from conftest import assert_same_logs, assert_same_weights
 
 
 def tiny(tmp_path: Path, name: str = "run", **overrides) -> RunConfig:
@@ -242,18 +243,13 @@ def test_a_few_cpu_steps_on_an_unaligned_folder(domains, tmp_path):
     assert meta["task"] == "cyclegan" and meta["loss"] == "lsgan"
 
 
-def test_resume_is_exact_with_the_pool(tmp_path):
+def test_resume_is_exact_with_the_pool(tmp_path, resume_pair):
     # Constant LR: the recipe's linear decay is defined against --steps, which this resume changes.
     common = dict(task_options={"pool_size": 3}, sample_every=1000, lr_policy="constant")
-    straight = Trainer(tiny(tmp_path, "a", steps=4, **common)).fit()
-    Trainer(tiny(tmp_path, "b", steps=2, **common)).fit()
-    resumed = Trainer(tiny(tmp_path, "b", steps=4, out=None, **common), resume=tmp_path / "b").fit()
-    log_a = [json.loads(x) for x in (straight / "log.jsonl").read_text().splitlines()]
-    log_b = [json.loads(x) for x in (resumed / "log.jsonl").read_text().splitlines()]
+    straight, resumed, log_a, log_b = resume_pair(lambda out, steps: tiny(tmp_path, steps=steps, out=out, **common), 4)
     assert [r["step"] for r in log_b] == [1, 2, 3, 4]
-    for a, b in zip(log_a, log_b):
-        for key in ("d_loss", "g_loss", "D_A", "D_B"):
-            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), (a["step"], key)
+    assert_same_logs(log_a, log_b, ("d_loss", "g_loss", "D_A", "D_B"))
+    assert_same_weights(straight, resumed, ("G_AB.", "G_BA.", "D_A.", "D_B.", "pool_A.", "pool_B."))
 
 
 def test_unaligned_dataset_layout_and_preprocessing(domains):

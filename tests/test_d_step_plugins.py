@@ -14,6 +14,7 @@ from ganzoo.api import GanzooError, IncompatibleError
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, assemble
+from conftest import assert_same_weights
 
 AUGMENTS = ["diffaugment", "ada"]
 
@@ -79,17 +80,12 @@ def test_ada_p_rises_while_d_overfits_and_falls_otherwise():
     assert ada.p.item() == 0.0, "p stays within [0, 1]"
 
 
-def test_ada_resumes_exactly(tmp_path):
-    common = dict(augment="ada", augment_options={"speed": 64.0, "interval": 1, "p_init": 0.5}, steps=4)
-    straight = Trainer(tiny(tmp_path, out=str(tmp_path / "a"), **common)).fit()
-    Trainer(tiny(tmp_path, out=str(tmp_path / "b"), **{**common, "steps": 2})).fit()
-    resumed = Trainer(RunConfig(steps=4), resume=tmp_path / "b").fit()
-    a, meta = load_checkpoint(straight)
-    b, _ = load_checkpoint(resumed)
+def test_ada_resumes_exactly(tmp_path, resume_pair):
+    common = dict(augment="ada", augment_options={"speed": 64.0, "interval": 1, "p_init": 0.5})
+    straight, resumed, _, _ = resume_pair(lambda out, steps: tiny(tmp_path, out=out, steps=steps, **common), 4)
+    a, _ = load_checkpoint(straight)
     assert "augment.p" in a and a["augment.p"].item() != 0.5, "p moved and was saved"
-    for key in a:
-        if key.startswith(("G.", "D.", "augment.")):
-            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert_same_weights(straight, resumed, ("G.", "D.", "augment."), exact=True)
 
 
 class Linear(nn.Module):
@@ -133,17 +129,12 @@ def test_bcr_matches_hand_computation_for_a_translation_invariant_d():
     assert term.item() == pytest.approx(10.0 * 1 + 5.0 * 1)
 
 
-def test_regularisers_work_with_any_loss_and_resume_exactly(tmp_path):
-    common = dict(loss="hinge", reg="r1,lecam", reg_options={"r1.interval": 2, "lecam.weight": 0.1}, steps=4)
-    straight = Trainer(tiny(tmp_path, out=str(tmp_path / "a"), **common)).fit()
-    Trainer(tiny(tmp_path, out=str(tmp_path / "b"), **{**common, "steps": 2})).fit()
-    resumed = Trainer(RunConfig(steps=4), resume=tmp_path / "b").fit()
+def test_regularisers_work_with_any_loss_and_resume_exactly(tmp_path, resume_pair):
+    common = dict(loss="hinge", reg="r1,lecam", reg_options={"r1.interval": 2, "lecam.weight": 0.1})
+    straight, resumed, _, _ = resume_pair(lambda out, steps: tiny(tmp_path, out=out, steps=steps, **common), 4)
     a, _ = load_checkpoint(straight)
-    b, _ = load_checkpoint(resumed)
     assert a["reg.lecam.ema_real"].item() != 0
-    for key in a:
-        if key.startswith(("G.", "D.", "reg.")):
-            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert_same_weights(straight, resumed, ("G.", "D.", "reg."), exact=True)
 
 
 def test_packing_stacks_samples_into_d_channels(tmp_path):

@@ -17,6 +17,7 @@ from ganzoo.cli import cli
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, load_for_inference, serving
+from conftest import assert_same_logs, assert_same_weights
 
 GENERATION_ARCHS = [name for name in serving(ganzoo.get("tasks", "unconditional")) if ganzoo.list("archs", name)[0].distribution == "ganzoo"]
 LOSSES = [e.name for e in ganzoo.list("losses") if e.distribution == "ganzoo"]
@@ -55,25 +56,13 @@ def test_conditional_task_uses_labels(tmp_path):
         Trainer(tiny(tmp_path, task="conditional", arch="dcgan-tf"))
 
 
-def test_resume_is_exact(tmp_path):
+def test_resume_is_exact(tmp_path, resume_pair):
     """2N steps straight == N steps, stop, resume for N more: same losses, same weights."""
-    common = dict(arch="dcgan-keras", loss="wgan-gp", n_critic=2, steps=6, ema=True)
-    straight = Trainer(tiny(tmp_path, out=str(tmp_path / "a"), **common)).fit()
-    Trainer(tiny(tmp_path, out=str(tmp_path / "b"), **{**common, "steps": 3})).fit()
-    resumed = Trainer(tiny(tmp_path, steps=6, out=None), resume=tmp_path / "b").fit()
-    assert resumed == tmp_path / "b"
-    log_a = [json.loads(x) for x in (straight / "log.jsonl").read_text().splitlines()]
-    log_b = [json.loads(x) for x in (resumed / "log.jsonl").read_text().splitlines()]
+    common = dict(arch="dcgan-keras", loss="wgan-gp", n_critic=2, ema=True)
+    straight, resumed, log_a, log_b = resume_pair(lambda out, steps: tiny(tmp_path, steps=steps, out=out, **common), 6)
     assert [r["step"] for r in log_b] == [1, 2, 3, 4, 5, 6]
-    for a, b in zip(log_a, log_b):
-        for key in ("d_loss", "g_loss", "D(x)", "D(G(z))", "lr"):
-            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), (a["step"], key)
-    weights_a, _ = load_checkpoint(straight)
-    weights_b, _ = load_checkpoint(resumed)
-    assert weights_a.keys() == weights_b.keys()
-    for key in weights_a:
-        if key.startswith(("G.", "D.", "ema.")):
-            torch.testing.assert_close(weights_a[key], weights_b[key], rtol=1e-5, atol=1e-6, msg=key)
+    assert_same_logs(log_a, log_b, ("d_loss", "g_loss", "D(x)", "D(G(z))", "lr"))
+    assert_same_weights(straight, resumed, ("G.", "D.", "ema."))
 
 
 def test_corrupt_and_foreign_checkpoints_are_clear_errors(tmp_path):

@@ -19,6 +19,7 @@ from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, assemble, load_for_inference
 from ganzoo.images import resize
 from ganzoo_plugins.datasets.style_benchmark import style_filter
+from conftest import assert_same_logs, assert_same_weights
 
 
 def tiny(tmp_path: Path, name: str = "run", **overrides) -> RunConfig:
@@ -113,22 +114,12 @@ def test_trains_and_writes_grids_and_log(trained):
     assert meta["task"] == "pix2pix" and meta["loss"] == "bce" and "G.stem.0.weight" in tensors
 
 
-def test_resume_is_exact(tmp_path):
+def test_resume_is_exact(tmp_path, resume_pair):
     common = dict(sample_every=1000, lr_policy="constant")
-    straight = Trainer(tiny(tmp_path, "a", steps=4, **common)).fit()
-    Trainer(tiny(tmp_path, "b", steps=2, **common)).fit()
-    resumed = Trainer(tiny(tmp_path, "b", steps=4, out=None, **common), resume=tmp_path / "b").fit()
-    log_a = [json.loads(x) for x in (straight / "log.jsonl").read_text().splitlines()]
-    log_b = [json.loads(x) for x in (resumed / "log.jsonl").read_text().splitlines()]
+    straight, resumed, log_a, log_b = resume_pair(lambda out, steps: tiny(tmp_path, steps=steps, out=out, **common), 4)
     assert [r["step"] for r in log_b] == [1, 2, 3, 4]
-    for a, b in zip(log_a, log_b, strict=True):
-        for key in ("d_loss", "g_loss", "D(x)", "D(G(x))", "l1"):
-            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), (a["step"], key)
-    weights_a, _ = load_checkpoint(straight)
-    weights_b, _ = load_checkpoint(resumed)
-    for key in weights_a:
-        if key.startswith(("G.", "D.")):
-            torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0, msg=key)
+    assert_same_logs(log_a, log_b, ("d_loss", "g_loss", "D(x)", "D(G(x))", "l1"))
+    assert_same_weights(straight, resumed, exact=True)
 
 
 def test_evaluate_scores_held_out_pairs_like_cyclegan(trained, tmp_path):
