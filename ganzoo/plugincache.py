@@ -8,8 +8,7 @@ could change it:
 
 * the interpreter and ``sys.path``, with each path directory's modification
   time (installing, upgrading or removing any distribution there changes it);
-* ``GANZOO_LOAD_PLUGINS`` and the ``ganzoo`` entry points (distribution, name,
-  module);
+* ``GANZOO_LOAD_PLUGINS`` and the ``ganzoo`` entry points (name and module);
 * the modification time of every ``.py`` file of ganzoo and of each entry
   point's top-level package (an editable plugin edited in place).
 
@@ -81,8 +80,8 @@ def _sources(package: str) -> list[tuple[str, int | None]]:
 
 def stamp() -> str:
     """A digest of everything the plugins' commands and names depend on (see the module docstring)."""
-    eps = sorted((ep.dist.name if ep.dist else "", ep.name, ep.value) for ep in entry_points(group="ganzoo"))
-    packages = sorted({"ganzoo", *(value.split(":")[0].split(".")[0] for _, _, value in eps)})
+    eps = sorted((ep.name, ep.value) for ep in entry_points(group="ganzoo"))  # no ep.dist: it parses METADATA
+    packages = sorted({"ganzoo", *(value.split(":")[0].split(".")[0] for _, value in eps)})
     state = {
         "format": FORMAT,
         "python": [sys.executable, sys.version],

@@ -169,14 +169,20 @@ class Registry:
         """Import each selected plugin and register it with pluggy under its entry-point name."""
         selected = os.environ.get("GANZOO_LOAD_PLUGINS")
         wanted = None if selected is None else {s.strip() for s in selected.split(",") if s.strip()}
-        eps = sorted(entry_points(group="ganzoo"), key=lambda ep: (ep.dist.name != BUILTIN_DIST, ep.name, ep.dist.name))
-        unmatched = sorted((wanted or set()) - {name for ep in eps for name in (ep.name, ep.dist.name)})
+        eps = list(entry_points(group="ganzoo"))
+        about: dict[int, tuple[str, str]] = {}  # each distribution's name and version, read once: every read of
+        for ep in eps:                          # ep.dist.name parses its whole METADATA (README included) again
+            if id(ep.dist) not in about:
+                metadata = ep.dist.metadata
+                about[id(ep.dist)] = (metadata["Name"], metadata["Version"])
+        found = [(ep, *about[id(ep.dist)]) for ep in eps]
+        found.sort(key=lambda item: (item[1] != BUILTIN_DIST, item[0].name, item[1]))
+        unmatched = sorted((wanted or set()) - {name for ep, dist, _ in found for name in (ep.name, dist)})
         if unmatched:
             self._report(f"GANZOO_LOAD_PLUGINS names {', '.join(unmatched)}, which no installed plugin has "
                          "(see `ganzoo plugins --all`)")
-        for ep in eps:
-            dist = ep.dist.name
-            info = PluginInfo(ep.name, dist, ep.dist.version, ep.value, (), dist == BUILTIN_DIST)
+        for ep, dist, version in found:
+            info = PluginInfo(ep.name, dist, version, ep.value, (), dist == BUILTIN_DIST)
             if not info.builtin and wanted is not None and ep.name not in wanted and dist not in wanted:
                 self.plugins.append(dataclasses.replace(info, status="disabled",
                                                         error="not selected by GANZOO_LOAD_PLUGINS"))
