@@ -40,17 +40,18 @@ class GanzooGroup(click.Group):
     def load_plugins(self) -> Registry:
         """The process's registry, with the plugins' commands added to this group; a load that reported no
         problem is remembered in the plugin cache, for ``--help`` and completion."""
-        taken = plugincache.stamp()  # before the plugins load: a plugin installed meanwhile shows next time
         try:
+            if GanzooGroup._plugins_added:
+                return get_registry()
+            GanzooGroup._plugins_added = True
+            taken = plugincache.stamp()  # before the plugins load: a plugin installed meanwhile shows next time
             registry = get_registry()
-            if not GanzooGroup._plugins_added:
-                GanzooGroup._plugins_added = True
-                builtin = dict(self.commands)
-                registry.add_commands(self)
-                if not registry.problems:
-                    added = {name: cmd for name, cmd in self.commands.items() if builtin.get(name) is not cmd}
-                    plugincache.save(taken, added, {kind: list(dict.fromkeys(e.name for e in registry.list(kind)))
-                                                         for kind in KINDS})
+            builtin = dict(self.commands)
+            registry.add_commands(self)
+            if not registry.problems:
+                added = {name: cmd for name, cmd in self.commands.items() if builtin.get(name) is not cmd}
+                plugincache.save(taken, added, {kind: list(dict.fromkeys(e.name for e in registry.list(kind)))
+                                                for kind in KINDS})
         except GanzooError as exc:  # GANZOO_STRICT_PLUGINS: one Error line, also for --help (outside invoke)
             raise click.ClickException(str(exc)) from None
         return registry

@@ -50,7 +50,7 @@ class Cached:
 
 
 def cache_file() -> Path:
-    """This interpreter's cache file."""
+    """This interpreter's cache file (``RuntimeError`` where there is no home folder and no XDG_CACHE_HOME)."""
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     interpreter = hashlib.sha256(f"{sys.prefix}\0{sys.executable}".encode()).hexdigest()[:16]
     return root / "ganzoo" / f"plugins-{interpreter}.json"
@@ -104,7 +104,7 @@ def load() -> Cached | None:
         if data["stamp"] != stamp():
             return None
         return Cached(data["commands"], data["names"])
-    except (OSError, ValueError, KeyError, TypeError):  # missing, unreadable or foreign: load the plugins instead
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError):  # missing, unreadable, foreign: load instead
         return None
 
 
@@ -112,15 +112,11 @@ def save(taken: str, commands: dict[str, Any], names: dict[str, list[str]]) -> N
     """Remember the plugins' click ``commands`` and registered ``names`` under the stamp ``taken`` before
     they loaded; a cache that cannot be written is no error (the next command loads the plugins again)."""
     fields = {name: {"help": cmd.help, "short_help": cmd.short_help, "hidden": cmd.hidden,
-                     "deprecated": bool(cmd.deprecated)} for name, cmd in commands.items()}
+                     "deprecated": cmd.deprecated} for name, cmd in commands.items()}
     text = json.dumps({"stamp": taken, "commands": fields, "names": names}, indent=1, sort_keys=True)
-    path = cache_file()
     try:
-        if path.read_text(encoding="utf-8") == text:
-            return
-    except (OSError, ValueError):
-        pass
-    try:
-        write_atomic(path, text)
-    except GanzooError:  # a read-only home or a full disk must not fail the command
+        path = cache_file()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            write_atomic(path, text)
+    except (OSError, RuntimeError, ValueError, GanzooError):  # no home, a read-only one, a full disk: no cache
         pass

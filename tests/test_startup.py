@@ -69,11 +69,13 @@ def test_list_imports_torch_but_no_heavy_library(tmp_path):
 def test_name_completion_reads_the_cache_without_torch(tmp_path):
     probe("list", "archs", cache=tmp_path / "cache")  # loads the plugins: writes the cache
     code = ("import sys\nfrom ganzoo.cli import cli\nfrom click.shell_completion import ShellComplete\n"
-            "print(*[c.value for c in ShellComplete(cli, {}, 'ganzoo', '_GANZOO_COMPLETE')"
-            ".get_completions(sys.argv[1:], 'dc')])\nprint('torch' in sys.modules)")
-    result = ganzoo_cli_python(code, "train", "--arch", cache=tmp_path / "cache", sites=[])
-    names, torch_imported = result.stdout.split("\n")[:2]
+            "complete = ShellComplete(cli, {}, 'ganzoo', '_GANZOO_COMPLETE').get_completions\n"
+            "print(*[c.value for c in complete(['train', '--arch'], 'dc')])\n"
+            "print(*[c.value for c in complete([], 'p')])\nprint('torch' in sys.modules)")
+    result = ganzoo_cli_python(code, cache=tmp_path / "cache", sites=[])
+    names, commands, torch_imported = result.stdout.split("\n")[:3]
     assert {"dcgan", "dcgan-keras", "dcgan-tf"} <= set(names.split()), result.stderr
+    assert commands.split() == ["plugins", "probe"], "ganzoo p<TAB>: a built-in and a plugin command"
     assert torch_imported == "False"
 
 
