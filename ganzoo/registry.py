@@ -170,8 +170,10 @@ class Registry:
         selected = os.environ.get("GANZOO_LOAD_PLUGINS")
         wanted = None if selected is None else {s.strip() for s in selected.split(",") if s.strip()}
         eps = list(entry_points(group="ganzoo"))
-        about: dict[int, tuple[str, str]] = {}  # each distribution's name and version, read once: every read of
-        for ep in eps:                          # ep.dist.name parses its whole METADATA (README included) again
+        # Each distribution's name and version, read once: each read of ep.dist.name parses its METADATA again
+        # (ganzoo's holds the whole README), which cost more than importing the built-in plugins.
+        about: dict[int, tuple[str, str]] = {}
+        for ep in eps:
             if id(ep.dist) not in about:
                 metadata = ep.dist.metadata
                 about[id(ep.dist)] = (metadata["Name"], metadata["Version"])
