@@ -17,22 +17,16 @@ The public API, which is all a plugin may import (the built-in ones in
 * ``ganzoo.files``: writing files whole or not at all, a failure one line naming the path.
 
 Everything else (``ganzoo.engine``, ``ganzoo.registry``, ``ganzoo.cli``,
-``ganzoo.bench``, ...) is private and may change. Names that need more than
-torch are imported on first use, so ``import ganzoo`` stays fast.
+``ganzoo.bench``, ...) is private and may change. Names that need torch (or
+more) are imported on first use, so ``import ganzoo`` stays fast and torch-free.
 """
 
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from .api import (
-    Architecture, Augment, DataOptions, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, IncompatibleError, Judge,
-    Logger, Loss, MaskSpec, Metric, NetConfig, Recipe, Regularizer, StepContext, Task, check_options, item_rng,
-    split_id,
-)
+from .errors import GanzooError, GanzooWarning, IncompatibleError
 from .hookspecs import Register, hookimpl
-from .registry import get
-from .registry import list_entries as list  # noqa: A001 - ganzoo.list(kind, pattern) is the public API
 
 try:
     __version__ = version("ganzoo")
@@ -42,8 +36,14 @@ except PackageNotFoundError:  # running from a source tree
 PUBLIC_MODULES = ("ganzoo", "ganzoo.api", "ganzoo.hookspecs", "ganzoo.images", "ganzoo.data", "ganzoo.metrics",
                   "ganzoo.runs", "ganzoo.kernels", "ganzoo.files")
 
-# Public names defined in modules that import more than torch (click, scikit-image, safetensors): loaded on use.
+# Public names defined in modules that import torch (and more: click, scikit-image, safetensors): loaded on use,
+# so that `import ganzoo` (and `ganzoo --help`) need no torch.
 _LAZY = {
+    **dict.fromkeys(["Architecture", "Augment", "DataOptions", "DatasetSpec", "FeatureSpec", "Judge", "Logger", "Loss",
+                     "MaskSpec", "Metric", "NetConfig", "Recipe", "Regularizer", "StepContext", "Task",
+                     "check_options", "item_rng", "split_id"], "ganzoo.api"),
+    "get": "ganzoo.registry",
+    "list": "ganzoo.registry",  # ganzoo.list(kind, pattern) is registry.list_entries
     "RunConfig": "ganzoo.engine.config",
     "parse_options": "ganzoo.engine.config",
     "resolve_device": "ganzoo.engine.trainer",
@@ -75,7 +75,7 @@ def __getattr__(name: str) -> Any:
     """Import a lazily exported public name on first use (PEP 562)."""
     if name not in _LAZY:
         raise AttributeError(f"module 'ganzoo' has no attribute '{name}'")
-    value = getattr(import_module(_LAZY[name]), name)
+    value = getattr(import_module(_LAZY[name]), "list_entries" if name == "list" else name)
     globals()[name] = value
     return value
 

@@ -14,17 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-
-class GanzooError(Exception):
-    """A user-facing error: the message names the culprit and suggests a fix."""
-
-
-class GanzooWarning(UserWarning):
-    """A user-facing warning (data skipped, a setting that may not suit); the CLI prints it as one line."""
-
-
-class IncompatibleError(GanzooError):
-    """An architecture, loss, task or dataset combination that cannot work."""
+from .errors import GanzooError, GanzooWarning, IncompatibleError  # noqa: F401 - re-exported: their public home
 
 
 def check_options(flag: str, owner: str, declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,11 @@
 """The ``ganzoo`` command line (click).
 
 Plugins add commands through the ``register_commands(cli)`` hook; they are
-loaded the first time the group lists or looks up a command.
+loaded when a command other than ganzoo's own is looked up, and by ``list``
+and ``plugins``. ``--help`` and shell completion read the plugins' commands and
+names from the plugin cache (ganzoo/plugincache.py) while it is current, so they
+import neither the plugins nor torch; everything torch-bound is imported inside
+the commands that use it.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import click
+from click.shell_completion import CompletionItem
 
-from . import __version__
-from .api import GanzooError, GanzooWarning, declared_options
+from . import __version__, plugincache
+from .errors import GanzooError, GanzooWarning
 from .engine.config import (
     SETTING, SETTINGS, RunConfig, Setting, apply_recipe, load_toml, option_flag, parse_names, parse_options, resume_config,
     setting_help, setting_kind,
 )
-from .registry import KINDS, ALIASES, get_registry
+from .registry import KINDS, ALIASES, Registry, get_registry
 from .runs import CONTEXT
 
 
@@ -32,21 +37,54 @@ class GanzooGroup(click.Group):
 
     _plugins_added = False
 
-    def _add_plugin_commands(self) -> None:
-        if not GanzooGroup._plugins_added:
+    def load_plugins(self) -> Registry:
+        """The process's registry, with the plugins' commands added to this group; a load that reported no
+        problem is remembered in the plugin cache, for ``--help`` and completion."""
+        try:
+            if GanzooGroup._plugins_added:
+                return get_registry()
             GanzooGroup._plugins_added = True
-            try:
-                get_registry().add_commands(self)
-            except GanzooError as exc:  # GANZOO_STRICT_PLUGINS: one Error line, also for --help (outside invoke)
-                raise click.ClickException(str(exc)) from None
+            taken = plugincache.stamp()  # before the plugins load: a plugin installed meanwhile shows next time
+            registry = get_registry()
+            builtin = dict(self.commands)
+            registry.add_commands(self)
+            if not registry.problems:
+                added = {name: cmd for name, cmd in self.commands.items() if builtin.get(name) is not cmd}
+                plugincache.save(taken, added, {kind: list(dict.fromkeys(e.name for e in registry.list(kind)))
+                                                for kind in KINDS})
+        except GanzooError as exc:  # GANZOO_STRICT_PLUGINS: one Error line, also for --help (outside invoke)
+            raise click.ClickException(str(exc)) from None
+        return registry
+
+    def _listing(self) -> dict[str, click.Command]:
+        """Every command by name; plugins' as stand-ins carrying their help while the plugin cache is current."""
+        cached = None if GanzooGroup._plugins_added else plugincache.load()
+        if cached is None:
+            self.load_plugins()
+            return dict(self.commands)
+        stand_ins = {name: click.Command(name, **fields) for name, fields in cached.commands.items()}
+        return {**stand_ins, **self.commands}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._add_plugin_commands()
-        return super().list_commands(ctx)
+        return sorted(self._listing())
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        self._add_plugin_commands()
+        if name not in self.commands:  # ganzoo's own commands run without loading a plugin
+            self.load_plugins()
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, from :meth:`_listing` (so ``--help`` imports no plugin while the cache is current)."""
+        rows = [(name, cmd) for name, cmd in sorted(self._listing().items()) if not cmd.hidden]
+        limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """Command names (from :meth:`_listing`, like ``--help``), then the group's options."""
+        commands = [CompletionItem(name, help=cmd.get_short_help_str()) for name, cmd in sorted(self._listing().items())
+                    if name.startswith(incomplete) and not cmd.hidden]
+        return commands + click.Command.shell_complete(self, ctx, incomplete)
 
     def invoke(self, ctx: click.Context) -> Any:
         _quiet_third_party()
@@ -88,7 +126,9 @@ def complete_names(kind: str) -> Callable[..., list[str]]:
     """Shell completion of registered names (see README: shell completion)."""
 
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-        return [e.name for e in get_registry().list(kind) if e.name.startswith(incomplete)]
+        cached = None if GanzooGroup._plugins_added else plugincache.load()
+        names = cached.names[kind] if cached is not None else [e.name for e in cli.load_plugins().list(kind)]
+        return [name for name in names if name.startswith(incomplete)]
 
     return complete
 
@@ -108,6 +148,8 @@ def cli() -> None:
 
 
 def _entry_json(entry: Any) -> dict[str, Any]:
+    from .api import declared_options
+
     data = {"name": entry.name, "kind": entry.kind, "plugin": entry.plugin, "distribution": entry.distribution,
             "qualified": entry.qualified, "description": entry.description}
     obj = entry.obj
@@ -159,7 +201,7 @@ def list_cmd(kind: str, pattern: str, as_json: bool) -> None:
       ganzoo list archs 'dc*' --json
       ganzoo list losses 'wgan*'
     """
-    entries = get_registry().list(kind, pattern)
+    entries = cli.load_plugins().list(kind, pattern)
     if as_json:
         click.echo(json.dumps([_entry_json(e) for e in entries], indent=2))
         return
@@ -183,7 +225,7 @@ def plugins_cmd(show_all: bool, as_json: bool) -> None:
       GANZOO_LOAD_PLUGINS=a,b   load only these third-party plugins (empty: none)
       GANZOO_STRICT_PLUGINS=1   a plugin that fails, or registers a bad entry, is an error, not a skip
     """
-    registry = get_registry()
+    registry = cli.load_plugins()
     conflicts = [[e.qualified for e in found] for found in registry.conflicts()]
     rows = []
     for info in registry.plugins:

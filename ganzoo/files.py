@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .api import GanzooError
+from .errors import GanzooError
 
 __all__ = ["append_line", "check_writable", "file_mode", "write_atomic", "write_error", "writing"]
 

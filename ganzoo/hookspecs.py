@@ -92,4 +92,9 @@ def register_loggers(register: Register) -> None:
 
 @hookspec
 def register_commands(cli: Any) -> None:
-    """Add click commands to the ``ganzoo`` CLI group (``ganzoo plugins --json`` lists them under ``provides``)."""
+    """Add click commands to the ``ganzoo`` CLI group (``ganzoo plugins --json`` lists them under ``provides``).
+
+    A command may not take the name of one of ganzoo's own (``train``, ``list``, ...). ``ganzoo --help`` lists
+    plugin commands from a cache of their help (ganzoo/plugincache.py), refreshed whenever an installed
+    distribution or a plugin's source changes.
+    """

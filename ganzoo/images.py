@@ -10,12 +10,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-import skimage.io
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor
-from torchvision.utils import make_grid
 
 from .api import GanzooError
 from .files import writing
@@ -68,6 +65,8 @@ def read_image(path: str | Path, channels: int | None = None) -> Tensor:
 
     Animated GIFs and multi-page TIFFs give their first frame.
     """
+    import skimage.io  # here, not at the top: loading the plugins (ganzoo list) needs no scikit-image
+
     path = Path(path)
     try:
         array = skimage.io.imread(path)
@@ -84,6 +83,8 @@ def verify_image(path: str | Path) -> int:
     Returns its native channel count after :func:`read_image` drops alpha (1 or 3),
     so a folder of grayscale scans is not silently tripled to RGB.
     """
+    from PIL import Image
+
     path = Path(path)
     try:
         with Image.open(path) as image:
@@ -147,6 +148,8 @@ def save_image(image: Tensor, path: str | Path) -> Path:
 
     Only lossless formats: a JPEG would alter the known pixels an inpainting keeps exactly.
     """
+    import skimage.io
+
     path = Path(path)
     if path.suffix.lower() not in LOSSLESS:
         raise GanzooError(f"cannot write image '{path}': ganzoo writes lossless {', '.join(LOSSLESS)} files; "
@@ -166,6 +169,8 @@ def save_grid(
     default so dark images (MNIST) stay distinguishable. One-channel batches
     are written as a grayscale image.
     """
+    from torchvision.utils import make_grid  # torchvision imports torch._dynamo: seconds, so only when drawing
+
     if images.dim() != 4:
         raise GanzooError(f"save_grid expects BxCxHxW images, got shape {tuple(images.shape)}")
     nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))

@@ -30,10 +30,7 @@ from typing import Any, Iterable
 import pluggy
 
 from . import hookspecs
-from .api import (
-    Architecture, Augment, DatasetSpec, FeatureSpec, GanzooError, GanzooWarning, Logger, Loss, MaskSpec, Metric,
-    Recipe, Regularizer, Task,
-)
+from .errors import GanzooError, GanzooWarning
 
 BUILTIN_DIST = "ganzoo"
 KINDS = {
@@ -56,19 +53,20 @@ ALIASES = {"architectures": "archs", "arch": "archs", "loss": "losses", "task": 
            "metric": "metrics", "mask": "masks", "feature": "features",
            "augment": "augments", "augmentations": "augments", "regularizer": "regularizers", "reg": "regularizers",
            "recipe": "recipes", "logger": "loggers"}
-# What each kind registers: an instance of the class (False) or a subclass of it (True).
-EXPECTED: dict[str, tuple[type, bool]] = {
-    "archs": (Architecture, False),
-    "losses": (Loss, True),
-    "tasks": (Task, True),
-    "datasets": (DatasetSpec, False),
-    "metrics": (Metric, True),
-    "masks": (MaskSpec, False),
-    "features": (FeatureSpec, False),
-    "augments": (Augment, True),
-    "regularizers": (Regularizer, True),
-    "recipes": (Recipe, False),
-    "loggers": (Logger, True),
+# What each kind registers: an instance of the ganzoo.api class (False) or a subclass of it (True). Named, not
+# imported: ganzoo.api imports torch, which the CLI needs no earlier than the first plugin does.
+EXPECTED: dict[str, tuple[str, bool]] = {
+    "archs": ("Architecture", False),
+    "losses": ("Loss", True),
+    "tasks": ("Task", True),
+    "datasets": ("DatasetSpec", False),
+    "metrics": ("Metric", True),
+    "masks": ("MaskSpec", False),
+    "features": ("FeatureSpec", False),
+    "augments": ("Augment", True),
+    "regularizers": ("Regularizer", True),
+    "recipes": ("Recipe", False),
+    "loggers": ("Logger", True),
 }
 # A name is selectable on the command line, qualifiable as plugin:name and safe as a path component.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -135,7 +133,10 @@ def _entry_problem(kind: str, name: Any, obj: Any) -> str | None:
     """What is wrong with registering ``obj`` as ``name`` of ``kind``, or None."""
     if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
         return f"a name must be {SAFE_NAME_RULE}"
-    cls, subclass = EXPECTED[kind]
+    from . import api
+
+    name_of_class, subclass = EXPECTED[kind]
+    cls = getattr(api, name_of_class)
     if (isinstance(obj, type) and issubclass(obj, cls)) if subclass else isinstance(obj, cls):
         return None
     got = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
@@ -156,6 +157,7 @@ class Registry:
         self.entries: dict[str, dict[str, list[Entry]]] = {kind: {} for kind in KINDS}
         self.commands: dict[tuple[str, str], list[str]] = {}  # (plugin, distribution) -> the commands it added
         self._replaced: set[tuple[str, str]] = set()
+        self.problems: list[str] = []  # the lines reported (a plugin or entry skipped): the CLI caches no such load
         Registry.loading = True
         try:
             self._load()
@@ -167,14 +169,22 @@ class Registry:
         """Import each selected plugin and register it with pluggy under its entry-point name."""
         selected = os.environ.get("GANZOO_LOAD_PLUGINS")
         wanted = None if selected is None else {s.strip() for s in selected.split(",") if s.strip()}
-        eps = sorted(entry_points(group="ganzoo"), key=lambda ep: (ep.dist.name != BUILTIN_DIST, ep.name, ep.dist.name))
-        unmatched = sorted((wanted or set()) - {name for ep in eps for name in (ep.name, ep.dist.name)})
-        if unmatched:
-            print(f"ganzoo: GANZOO_LOAD_PLUGINS names {', '.join(unmatched)}, which no installed plugin has "
-                  "(see `ganzoo plugins --all`)", file=sys.stderr)
+        eps = list(entry_points(group="ganzoo"))
+        # Each distribution's name and version, read once: each read of ep.dist.name parses its METADATA again
+        # (ganzoo's holds the whole README), which cost more than importing the built-in plugins.
+        about: dict[int, tuple[str, str]] = {}
         for ep in eps:
-            dist = ep.dist.name
-            info = PluginInfo(ep.name, dist, ep.dist.version, ep.value, (), dist == BUILTIN_DIST)
+            if id(ep.dist) not in about:
+                metadata = ep.dist.metadata
+                about[id(ep.dist)] = (metadata["Name"], metadata["Version"])
+        found = [(ep, *about[id(ep.dist)]) for ep in eps]
+        found.sort(key=lambda item: (item[1] != BUILTIN_DIST, item[0].name, item[1]))
+        unmatched = sorted((wanted or set()) - {name for ep, dist, _ in found for name in (ep.name, dist)})
+        if unmatched:
+            self._report(f"GANZOO_LOAD_PLUGINS names {', '.join(unmatched)}, which no installed plugin has "
+                         "(see `ganzoo plugins --all`)")
+        for ep, dist, version in found:
+            info = PluginInfo(ep.name, dist, version, ep.value, (), dist == BUILTIN_DIST)
             if not info.builtin and wanted is not None and ep.name not in wanted and dist not in wanted:
                 self.plugins.append(dataclasses.replace(info, status="disabled",
                                                         error="not selected by GANZOO_LOAD_PLUGINS"))
@@ -195,6 +205,11 @@ class Registry:
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(module) or ()))
             self.plugins.append(dataclasses.replace(info, hooks=hooks))
 
+    def _report(self, line: str) -> None:
+        """Say in one line on stderr what was skipped, and remember it."""
+        self.problems.append(line)
+        print(f"ganzoo: {line}", file=sys.stderr)
+
     def _loaded(self, name: str) -> PluginInfo | None:
         return next((p for p in self.plugins if p.name == name and p.status == "loaded"), None)
 
@@ -203,8 +218,7 @@ class Registry:
         if self.strict:
             raise GanzooError(f"plugin '{info.name}' from {info.distribution} {info.version} failed to load "
                               f"({message}); GANZOO_STRICT_PLUGINS is set, unset it to skip broken plugins") from exc
-        print(f"ganzoo: skipping plugin '{info.name}' from {info.distribution} {info.version}: {message}",
-              file=sys.stderr)
+        self._report(f"skipping plugin '{info.name}' from {info.distribution} {info.version}: {message}")
         failed = dataclasses.replace(info, hooks=(), status="failed", error=message)
         index = next((i for i, p in enumerate(self.plugins) if p is info), None)
         if index is None:  # it failed before pluggy registered it
@@ -257,7 +271,7 @@ class Registry:
         if self.strict:
             raise GanzooError(f"{where} registers {what}: {problem}; GANZOO_STRICT_PLUGINS is set, unset it to skip "
                               "bad entries")
-        print(f"ganzoo: {where}: skipping {what}: {problem}", file=sys.stderr)
+        self._report(f"{where}: skipping {what}: {problem}")
         return False
 
     def _add(self, entry: Entry, replace: bool) -> None:
@@ -372,12 +386,17 @@ class Registry:
         return f"pip install {dist}"
 
     def add_commands(self, cli: Any) -> None:
-        """Let each plugin add its commands, noting which; one that raises is skipped in one line."""
+        """Let each plugin add its commands, noting which; one that raises, or replaces a command ganzoo has (the
+        CLI runs those without loading plugins), is skipped in one line."""
+        builtin = dict(cli.commands)
         for plugin in self._call_order("register_commands"):
             info = self._loaded(self.pm.get_name(plugin))
             before = dict(cli.commands)
             try:
                 self._call("register_commands", plugin, cli=cli)
+                replaced = sorted(name for name, command in builtin.items() if cli.commands.get(name) is not command)
+                if replaced:
+                    raise GanzooError(f"it replaces ganzoo's own command {', '.join(replaced)}; choose another name")
             except (Exception, SystemExit) as exc:
                 cli.commands.clear()
                 cli.commands.update(before)
@@ -386,7 +405,7 @@ class Registry:
                 if self.strict:
                     raise GanzooError(f"{where} failed to add its commands ({message}); GANZOO_STRICT_PLUGINS is "
                                       "set, unset it to skip broken plugins") from exc
-                print(f"ganzoo: skipping the commands of {where}: {message}", file=sys.stderr)
+                self._report(f"skipping the commands of {where}: {message}")
                 continue
             added = sorted(name for name, command in cli.commands.items() if before.get(name) is not command)
             if added:

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
-import torch
-from torch import nn
 
-from .api import DatasetSpec, GanzooError, Loss, Task
 from .engine.config import RunConfig
+from .errors import GanzooError
+
+if TYPE_CHECKING:  # the CLI reads CONTEXT from here before anything needs torch
+    import torch
+    from torch import nn
+
+    from .api import DatasetSpec, Loss, Task
 
 __all__ = ["CONTEXT", "Run", "load_run", "run_command"]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection
 
-from ..api import GanzooError
+from ..errors import GanzooError
 from ..files import write_atomic
 
 if sys.version_info >= (3, 11):

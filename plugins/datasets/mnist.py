@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from torchvision.datasets import MNIST as TorchvisionMNIST
 
 from ganzoo.api import DataOptions, DatasetSpec, GanzooError, GanzooWarning
 from ganzoo.hookspecs import Register, hookimpl
@@ -74,6 +73,8 @@ def _root(options: DataOptions) -> Path:
 def _load_pair(root: Path, prefix: str, download: bool) -> tuple[np.ndarray, np.ndarray] | None:
     pair = _find(root, prefix)
     if pair is None and download:
+        from torchvision.datasets import MNIST as TorchvisionMNIST  # torchvision takes seconds: only to download
+
         try:
             TorchvisionMNIST(str(root), train=prefix == "train", download=True)
         except (RuntimeError, OSError) as exc:

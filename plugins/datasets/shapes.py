@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from skimage import draw
 from torch.utils.data import Dataset
 
 from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
@@ -51,6 +50,8 @@ def _background(rng: np.random.Generator, size: int, light: bool) -> np.ndarray:
 
 def _shape_mask(rng: np.random.Generator, kind: str, size: int, radius: float) -> np.ndarray:
     """A boolean mask of one shape of roughly ``radius`` at a random place inside the canvas."""
+    from skimage import draw  # here, not at the top: listing the plugins imports no scikit-image
+
     cy, cx = rng.uniform(0.8 * radius, size - 0.8 * radius, 2)
     angle = rng.uniform(0, np.pi)
     if kind == "circle":

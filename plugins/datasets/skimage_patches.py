@@ -9,7 +9,6 @@ always the same for a fixed seed.
 from __future__ import annotations
 
 import numpy as np
-import skimage.data
 import torch
 from torch.utils.data import Dataset
 
@@ -26,6 +25,8 @@ CROP_SCALES = {"min_scale": 0.1, "max_scale": 0.5}  # crop side as a fraction of
 
 
 def _load_sources() -> list[np.ndarray]:
+    import skimage.data  # here, not at the top: listing the plugins imports no scikit-image
+
     images = []
     for name in SOURCES:
         try:

@@ -28,8 +28,6 @@ from functools import partial
 
 import numpy as np
 import torch
-from skimage.exposure import adjust_gamma
-from skimage.filters import unsharp_mask
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -62,6 +60,9 @@ def style_filter(image: Tensor) -> Tensor:
     """The benchmark's known style f: a 3xHxW image in [-1, 1] to its styled version, deterministic."""
     if image.dim() != 3 or image.shape[0] != 3:
         raise GanzooError(f"style_filter expects one RGB image 3xHxW, got shape {tuple(image.shape)}")
+    from skimage.exposure import adjust_gamma  # scikit-image's filters import scipy: only when styling
+    from skimage.filters import unsharp_mask
+
     rgb = (image.permute(1, 2, 0).double().numpy() + 1) / 2
     graded = np.clip(rgb @ COLOUR.T + OFFSET, 0, 1)
     toned = adjust_gamma(graded, GAMMA)

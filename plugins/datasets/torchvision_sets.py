@@ -14,7 +14,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from torchvision import datasets
 
 from ganzoo.api import DataOptions, DatasetSpec, GanzooError
 from ganzoo.hookspecs import Register, hookimpl
@@ -32,19 +31,26 @@ class _Source:
     description: str
 
 
-def _train_or_test(cls: type) -> Callable[[str, str, bool], Any]:
-    return lambda root, split, download: cls(root, train=split == "train", download=download)
+def _torchvision(name: str) -> type:
+    """A torchvision dataset class, imported only when a dataset is built: torchvision takes seconds to import."""
+    from torchvision import datasets
+
+    return getattr(datasets, name)
+
+
+def _train_or_test(name: str) -> Callable[[str, str, bool], Any]:
+    return lambda root, split, download: _torchvision(name)(root, train=split == "train", download=download)
 
 
 SOURCES = {
     "cifar10": _Source(
-        _train_or_test(datasets.CIFAR10), ("train", "test"), 3, 10, "CIFAR-10 32x32 colour images, 10 classes"
+        _train_or_test("CIFAR10"), ("train", "test"), 3, 10, "CIFAR-10 32x32 colour images, 10 classes"
     ),
     "fashion-mnist": _Source(
-        _train_or_test(datasets.FashionMNIST), ("train", "test"), 1, 10, "Fashion-MNIST 28x28 clothing, 10 classes"
+        _train_or_test("FashionMNIST"), ("train", "test"), 1, 10, "Fashion-MNIST 28x28 clothing, 10 classes"
     ),
     "celeba": _Source(
-        lambda root, split, download: datasets.CelebA(root, split=split, target_type=[], download=download),
+        lambda root, split, download: _torchvision("CelebA")(root, split=split, target_type=[], download=download),
         ("train", "valid", "test", "all"),
         3,
         0,

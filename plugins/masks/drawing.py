@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from skimage import draw
 
 from ganzoo.api import GanzooError
 
@@ -23,6 +22,8 @@ def thick_polyline(mask: np.ndarray, points: np.ndarray, width: float) -> None:
     rectangle plus its one-pixel centre line (so thin strokes never break up),
     and every vertex gets a disk of the stroke's width.
     """
+    from skimage import draw  # here, not at the top: listing the plugins imports no scikit-image
+
     shape = mask.shape
     half = width / 2
     for p0, p1 in zip(points[:-1], points[1:]):

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from torchmetrics.image.fid import FrechetInceptionDistance
-
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.metrics import BATCH, ImageMetric, ImageSet, Precomputed
 
@@ -21,6 +19,8 @@ class FID(ImageMetric):
     description: ClassVar[str] = "Frechet distance of classifier features (torchmetrics FID, custom feature module)"
 
     def compute(self, real: ImageSet, fake: ImageSet, train: ImageSet | None = None) -> dict[str, float]:
+        from torchmetrics.image.fid import FrechetInceptionDistance  # torchmetrics takes seconds: only when scoring
+
         metric = FrechetInceptionDistance(feature=Precomputed(real.features.shape[1]))
         for i in range(0, len(real), BATCH):
             metric.update(real.features[i:i + BATCH], real=True)

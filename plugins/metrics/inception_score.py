@@ -11,8 +11,6 @@ from __future__ import annotations
 import warnings
 from typing import ClassVar
 
-from torchmetrics.image.inception import InceptionScore
-
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.metrics import ImageMetric, ImageSet, Precomputed
 
@@ -23,6 +21,8 @@ class IS(ImageMetric):
     splits: int = 10
 
     def compute(self, real: ImageSet | None, fake: ImageSet, train: ImageSet | None = None) -> dict[str, float]:
+        from torchmetrics.image.inception import InceptionScore  # torchmetrics takes seconds: only when scoring
+
         with warnings.catch_warnings():  # "will save all extracted features": they are already in memory
             warnings.simplefilter("ignore")
             metric = InceptionScore(feature=Precomputed(fake.logits.shape[1]), splits=self.splits)

@@ -23,8 +23,6 @@ from __future__ import annotations
 import warnings
 from typing import ClassVar
 
-from torchmetrics.image.kid import KernelInceptionDistance
-
 from ganzoo.api import GanzooWarning
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.metrics import ImageMetric, ImageSet, Precomputed
@@ -40,6 +38,8 @@ class KID(ImageMetric):
     subset_size: int = 1000
 
     def compute(self, real: ImageSet, fake: ImageSet, train: ImageSet | None = None) -> dict[str, float]:
+        from torchmetrics.image.kid import KernelInceptionDistance  # torchmetrics takes seconds: only when scoring
+
         n = min(len(real), len(fake))
         size = min(self.subset_size, n // 2)
         spread = size >= 2

@@ -28,10 +28,6 @@ from typing import Any
 import click
 import numpy as np
 import torch
-from skimage.filters import laplace
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-from skimage.morphology import erosion
-from skimage.restoration import inpaint_biharmonic
 from torch import Tensor, nn
 
 import ganzoo
@@ -249,6 +245,8 @@ def from_unit(images: np.ndarray) -> Tensor:
 
 def biharmonic_fill(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """``skimage.restoration.inpaint_biharmonic`` on each (H, W, C) image in [0, 1]."""
+    from skimage.restoration import inpaint_biharmonic  # scikit-image (and scipy) only when scoring
+
     return np.stack([
         np.where(m[..., None], np.clip(inpaint_biharmonic(img, m, channel_axis=-1), 0, 1), img)
         for img, m in zip(images, masks)
@@ -271,6 +269,9 @@ def hole_hf_energy(image: np.ndarray, mask: np.ndarray) -> float:
     pixels (a seam at the hole's edge would otherwise count as detail).
     NaN when the hole has no interior (strokes one pixel wide).
     """
+    from skimage.filters import laplace
+    from skimage.morphology import erosion
+
     interior = erosion(mask, np.ones((3, 3), dtype=bool))
     if not interior.any():
         return math.nan
@@ -282,6 +283,8 @@ def fill_metrics(truth: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> dic
     """PSNR/SSIM/L1 inside the hole and on the whole composite, for (H, W, C) images in [0, 1]."""
     if not mask.any():
         raise GanzooError("an evaluation mask has no hole; pick a mask kind with a non-empty hole")
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
     with np.errstate(divide="ignore"):
         hole_psnr = peak_signal_noise_ratio(truth[mask], filled[mask], data_range=1.0)
         psnr = peak_signal_noise_ratio(truth, filled, data_range=1.0)

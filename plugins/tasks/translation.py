@@ -20,8 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from skimage.exposure import match_histograms
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch import nn
 
 import ganzoo
@@ -43,6 +41,8 @@ def score_translations(task: Task, generators: dict[str, nn.Module], device: tor
     ``out`` (a folder for ``<task>_eval.png``: per direction, columns input |
     truth | G(input) | match_histograms(input, domain)); ``metrics`` is refused.
     """
+    from skimage.exposure import match_histograms  # scikit-image (and scipy) only when scoring
+
     name = task.config.task.rpartition(":")[2]  # the task's name, also when given as plugin:name
     if options.get("metrics"):
         raise GanzooError(f"--metrics: a {name} run is scored by PSNR/SSIM/L1 on aligned pairs against identity and "
@@ -102,6 +102,8 @@ def _unit(image: np.ndarray) -> np.ndarray:
 
 def similarity(truth: list[np.ndarray], images: list[np.ndarray]) -> dict[str, float]:
     """Mean PSNR, SSIM and L1 (mean absolute difference) of ``images`` against ``truth`` (HxWxC in [0, 1])."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
     pairs = list(zip(truth, images, strict=True))
     return {
         "psnr": float(np.mean([peak_signal_noise_ratio(t, y, data_range=1.0) for t, y in pairs])),
