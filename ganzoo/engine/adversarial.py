@@ -98,15 +98,13 @@ class AdversarialStep:
         self.augment, self.regularizers = augment, list(regularizers)
         self.pack = task.config.pack
         self.capture, self.noise_generator = capture, noise_generator
-        self.d_update_fn, self.g_update_fn = self.d_update, self.g_update
         self.noise_shapes: dict[str, list[tuple[int, ...]]] | None = None  # per update, once recorded
-        if capture != "off":
-            # reduce-overhead: CUDA graphs (cudagraph trees) over every graph of the update
-            mode = "reduce-overhead" if capture == "graphs" else None
-            if not self.eager_d_reasons():
-                self.d_update_fn = torch.compile(self.d_update, mode=mode)
-            if self.augment is None:
-                self.g_update_fn = torch.compile(self.g_update, mode=mode)
+        self.d_captured = capture != "off" and not self.eager_d_reasons()
+        self.g_captured = capture != "off" and self.augment is None
+        # reduce-overhead: CUDA graphs (cudagraph trees) over every graph of the update
+        mode = "reduce-overhead" if capture == "graphs" else None
+        self.d_update_fn = torch.compile(self.d_update, mode=mode) if self.d_captured else self.d_update
+        self.g_update_fn = torch.compile(self.g_update, mode=mode) if self.g_captured else self.g_update
 
     def eager_d_reasons(self) -> list[str]:
         """Why the D update cannot be captured: what needs double backward, the host generator or host state."""
@@ -122,8 +120,7 @@ class AdversarialStep:
         """The step as the start line names it, e.g. ``captured step (D update eager: the wgan-gp penalty)``."""
         if self.capture == "off":
             return "eager step"
-        eager = [name for name, fn, plain in (("D", self.d_update_fn, self.d_update),
-                                               ("G", self.g_update_fn, self.g_update)) if fn is plain]
+        eager = [name for name, captured in (("D", self.d_captured), ("G", self.g_captured)) if not captured]
         reasons = self.eager_d_reasons()
         return CAPTURE_MODES[self.capture] + (f" ({' and '.join(eager)} update eager: {', '.join(reasons)})"
                                               if eager else "")
@@ -272,7 +269,7 @@ class AdversarialStep:
             d_ctx = self.captured_context(ctx, "D")
             # d_step counts D updates for the regularisers' intervals; a captured D update has no regulariser,
             # and a changing int would make Dynamo compile the update again for it
-            d_step = ctx.step * n_critic + i if self.d_update_fn is self.d_update else 0
+            d_step = 0 if self.d_captured else ctx.step * n_critic + i
             update = self.d_update if first else self.d_update_fn
             d_loss, logs, out = update(d_ctx, batch, n_critic == 1, d_step)
             for net in d_nets:
