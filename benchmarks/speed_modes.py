@@ -18,6 +18,7 @@ against its PyTorch reference on its own (``--kernel-bench``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -51,8 +52,19 @@ MODES = {  # name: RunConfig overrides
     "bf16": {"precision": "bf16"},
     "bf16+cl": {"precision": "bf16", "channels_last": True},
     "compile+bf16": {"compile": True, "precision": "bf16"},
+    "capture": {"capture": "step"},
+    "capture+bf16": {"capture": "step", "precision": "bf16"},
+    "capture+graphs": {"capture": "graphs"},
+    "capture+graphs+bf16": {"capture": "graphs", "precision": "bf16"},
 }
+CUDA_ONLY = ("kernels", "graphs")  # Triton needs CUDA (its interpreter is for tests), and so do CUDA graphs
 BASELINE_OF = {32: "seed001", 64: "pytorch-examples"}
+
+
+def set_batch(size: int) -> None:
+    """``--batch-size``: every entry and baseline times this many images per step."""
+    global BATCH
+    BATCH = size
 
 
 @dataclass
@@ -219,12 +231,18 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="write the table here")
     parser.add_argument("--json", type=Path, help="write raw timings here")
     parser.add_argument("--out", type=Path, default=Path("/tmp/ganzoo-speed-modes"), help="scratch run directories")
+    parser.add_argument("--batch-size", type=int, default=BATCH, help="images per step (a smoke run: small)")
+    parser.add_argument("--compile-backend", default="inductor",
+                        help="torch.compile backend; aot_eager checks the compiled modes without Inductor's build")
     args = parser.parse_args()
     device = torch.device(args.device)
+    set_batch(args.batch_size)
+    if args.compile_backend != "inductor":
+        torch.compile = functools.partial(torch.compile, backend=args.compile_backend)
     torch._dynamo.config.recompile_limit = 64  # many trainers share the same forward code objects here
     modes = [m for m in args.modes.split(",") if m]
-    if device.type != "cuda":  # Triton needs CUDA (the Triton interpreter is for tests)
-        modes = [m for m in modes if "kernels" not in m]
+    if device.type != "cuda":
+        modes = [m for m in modes if not any(word in m for word in CUDA_ONLY)]
     entries = [baseline_entry(name, device) for name in BASELINES]
     for config in [c for c in args.configs.split(",") if c]:
         for mode in modes:
