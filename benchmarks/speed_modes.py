@@ -225,7 +225,8 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ", ".join(MODES))
     parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation happens here)")
+    parser.add_argument("--warmup", type=int, default=4, help="untimed steps first (compilation happens here; the "
+                        "captured step runs eagerly first, compiles in step 2, records CUDA graphs in step 3)")
     parser.add_argument("--kernel-bench", action=argparse.BooleanOptionalAction, default=None,
                         help="also time the fused op alone [on with CUDA]")
     parser.add_argument("--markdown", type=Path, help="write the table here")

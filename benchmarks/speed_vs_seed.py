@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10, help="steps timed per round")
     parser.add_argument("--repeats", type=int, default=7, help="rounds per contender (alternating)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compile happens here)")
+    parser.add_argument("--warmup", type=int, default=4, help="untimed steps first (compile happens here; the "
+                        "captured step runs eagerly first, compiles in step 2, records CUDA graphs in step 3)")
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="ganzoo only")
     parser.add_argument("--compile", action="store_true", help="torch.compile ganzoo's G and D")
     parser.add_argument("--channels-last", action="store_true", help="ganzoo only")
