@@ -134,3 +134,16 @@ def test_cuda_graphs_step_trains_like_the_captured_step(tmp_path):
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert all(r["d_loss"] is not None and r["g_loss"] is not None for r in records)
+
+
+def test_start_line_names_the_step_and_the_cli_takes_capture(tmp_path):
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli, start_line
+
+    line = start_line(Trainer(tiny(tmp_path, loss="wgan-gp", capture="step")))
+    assert "(fp32, captured step (D update eager: the wgan-gp penalty), " in line
+    assert "captured" not in start_line(Trainer(tiny(tmp_path, out=str(tmp_path / "e"))))
+    result = CliRunner().invoke(cli, ["train", "--capture", "graphs", "--device", "cpu", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "Error: --capture graphs: CUDA graphs need a CUDA device" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "x").exists()
