@@ -251,12 +251,16 @@ class AdversarialStep:
     def __call__(self, ctx: StepContext, batches: Iterator[Batch]) -> dict[str, Tensor]:
         """n_critic D updates (each on a fresh batch), then one G update on the last batch.
 
-        Captured, the first step runs eagerly (it records the noise shapes), the second compiles. Under
-        ``--capture graphs`` each step starts with ``cudagraph_mark_step_begin``: the tensors a replay
-        returns live in the graph's static memory, which the next step's replay overwrites, so what is
-        returned here is cloned (the trainer keeps a step's logs while the next step runs; cudagraph
-        trees die in ``dealloc_current_path_weakrefs`` when outputs of an earlier replay are still alive
-        at a new step, which is how the first attempt at CUDA graphs failed).
+        Captured, the first step runs eagerly: it records the noise shapes, and Adam creates its state
+        there, in ordinary memory (created inside a CUDA graph, it would live in the graphs' pool). The
+        second step compiles. Under ``--capture graphs`` each step starts with ``cudagraph_mark_step_begin``
+        and a new generation of the cudagraph trees: the tensors a replay returns live in the graphs' pool,
+        which the next step's replays reuse, and at a new generation the trees free every output of the
+        last one that Python still holds (``dealloc_current_path_weakrefs``). The first attempt at CUDA
+        graphs died there during warm-up, holding such outputs across steps: the trainer keeps a step's
+        logs while the next step runs, and the gradients that backward left in ``.grad`` stay until the
+        next update's ``zero_grad``. So here what a step returns is cloned and the gradients are dropped
+        after each update: no output of one step is alive when the next begins.
         """
         d_nets = [self.eager[k] for k in self.task.d_nets]
         n_critic = self.loss.n_critic
@@ -272,6 +276,8 @@ class AdversarialStep:
             d_step = 0 if self.d_captured else ctx.step * n_critic + i
             update = self.d_update if first else self.d_update_fn
             d_loss, logs, out = update(d_ctx, batch, n_critic == 1, d_step)
+            if graphs:
+                self.opt_d.zero_grad(set_to_none=True)
             for net in d_nets:
                 self.loss.after_d_step(net)
         # D's weights get no gradient in the G step. Under --compile this gives D a second graph
@@ -279,6 +285,8 @@ class AdversarialStep:
         set_requires_grad(d_nets, False)
         update = self.g_update if first else self.g_update_fn
         g_loss, g_logs = update(self.captured_context(ctx, "G"), batch, out)
+        if graphs:
+            self.opt_g.zero_grad(set_to_none=True)
         set_requires_grad(d_nets, True)
         logs = {"d_loss": d_loss, "g_loss": g_loss, **logs, **g_logs}
         return {k: v.clone() for k, v in logs.items()} if graphs else logs
