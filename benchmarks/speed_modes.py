@@ -10,7 +10,9 @@ the seed 001 loop (32 px) and the pytorch/examples DCGAN recipe (64 px).
     python benchmarks/speed_modes.py --device cuda --markdown benchmarks/results/speed_modes_gpu.md
     python benchmarks/speed_modes.py --device cpu --steps 2 --rounds 3 --markdown benchmarks/results/speed_modes_cpu.md
 
-On the CPU only ratios to the seed loop mean anything; on a GPU img/s too.
+``capture`` is ``--capture step`` (each D and G update compiled whole), ``capture+graphs`` adds CUDA
+graphs (CUDA only). On the CPU only ratios to the seed loop mean anything; on a GPU img/s too.
+benchmarks/gpu_check.sh runs this script with the modes worth checking whenever a GPU is available.
 With a CUDA device the script also times the fused ``ganzoo::bias_act`` op
 against its PyTorch reference on its own (``--kernel-bench``).
 """
