@@ -319,7 +319,12 @@ class EpochBatches:
 
 
 def _compile(net: nn.Module) -> nn.Module:
-    """``torch.compile`` with spectral norm's weight computation left eager.
+    """``torch.compile`` with spectral norm's weight computation left eager (:func:`_eager_spectral_norm`)."""
+    return torch.compile(_eager_spectral_norm(net))
+
+
+def _eager_spectral_norm(net: nn.Module) -> nn.Module:
+    """Keep spectral norm's weight computation out of compiled graphs (``--compile``, ``--capture``).
 
     Its power iteration updates the u/v buffers in place on every forward. D
     runs twice (real, fake) before one backward; compiled, Inductor keeps the
@@ -330,7 +335,7 @@ def _compile(net: nn.Module) -> nn.Module:
     for module in net.modules():
         if isinstance(module, _SpectralNorm) and "forward" not in vars(module):
             module.forward = torch.compiler.disable(module.forward)
-    return torch.compile(net)
+    return net
 
 
 def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
@@ -419,6 +424,9 @@ class Trainer:
         self.eager = {k: v.to(self.device, memory_format=memory) for k, v in self.asm.nets.items()}
         self.ddp = {k: self._wrap_ddp(v) for k, v in self.eager.items()} if self.world > 1 else self.eager
         self.nets = {k: _compile(v) if config.compile else v for k, v in self.ddp.items()}
+        if config.capture != "off":  # the captured updates compile the nets' code too
+            for net in self.eager.values():
+                _eager_spectral_norm(net)
         self.gen = torch.Generator().manual_seed(config.seed)
         # The captured step draws its noise on the device (a generator cannot be read inside a graph); on the
         # CPU that is the engine's generator itself, so captured and eager runs draw the same noise.
