@@ -415,9 +415,10 @@ class Trainer:
         sites = sum(use_kernels(net, self.kernels) for net in self.asm.nets.values())
         log.info("kernels: %s (%d fused bias+activation site(s) in %s)", self.kernels, sites, config.arch)
         self.check_capture()
-        if config.compile and config.channels_last and self.device.type == "cuda":
+        if (config.compile or config.capture != "off") and config.channels_last and self.device.type == "cuda":
+            flag = "--compile" if config.compile else f"--capture {config.capture}"
             raise GanzooError(
-                "--compile with --channels-last on CUDA is not supported yet: Inductor's stride check fails on "
+                f"{flag} with --channels-last on CUDA is not supported yet: Inductor's stride check fails on "
                 "dcgan's first ConvTranspose (1x1 input) in torch 2.11; use one of the two"
             )
         memory = torch.channels_last if config.channels_last else torch.contiguous_format
