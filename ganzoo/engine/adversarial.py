@@ -20,7 +20,9 @@ AOTAutograd) and a compiled optimizer-step graph, with no Python between
 them but Dynamo's. Noise cannot be drawn from a generator inside a graph, so
 each update's noise is drawn just before it (the shapes are recorded in the
 first, eager, step) from the run's noise generator, on the device, and the
-task's ``ctx.randn`` hands it out in order. The D update stays eager (the
+task's ``ctx.randn`` hands it out in order (a task that draws from
+``ctx.generator`` itself, e.g. inpainting's masks, breaks the graph there and
+draws in another order than the eager step: deterministic, not the same). The D update stays eager (the
 compiled nets, as ``--compile``) when the loss has a penalty, a regulariser
 is on or an augmentation is on: those need double backward through the eager
 D, the host generator, or state kept on the host; the G update is then still
