@@ -147,3 +147,28 @@ def test_start_line_names_the_step_and_the_cli_takes_capture(tmp_path):
     result = CliRunner().invoke(cli, ["train", "--capture", "graphs", "--device", "cpu", "--out", str(tmp_path / "x")])
     assert result.exit_code == 1 and "Error: --capture graphs: CUDA graphs need a CUDA device" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "x").exists()
+
+
+def test_ema_update_waits_for_nothing_and_equals_averaged_models_own():
+    """The trainer's EMA update (its count copied to the device without waiting) = AveragedModel's update,
+    bit for bit, integer buffers (BN's batch count) included, with the warm-up decay by hand."""
+    from torch.optim.swa_utils import AveragedModel
+
+    from ganzoo.engine.trainer import update_ema, warmup_ema
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    ours = AveragedModel(net, multi_avg_fn=warmup_ema(0.9), use_buffers=True)
+    torchs = AveragedModel(net, multi_avg_fn=warmup_ema(0.9), use_buffers=True)
+    expected = None
+    for n in range(12):
+        with torch.no_grad():
+            net[0].weight.fill_(float(n))
+        net(torch.randn(4, 2))  # BN: running statistics and num_batches_tracked change
+        update_ema(ours, net)
+        torchs.update_parameters(net)
+        decay = min(0.9, (1 + n) / (10 + n))
+        expected = 0.0 if expected is None else decay * expected + (1 - decay) * n
+        assert ours.module[0].weight[0, 0].item() == pytest.approx(expected, rel=1e-5), n
+        for a, b in zip(ours.state_dict().values(), torchs.state_dict().values(), strict=True):
+            assert torch.equal(a, b), n
+    assert int(ours.n_averaged) == 12 and int(ours.module[1].num_batches_tracked) == 12
