@@ -5,12 +5,13 @@
 #   benchmarks/gpu_check.sh --device cpu --results /tmp/x   # small and quick: what tests/test_gpu_check.py runs
 #   PYTHON=.venv/bin/python benchmarks/gpu_check.sh ...       # another interpreter than python3
 #
-# Stages, each under its own time limit (a stage that overruns is reported and the next one runs):
+# Stages, each under its own time limit (a stage that overruns is reported and the next one runs) within a
+# budget of 460 s in all:
 #   1. make ganzoo importable with its entry points (below) and check that `ganzoo list archs` works;
 #   2. benchmarks/captured_check.py: the captured step trains as its reference does (CUDA: graphs vs step);
-#   3. benchmarks/speed_vs_seed.py: seed 001's loop vs ganzoo, eager and with the captured step (+ CUDA graphs);
-#   4. benchmarks/speed_modes.py at 32 and 64 px: eager, compile, captured step, CUDA graphs, bf16,
-#      channels_last against the seed 001 loop and the pytorch/examples loop;
+#   3. benchmarks/speed_vs_seed.py: seed 001's loop vs ganzoo, eager and with the captured step + CUDA graphs;
+#   4. benchmarks/speed_modes.py at 32 and 64 px: eager, bf16, bf16 + channels_last in one run, then compile,
+#      captured step, captured step + CUDA graphs per size, each run against the seed 001 and pytorch/examples loops;
 #   5. the Triton op micro-benchmark (speed_modes.py --kernel-bench; CUDA only).
 # Then a short summary (also written as gpu_check_summary_<device>.md).
 #
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --device) DEVICE="$2"; shift 2 ;;
         --results) RESULTS="$2"; shift 2 ;;
-        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d'; exit 0 ;;
         *) echo "gpu_check.sh: unknown argument $1 (use --device cuda|cpu, --results DIR)" >&2; exit 2 ;;
     esac
 done
@@ -103,12 +104,19 @@ from ganzoo.bench import machine
 print(torch.cuda.get_device_name(0) if '$DEVICE' == 'cuda' else machine(), '; torch', torch.__version__)")"
 
 # ---- the stages ---------------------------------------------------------------------------------------------------
+# Every stage gets its own limit, and no more than what is left of the whole budget (480 s on CUDA, less a margin).
+BUDGET=$([ "$DEVICE" = cuda ] && echo 460 || echo 900)
 stage() {  # NAME LIMIT_S COMMAND...: run with a time limit, keep its output, record ok / failed / over the limit
-    local name="$1" limit="$2" rc began=$SECONDS
+    local name="$1" limit="$2" rc began=$SECONDS left=$((START + BUDGET - SECONDS))
     shift 2
+    if [ "$left" -lt 20 ]; then
+        SUMMARY+=("- $name: **skipped**, the time budget is spent")
+        return
+    fi
+    [ "$limit" -gt "$left" ] && limit=$left
     echo "== $name (limit ${limit} s): $*"
     if command -v timeout >/dev/null; then
-        timeout --kill-after=10 "$limit" "$@" > "$SCRATCH/$name.log" 2>&1; rc=$?
+        timeout --kill-after=5 "$limit" "$@" > "$SCRATCH/$name.log" 2>&1; rc=$?
     else
         "$@" > "$SCRATCH/$name.log" 2>&1; rc=$?
     fi
@@ -119,46 +127,37 @@ stage() {  # NAME LIMIT_S COMMAND...: run with a time limit, keep its output, re
         *) SUMMARY+=("- $name: **failed** (exit $rc): $(grep -v '^\s*$' "$SCRATCH/$name.log" | tail -n 1 | cut -c1-200)") ;;
     esac
 }
+modes() {  # NAME LIMIT_S CONFIGS MODES: one speed_modes.py run (with its own baselines, so its ratios hold)
+    stage "$1" "$2" "$PY" benchmarks/speed_modes.py --device "$DEVICE" --configs "$3" --modes "$4" "${TIMING[@]}" \
+        --compile-backend "$BACKEND" --no-kernel-bench --out "$SCRATCH/runs" \
+        --json "$RESULTS/gpu_check_$1_$SUFFIX.json" --markdown "$RESULTS/gpu_check_$1_$SUFFIX.md"
+}
 
 if [ "$DEVICE" = cuda ]; then
     BACKEND=inductor
-    CHECK=(--steps 6)
     # 4 warm-up steps: a captured step runs eagerly first, compiles in the second, records CUDA graphs in the third
+    TIMING=(--batch-size 64 --steps 20 --rounds 5 --warmup 4)
     SEED=(--batch-size 64 --steps 20 --repeats 5 --warmup 4)
-    MODES=(--batch-size 64 --steps 20 --rounds 5 --warmup 4 --modes eager,compile,capture,capture+graphs,bf16,bf16+cl,capture+graphs+bf16)
-    MODES_64=(--batch-size 64 --steps 20 --rounds 5 --warmup 4 --modes eager,compile,capture,capture+graphs,bf16,bf16+cl)
-    LIMITS=(60 45 90 110 100 60)  # check, seed eager, seed captured, modes 32, modes 64, kernels: 465 s with setup
-    CAPTURE=graphs
-else
-    BACKEND=aot_eager  # Inductor's C++ build takes minutes on a small CPU; the plumbing is what is checked here
-    CHECK=(--steps 3)
-    SEED=(--batch-size 8 --steps 1 --repeats 1 --warmup 2)
-    MODES=(--batch-size 8 --steps 1 --rounds 1 --warmup 2 --modes eager,capture)
-    MODES_64=(--batch-size 8 --steps 1 --rounds 1 --warmup 1 --modes eager)
-    LIMITS=(120 60 0 120 60 0)  # the captured speed_vs_seed run is left to the GPU (speed-modes-32 has capture)
-    CAPTURE=step
-fi
-B=(--compile-backend "$BACKEND")
-
-stage captured-check "${LIMITS[0]}" "$PY" benchmarks/captured_check.py --device "$DEVICE" "${B[@]}" "${CHECK[@]}"
-stage speed-vs-seed-eager "${LIMITS[1]}" "$PY" benchmarks/speed_vs_seed.py --device "$DEVICE" "${SEED[@]}" \
-    --markdown "$RESULTS/gpu_check_speed_vs_seed_eager_$SUFFIX.md"
-if [ "$DEVICE" = cuda ]; then
-    stage speed-vs-seed-captured "${LIMITS[2]}" "$PY" benchmarks/speed_vs_seed.py --device "$DEVICE" "${SEED[@]}" \
-        --capture "$CAPTURE" "${B[@]}" --markdown "$RESULTS/gpu_check_speed_vs_seed_captured_$SUFFIX.md"
-else
-    SUMMARY+=("- speed-vs-seed-captured: skipped on the CPU (a quick run; speed-modes-32 times the captured step)")
-fi
-stage speed-modes-32 "${LIMITS[3]}" "$PY" benchmarks/speed_modes.py --device "$DEVICE" --configs dcgan-32 \
-    "${MODES[@]}" "${B[@]}" --no-kernel-bench --out "$SCRATCH/runs" \
-    --json "$RESULTS/gpu_check_speed_modes_32_$SUFFIX.json" --markdown "$RESULTS/gpu_check_speed_modes_32_$SUFFIX.md"
-stage speed-modes-64 "${LIMITS[4]}" "$PY" benchmarks/speed_modes.py --device "$DEVICE" --configs dcgan-64 \
-    "${MODES_64[@]}" "${B[@]}" --no-kernel-bench --out "$SCRATCH/runs" \
-    --json "$RESULTS/gpu_check_speed_modes_64_$SUFFIX.json" --markdown "$RESULTS/gpu_check_speed_modes_64_$SUFFIX.md"
-if [ "$DEVICE" = cuda ]; then
-    stage triton-op "${LIMITS[5]}" "$PY" benchmarks/speed_modes.py --device cuda --configs "" --steps 1 --rounds 1 \
-        --warmup 1 --kernel-bench --markdown "$RESULTS/gpu_check_triton_op_$SUFFIX.md"
-else
+    stage captured-check 45 "$PY" benchmarks/captured_check.py --device cuda --steps 6
+    stage speed-vs-seed-eager 30 "$PY" benchmarks/speed_vs_seed.py --device cuda "${SEED[@]}" \
+        --markdown "$RESULTS/gpu_check_speed_vs_seed_eager_$SUFFIX.md"
+    stage speed-vs-seed-graphs 65 "$PY" benchmarks/speed_vs_seed.py --device cuda "${SEED[@]}" --capture graphs \
+        --markdown "$RESULTS/gpu_check_speed_vs_seed_graphs_$SUFFIX.md"
+    modes speed_modes_eager 45 dcgan-32,dcgan-64 eager,bf16,bf16+cl  # nothing to compile: these always come back
+    modes speed_modes_32_compiled 90 dcgan-32 compile,capture,capture+graphs
+    modes speed_modes_64_compiled 90 dcgan-64 compile,capture,capture+graphs
+    stage triton-op 40 "$PY" benchmarks/speed_modes.py --device cuda --configs "" --steps 1 --rounds 1 --warmup 1 \
+        --kernel-bench --markdown "$RESULTS/gpu_check_triton_op_$SUFFIX.md"
+else  # a quick run of the same plumbing: small batches, one step, aot_eager (Inductor's C++ build takes minutes)
+    BACKEND=aot_eager
+    TIMING=(--batch-size 8 --steps 1 --rounds 1 --warmup 2)
+    stage captured-check 120 "$PY" benchmarks/captured_check.py --device cpu --compile-backend aot_eager --steps 3
+    stage speed-vs-seed-eager 60 "$PY" benchmarks/speed_vs_seed.py --device cpu --batch-size 8 --steps 1 \
+        --repeats 1 --warmup 1 --markdown "$RESULTS/gpu_check_speed_vs_seed_eager_$SUFFIX.md"
+    SUMMARY+=("- speed-vs-seed-graphs: skipped (CUDA graphs need CUDA)")
+    modes speed_modes_eager 60 dcgan-32,dcgan-64 eager
+    modes speed_modes_32_compiled 120 dcgan-32 capture
+    SUMMARY+=("- speed_modes_64_compiled: skipped on the CPU (a quick run)")
     SUMMARY+=("- triton-op: skipped (the Triton op needs CUDA)")
 fi
 
@@ -173,21 +172,27 @@ fi
     for f in "$RESULTS"/gpu_check_speed_vs_seed_*_"$SUFFIX".md; do
         [ -f "$f" ] && echo "- $(basename "$f" .md): $(grep -h -o 'ganzoo: [^;]*' "$f" | head -n 1); $(grep -h 'ratio ganzoo / seed' "$f" | tr -d '*')"
     done
-    for f in "$RESULTS"/gpu_check_speed_modes_*_"$SUFFIX".json; do
-        [ -f "$f" ] && "$PY" - "$f" <<'EOF'
+    "$PY" - "$RESULTS"/gpu_check_speed_modes_*_"$SUFFIX".json <<'EOF'
 import json, statistics, sys
-data = json.load(open(sys.argv[1]))  # one config per file, with both baselines
-rate = {f"{e['group']}/{e['name']}": 1 / statistics.median(e["times"]) for e in data["entries"] if e["times"]}
-seed, examples = rate.get("baseline-32/seed001 loop"), rate.get("baseline-64/pytorch-examples loop")
-rows = sorted(((v, k) for k, v in rate.items() if not k.startswith("baseline")), reverse=True)
-failed = [f"{e['group']}/{e['name']} ({e['error'][:80]})" for e in data["entries"] if e["error"]]
-if rows:
-    best, name = rows[0]
-    same = f", x{best / examples:.2f} the pytorch/examples loop" if name.startswith("dcgan-64") and examples else ""
-    print(f"- best mode {name}: x{best / seed:.2f} the seed 001 loop{same}"
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
+from pathlib import Path
+best = {}  # config: (x the same-size baseline, x the seed 001 loop, mode, file); ratios within one run only
+failed = []
+for path in [Path(p) for p in sys.argv[1:] if Path(p).exists()]:
+    entries = json.loads(path.read_text())["entries"]
+    rate = {(e["group"], e["name"]): 1 / statistics.median(e["times"]) for e in entries if e["times"]}
+    seed, examples = rate.get(("baseline-32", "seed001 loop")), rate.get(("baseline-64", "pytorch-examples loop"))
+    failed += [f"{e['group']}/{e['name']} ({e['error'][:100]})" for e in entries if e["error"]]
+    for (group, name), value in rate.items():
+        base = examples if group.endswith("64") else seed
+        if not group.startswith("baseline") and base and seed:
+            best[group] = max(best.get(group, (0.0,)), (value / base, value / seed, name, path.stem))
+for group, (same, vs_seed, name, stem) in sorted(best.items()):
+    baseline = "the pytorch/examples loop" if group.endswith("64") else "the seed 001 loop"
+    print(f"- {group}: best mode {name}, x{same:.2f} {baseline}"
+          + (f" (x{vs_seed:.2f} the seed 001 loop)" if group.endswith("64") else "") + f" [{stem}]")
+for failure in failed:
+    print(f"- mode failed: {failure}")
 EOF
-    done
     for f in "$RESULTS"/gpu_check_*_"$SUFFIX".md; do [ -f "$f" ] && echo "- wrote $f"; done
 } > "$SCRATCH/summary.md"
 cp "$SCRATCH/summary.md" "$RESULTS/gpu_check_summary_$SUFFIX.md"
