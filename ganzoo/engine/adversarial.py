@@ -80,7 +80,8 @@ def set_requires_grad(nets: Sequence[nn.Module], flag: bool) -> None:
 class AdversarialStep:
     """One training step of any task; :class:`~ganzoo.engine.trainer.Trainer` builds it and calls it.
 
-    ``nets`` are what the losses run through (compiled, DDP-wrapped), ``eager``
+    ``nets`` are what the losses run through (compiled, DDP-wrapped; the step reads them from its
+    context, :attr:`StepContext.nets`, which the trainer builds from the same dict), ``eager``
     the plain modules (penalties, regularisers, ``after_d_step``), ``ddp`` the
     DDP wrappers whose gradient sync is skipped for D in the G step.
     ``augment`` is applied to every image a D sees, real and fake alike;
@@ -161,8 +162,8 @@ class AdversarialStep:
         total: Tensor | float = 0.0
         logs: dict[str, Tensor] = {}
         for j, fake in zip(judges, fakes, strict=True):
-            real_logits = self.judge(self.nets[j.d], j, j.real, ctx)
-            fake_logits = self.judge(self.nets[j.d], j, fake, ctx)
+            real_logits = self.judge(ctx.nets[j.d], j, j.real, ctx)
+            fake_logits = self.judge(ctx.nets[j.d], j, fake, ctx)
             if self.augment is not None:
                 self.augment.observe(real_logits.detach())
             loss = self.loss.d_loss(real_logits, fake_logits)
@@ -197,9 +198,9 @@ class AdversarialStep:
         for j in judges:
             if not j.weight:
                 continue
-            fake_logits = self.judge(self.nets[j.d], j, j.fake, ctx)
+            fake_logits = self.judge(ctx.nets[j.d], j, j.fake, ctx)
             if self.loss.relativistic:
-                adversarial = self.loss.g_loss(fake_logits, self.judge(self.nets[j.d], j, j.real, ctx))
+                adversarial = self.loss.g_loss(fake_logits, self.judge(ctx.nets[j.d], j, j.real, ctx))
             else:
                 adversarial = self.loss.g_loss(fake_logits)
             total = total + j.weight * adversarial
@@ -237,12 +238,16 @@ class AdversarialStep:
             self.optimise(g_loss, self.opt_g)
         return g_loss.detach(), g_logs
 
-    def captured_context(self, ctx: StepContext, update: str) -> StepContext:
-        """``ctx`` for a captured update: its noise drawn now (the first step, eager, records the shapes)."""
+    def captured_context(self, ctx: StepContext, update: str, captured: bool) -> StepContext:
+        """``ctx`` for an update under ``--capture``: its noise drawn now (the first step, eager, records the
+        shapes); a captured update runs the plain nets (``--compile``'s compiled ones serve an eager update:
+        Dynamo cannot trace a compiled module inside a compiled function that reaches it another way too)."""
         if self.capture == "off":
             return ctx
-        drawn = DrawnContext(**{f.name: getattr(ctx, f.name) for f in dataclasses.fields(StepContext)},
-                             noise_generator=self.noise_generator)
+        fields = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(StepContext)}
+        if captured:
+            fields["nets"] = self.ddp
+        drawn = DrawnContext(**fields, noise_generator=self.noise_generator)
         if self.noise_shapes is None or update not in self.noise_shapes:
             drawn.shapes = []
             self.noise_shapes = {**(self.noise_shapes or {}), update: drawn.shapes}
@@ -272,7 +277,7 @@ class AdversarialStep:
         first = self.noise_shapes is None
         for i in range(n_critic):
             batch = next(batches)
-            d_ctx = self.captured_context(ctx, "D")
+            d_ctx = self.captured_context(ctx, "D", self.d_captured)
             # d_step counts D updates for the regularisers' intervals; a captured D update has no regulariser,
             # and a changing int would make Dynamo compile the update again for it
             d_step = 0 if self.d_captured else ctx.step * n_critic + i
@@ -286,7 +291,7 @@ class AdversarialStep:
         # (compiled once, in the first step); the D-step graph is reused as is afterwards.
         set_requires_grad(d_nets, False)
         update = self.g_update if first else self.g_update_fn
-        g_loss, g_logs = update(self.captured_context(ctx, "G"), batch, out)
+        g_loss, g_logs = update(self.captured_context(ctx, "G", self.g_captured), batch, out)
         if graphs:
             self.opt_g.zero_grad(set_to_none=True)
         set_requires_grad(d_nets, True)
