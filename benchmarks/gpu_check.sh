@@ -106,8 +106,8 @@ print(torch.cuda.get_device_name(0) if '$DEVICE' == 'cuda' else machine(), '; to
 # ---- the stages ---------------------------------------------------------------------------------------------------
 # Every stage gets its own limit, and no more than what is left of the whole budget (480 s on CUDA, less a margin),
 # in order of importance for the goals: the stages after the compiled speed modes may get less than their limit.
-# speed-vs-seed-graphs compiles the same dcgan-32 graphs as speed_modes_32_compiled, which then finds them in
-# Inductor's cache.
+# speed-vs-seed-graphs compiles the dcgan-32 nets that speed_modes_32_compiled compiles again (Inductor's on-disk
+# cache may serve the second).
 BUDGET=$([ "$DEVICE" = cuda ] && echo 460 || echo 900)
 stage() {  # NAME LIMIT_S COMMAND...: run with a time limit, keep its output, record ok / failed / over the limit
     local name="$1" limit="$2" rc began=$SECONDS left=$((START + BUDGET - SECONDS))
