@@ -360,15 +360,16 @@ def update_ema(avg: AveragedModel, net: nn.Module) -> None:
     """``avg.update_parameters(net)`` without waiting for the device.
 
     AveragedModel's own update copies its host-side count to the device with a blocking copy, which
-    on CUDA waits for the whole step every step; here the copy does not wait (the count is a host
-    tensor, staged at once), and the averaging function is the model's own (:func:`warmup_ema`).
+    on CUDA waits for the whole step every step; here the count reaches the device as a kernel's
+    argument (a fill, no copy), and the averaging function is the model's own (:func:`warmup_ema`).
     """
     ema = [t.detach() for t in itertools.chain(avg.module.parameters(), avg.module.buffers())]
     current = [t.detach() for t in itertools.chain(net.parameters(), net.buffers())]
-    if int(avg.n_averaged) == 0:  # the first update copies, as AveragedModel's does
+    n = int(avg.n_averaged)  # a host tensor: reading it waits for nothing
+    if n == 0:  # the first update copies, as AveragedModel's does
         torch._foreach_copy_(ema, current)
     else:
-        count = avg.n_averaged.to(ema[0].device, non_blocking=True)
+        count = torch.full((), n, dtype=avg.n_averaged.dtype, device=ema[0].device)
         groups: dict[torch.dtype, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
         for e, c in zip(ema, current, strict=True):
             group = groups.setdefault(e.dtype, ([], []))
