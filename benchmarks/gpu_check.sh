@@ -63,14 +63,28 @@ else
     SITE="$SCRATCH/site"
     mkdir -p "$SITE"
     "$PY" - "$ROOT" "$SITE" <<'EOF' || { echo "gpu_check.sh: cannot read pyproject.toml's entry points" >&2; exit 1; }
+import re
 import sys
 from pathlib import Path
+root, site = Path(sys.argv[1]), Path(sys.argv[2])
+text = (root / "pyproject.toml").read_text()
 try:
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-root, site = Path(sys.argv[1]), Path(sys.argv[2])
-project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+except ModuleNotFoundError:  # Python 3.10, maybe without tomli: the few flat tables needed, read by hand
+    tomllib = None
+if tomllib is not None:
+    project = tomllib.loads(text)["project"]
+else:
+    tables, table = {}, None
+    for line in text.splitlines():
+        header = re.fullmatch(r"\[([^\]]+)\]\s*", line)
+        pair = re.fullmatch(r'\s*"?([\w.-]+)"?\s*=\s*"([^"]*)"\s*(#.*)?', line)
+        if header:
+            table = tables.setdefault(header.group(1), {})
+        elif pair and table is not None:
+            table[pair.group(1)] = pair.group(2)
+    project = {"version": tables["project"]["version"], "scripts": tables.get("project.scripts", {}),
+               "entry-points": {"ganzoo": tables["project.entry-points.ganzoo"]}}
 info = site / f"ganzoo-{project['version']}.dist-info"
 info.mkdir()
 (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: ganzoo\nVersion: {project['version']}\n")

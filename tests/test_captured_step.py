@@ -77,6 +77,15 @@ def test_captured_step_equals_eager_without_recompiles(loss, n_critic, tmp_path,
     assert any(k.endswith("running_var") for k in captured[1]) and any(k.startswith("ema.G.") for k in captured[1])
 
 
+@pytest.mark.slow  # Inductor's C++ build: minutes on a small CPU
+def test_inductor_captured_step_equals_eager(tmp_path):
+    """With Inductor, which compiles the optimizer step too (Adam's update as generated C++)."""
+    eager = train(Trainer(tiny(tmp_path, out=str(tmp_path / "e"))), 4)
+    captured = train(Trainer(tiny(tmp_path, out=str(tmp_path / "c"), capture="step")), 4)
+    assert captured[2][1] == captured[2][2] == captured[2][3]
+    assert_same(eager, captured)
+
+
 @pytest.mark.parametrize("extra,mode", [
     # with --compile: the eager D update runs the compiled nets, the captured G update the plain ones
     (dict(loss="wgan-gp", n_critic=2, compile=True), "captured step (D update eager: the wgan-gp penalty)"),
