@@ -10,7 +10,9 @@ the seed 001 loop (32 px) and the pytorch/examples DCGAN recipe (64 px).
     python benchmarks/speed_modes.py --device cuda --markdown benchmarks/results/speed_modes_gpu.md
     python benchmarks/speed_modes.py --device cpu --steps 2 --rounds 3 --markdown benchmarks/results/speed_modes_cpu.md
 
-On the CPU only ratios to the seed loop mean anything; on a GPU img/s too.
+``capture`` is ``--capture step`` (each D and G update compiled whole), ``capture+graphs`` adds CUDA
+graphs (CUDA only). On the CPU only ratios to the seed loop mean anything; on a GPU img/s too.
+benchmarks/gpu_check.sh runs this script with the modes worth checking whenever a GPU is available.
 With a CUDA device the script also times the fused ``ganzoo::bias_act`` op
 against its PyTorch reference on its own (``--kernel-bench``).
 """
@@ -18,6 +20,7 @@ against its PyTorch reference on its own (``--kernel-bench``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -51,8 +54,19 @@ MODES = {  # name: RunConfig overrides
     "bf16": {"precision": "bf16"},
     "bf16+cl": {"precision": "bf16", "channels_last": True},
     "compile+bf16": {"compile": True, "precision": "bf16"},
+    "capture": {"capture": "step"},
+    "capture+bf16": {"capture": "step", "precision": "bf16"},
+    "capture+graphs": {"capture": "graphs"},
+    "capture+graphs+bf16": {"capture": "graphs", "precision": "bf16"},
 }
+CUDA_ONLY = ("kernels", "graphs")  # Triton needs CUDA (its interpreter is for tests), and so do CUDA graphs
 BASELINE_OF = {32: "seed001", 64: "pytorch-examples"}
+
+
+def set_batch(size: int) -> None:
+    """``--batch-size``: every entry and baseline times this many images per step."""
+    global BATCH
+    BATCH = size
 
 
 @dataclass
@@ -213,18 +227,25 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ", ".join(MODES))
     parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation happens here)")
+    parser.add_argument("--warmup", type=int, default=4, help="untimed steps first (compilation happens here; the "
+                        "captured step runs eagerly first, compiles in step 2, records CUDA graphs in step 3)")
     parser.add_argument("--kernel-bench", action=argparse.BooleanOptionalAction, default=None,
                         help="also time the fused op alone [on with CUDA]")
     parser.add_argument("--markdown", type=Path, help="write the table here")
     parser.add_argument("--json", type=Path, help="write raw timings here")
     parser.add_argument("--out", type=Path, default=Path("/tmp/ganzoo-speed-modes"), help="scratch run directories")
+    parser.add_argument("--batch-size", type=int, default=BATCH, help="images per step (a smoke run: small)")
+    parser.add_argument("--compile-backend", default="inductor",
+                        help="torch.compile backend; aot_eager checks the compiled modes without Inductor's build")
     args = parser.parse_args()
     device = torch.device(args.device)
+    set_batch(args.batch_size)
+    if args.compile_backend != "inductor":
+        torch.compile = functools.partial(torch.compile, backend=args.compile_backend)
     torch._dynamo.config.recompile_limit = 64  # many trainers share the same forward code objects here
     modes = [m for m in args.modes.split(",") if m]
-    if device.type != "cuda":  # Triton needs CUDA (the Triton interpreter is for tests)
-        modes = [m for m in modes if "kernels" not in m]
+    if device.type != "cuda":
+        modes = [m for m in modes if not any(word in m for word in CUDA_ONLY)]
     entries = [baseline_entry(name, device) for name in BASELINES]
     for config in [c for c in args.configs.split(",") if c]:
         for mode in modes:

@@ -17,6 +17,7 @@ and the ratio ganzoo / seed (below 1: ganzoo is faster).
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import shlex
 import statistics
@@ -54,7 +55,7 @@ def sync(device: torch.device) -> None:
 def ganzoo_step(args: argparse.Namespace, device: torch.device, data: list[torch.Tensor]) -> Callable[[], None]:
     config = RunConfig(arch="dcgan", loss="bce", dataset="shapes", image_size=SIZE, channels=CHANNELS,
                        batch_size=args.batch_size, device=str(device), precision=args.precision,
-                       compile=args.compile, channels_last=args.channels_last, progress=False,
+                       compile=args.compile, capture=args.capture, channels_last=args.channels_last, progress=False,
                        data_options={"n": args.batch_size}, out="runs/speed_vs_seed")
     trainer = Trainer(config)
     memory = torch.channels_last if args.channels_last else torch.contiguous_format
@@ -85,15 +86,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10, help="steps timed per round")
     parser.add_argument("--repeats", type=int, default=7, help="rounds per contender (alternating)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compile happens here)")
+    parser.add_argument("--warmup", type=int, default=4, help="untimed steps first (compile happens here; the "
+                        "captured step runs eagerly first, compiles in step 2, records CUDA graphs in step 3)")
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="ganzoo only")
     parser.add_argument("--compile", action="store_true", help="torch.compile ganzoo's G and D")
     parser.add_argument("--channels-last", action="store_true", help="ganzoo only")
+    parser.add_argument("--capture", choices=["off", "step", "graphs"], default="off",
+                        help="ganzoo's captured step (graphs: with CUDA graphs)")
+    parser.add_argument("--compile-backend", default="inductor",
+                        help="torch.compile backend; aot_eager checks the compiled modes without Inductor's build")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", help="write the result table here")
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
+    if args.compile_backend != "inductor":
+        torch.compile = functools.partial(torch.compile, backend=args.compile_backend)
     torch.manual_seed(args.seed)
     images = real_images(args.batch_size * 4, device)
     data = list(images.split(args.batch_size))
@@ -110,7 +118,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     seed_name, ganzoo_name = order
     medians = {name: statistics.median(values) for name, values in times.items()}
     ratio = medians[ganzoo_name] / medians[seed_name]
-    ganzoo_mode = " + ".join([args.precision] + ["compile"] * args.compile + ["channels_last"] * args.channels_last)
+    ganzoo_mode = " + ".join([args.precision] + ["compile"] * args.compile + ["channels_last"] * args.channels_last
+                             + ([f"capture {args.capture}"] if args.capture != "off" else []))
     lines = [
         "# Step time: seed 001's loop vs ganzoo", "",
         f"- command: `python {shlex.join(['benchmarks/speed_vs_seed.py', *(sys.argv[1:] if argv is None else argv)])}`",

@@ -345,7 +345,8 @@ def start_line(trainer: Any) -> str:
     data = f"{c.dataset} ({len(trainer.dataset)} items, {c.image_size} px, {_count(c.channels, 'channel')})"
     device = f"{trainer.device}" + (f" x {trainer.world} processes" if trainer.world > 1 else "")
     speed = [c.precision, *(["compile"] if c.compile else []), *(["channels_last"] if c.channels_last else []),
-             *([f"{trainer.kernels} kernels"] if trainer.kernels != "ref" else [])]
+             *([f"{trainer.kernels} kernels"] if trainer.kernels != "ref" else []),
+             *([trainer.adversarial.mode()] if c.capture != "off" else [])]
     if trainer.device.type == "cpu":
         import torch
 

@@ -116,7 +116,7 @@ class RunConfig:
     * networks: ``nz`` (noise size), ``width`` (base channel count), ``ema``
       and ``ema_decay`` (an averaged copy of the task's EMA nets);
     * speed: ``device``, ``precision`` (fp32, bf16, fp16), ``channels_last``,
-      ``compile``, ``kernels``, ``threads`` (CPU); ``seed`` fixes everything random;
+      ``compile``, ``capture`` (the captured step), ``kernels``, ``threads`` (CPU); ``seed`` fixes everything random;
     * output: ``out`` (the run directory), ``log_every``, ``sample_every``,
       ``ckpt_every`` (in steps), ``n_samples`` (per grid), ``progress``,
       ``loggers`` (logger plugins besides ``jsonl``); ``eval_every`` scores the
@@ -175,6 +175,11 @@ class RunConfig:
     precision: str = setting("fp32", help="Autocast precision.", group=SPEED, choices=("fp32", "bf16", "fp16"))
     channels_last: bool = setting(False, help="channels_last memory format.", group=SPEED, resume=True)
     compile: bool = setting(False, help="torch.compile G and D separately.", group=SPEED, resume=True)
+    capture: str = setting("off", help="step: compile each whole D and G update (forward, backward, optimizer "
+                                       "step) and draw noise on the device, no host sync in a step; the D update "
+                                       "stays eager with a penalty, regulariser or augmentation; graphs: also "
+                                       "CUDA graphs (CUDA only). Not with fp16 or DDP.", group=SPEED,
+                           choices=("off", "step", "graphs"), resume=True)
     kernels: str = setting("auto", help="Fused-kernel implementation: ref (PyTorch), triton (CUDA), auto (= ref).",
                            group=SPEED, choices=("auto", "ref", "triton"), resume=True)
     threads: int | None = setting(help="Threads for torch's CPU ops; 1 is faster when other jobs share the cores "

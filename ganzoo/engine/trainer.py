@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import itertools
 import json
 import logging
 import math
@@ -318,7 +319,12 @@ class EpochBatches:
 
 
 def _compile(net: nn.Module) -> nn.Module:
-    """``torch.compile`` with spectral norm's weight computation left eager.
+    """``torch.compile`` with spectral norm's weight computation left eager (:func:`_eager_spectral_norm`)."""
+    return torch.compile(_eager_spectral_norm(net))
+
+
+def _eager_spectral_norm(net: nn.Module) -> nn.Module:
+    """Keep spectral norm's weight computation out of compiled graphs (``--compile``, ``--capture``).
 
     Its power iteration updates the u/v buffers in place on every forward. D
     runs twice (real, fake) before one backward; compiled, Inductor keeps the
@@ -329,7 +335,7 @@ def _compile(net: nn.Module) -> nn.Module:
     for module in net.modules():
         if isinstance(module, _SpectralNorm) and "forward" not in vars(module):
             module.forward = torch.compiler.disable(module.forward)
-    return torch.compile(net)
+    return net
 
 
 def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
@@ -348,6 +354,30 @@ def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
         torch._foreach_lerp_(ema, current, weight.to(ema[0].dtype))
 
     return update
+
+
+def update_ema(avg: AveragedModel, net: nn.Module) -> None:
+    """``avg.update_parameters(net)`` without waiting for the device.
+
+    AveragedModel's own update copies its host-side count to the device with a blocking copy, which
+    on CUDA waits for the whole step every step; here the count reaches the device as a kernel's
+    argument (a fill, no copy), and the averaging function is the model's own (:func:`warmup_ema`).
+    """
+    ema = [t.detach() for t in itertools.chain(avg.module.parameters(), avg.module.buffers())]
+    current = [t.detach() for t in itertools.chain(net.parameters(), net.buffers())]
+    n = int(avg.n_averaged)  # a host tensor: reading it waits for nothing
+    if n == 0:  # the first update copies, as AveragedModel's does
+        torch._foreach_copy_(ema, current)
+    else:
+        count = torch.full((), n, dtype=avg.n_averaged.dtype, device=ema[0].device)
+        groups: dict[torch.dtype, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
+        for e, c in zip(ema, current, strict=True):
+            group = groups.setdefault(e.dtype, ([], []))
+            group[0].append(e)
+            group[1].append(c)
+        for group_ema, group_current in groups.values():
+            avg.multi_avg_fn(group_ema, group_current, count)
+    avg.n_averaged += 1
 
 
 class Trainer:
@@ -385,15 +415,25 @@ class Trainer:
         self.kernels = resolve_kernels(config.kernels, self.device)
         sites = sum(use_kernels(net, self.kernels) for net in self.asm.nets.values())
         log.info("kernels: %s (%d fused bias+activation site(s) in %s)", self.kernels, sites, config.arch)
-        if config.compile and config.channels_last and self.device.type == "cuda":
+        self.check_capture()
+        if (config.compile or config.capture != "off") and config.channels_last and self.device.type == "cuda":
+            flag = "--compile" if config.compile else f"--capture {config.capture}"
             raise GanzooError(
-                "--compile with --channels-last on CUDA is not supported yet: Inductor's stride check fails on "
+                f"{flag} with --channels-last on CUDA is not supported yet: Inductor's stride check fails on "
                 "dcgan's first ConvTranspose (1x1 input) in torch 2.11; use one of the two"
             )
         memory = torch.channels_last if config.channels_last else torch.contiguous_format
         self.eager = {k: v.to(self.device, memory_format=memory) for k, v in self.asm.nets.items()}
         self.ddp = {k: self._wrap_ddp(v) for k, v in self.eager.items()} if self.world > 1 else self.eager
         self.nets = {k: _compile(v) if config.compile else v for k, v in self.ddp.items()}
+        if config.capture != "off":  # the captured updates compile the nets' code too
+            for net in self.eager.values():
+                _eager_spectral_norm(net)
+        self.gen = torch.Generator().manual_seed(config.seed)
+        # The captured step draws its noise on the device (a generator cannot be read inside a graph); on the
+        # CPU that is the engine's generator itself, so captured and eager runs draw the same noise.
+        self.noise_gen = (self.gen if config.capture == "off" or self.device.type == "cpu"
+                          else torch.Generator(self.device).manual_seed(config.seed))
         self.opt_d, self.opt_g = (self._adam(self.task.d_nets, config.lr_d or config.lr),
                                   self._adam(self.task.g_nets, config.lr))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
@@ -404,12 +444,12 @@ class Trainer:
             module.to(self.device)
         self.adversarial = AdversarialStep(self.task, self.loss, self.nets, self.eager, self.ddp, self.opt_d,
                                            self.opt_g, self.scaler, self.device, self.dtype, self.asm.augment,
-                                           list(self.asm.regularizers.values()))
+                                           list(self.asm.regularizers.values()), config.capture, self.noise_gen)
+        log.info("step: %s", self.adversarial.mode())
         self.ema = {
             k: AveragedModel(self.eager[k], multi_avg_fn=warmup_ema(config.ema_decay), use_buffers=True)
             for k in self.task.ema_nets
         } if config.ema else {}
-        self.gen = torch.Generator().manual_seed(config.seed)
         self.dataset = self.asm.dataset.load(config.dataset, data_options(config))
         self.per_epoch = (len(self.dataset) // self.world) // config.batch_size
         if self.per_epoch == 0:
@@ -435,9 +475,25 @@ class Trainer:
 
     def _adam(self, names: tuple[str, ...], lr: float) -> torch.optim.Optimizer:
         params = [p for name in names for p in self.eager[name].parameters()]
-        # On CUDA the fused Adam is one kernel launch per step instead of several per tensor group.
+        # On CUDA the fused Adam is one kernel launch per step instead of several per tensor group; the
+        # captured step compiles the (foreach) update instead, capturable: its step counts stay on the device.
+        cuda, captured = self.device.type == "cuda", self.config.capture != "off"
         return torch.optim.Adam(params, lr=lr, betas=(self.config.beta1, self.config.beta2),
-                                fused=self.device.type == "cuda")
+                                fused=cuda and not captured, capturable=cuda and captured)
+
+    def check_capture(self) -> None:
+        """Refuse ``--capture`` where a step cannot run without the host waiting on the device."""
+        c = self.config
+        if c.capture == "off":
+            return
+        if c.capture == "graphs" and self.device.type != "cuda":
+            raise GanzooError(f"--capture graphs: CUDA graphs need a CUDA device, not {self.device}; "
+                              "use --capture step")
+        if c.precision == "fp16":
+            raise GanzooError("--capture with --precision fp16: the GradScaler reads the device every step to "
+                              "skip overflowing ones; use --precision bf16 or fp32")
+        if self.world > 1:
+            raise GanzooError("--capture under DDP (several processes) is not supported; use --compile")
 
     def _wrap_ddp(self, net: nn.Module) -> nn.Module:
         """SyncBatchNorm (batch statistics over the global batch), then DDP; the eager module keeps the weights."""
@@ -493,7 +549,7 @@ class Trainer:
             for sched in self.scheds:
                 sched.step()
         for name, avg in self.ema.items():
-            avg.update_parameters(self.eager[name])
+            update_ema(avg, self.eager[name])
         self.step += 1
         return logs
 
@@ -538,6 +594,8 @@ class Trainer:
             tensors.update(flat)
             optim_meta[label] = rest
         tensors["rng.engine"] = self.gen.get_state()
+        if self.noise_gen is not self.gen:
+            tensors["rng.noise"] = self.noise_gen.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
@@ -585,6 +643,8 @@ class Trainer:
                 self.scaler.load_state_dict(meta["scaler"])
             part = "random-number"
             self.gen.set_state(tensors["rng.engine"])
+            if self.noise_gen is not self.gen and "rng.noise" in tensors:  # else: a run that drew noise on the host
+                self.noise_gen.set_state(tensors["rng.noise"])
             torch.set_rng_state(tensors["rng.torch"])
             if "rng.cuda" in tensors and self.device.type == "cuda":
                 torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
