@@ -137,6 +137,13 @@ def time_entries(entries: list[Entry], device: torch.device, steps: int, rounds:
         print(f"round {r + 1}/{rounds} done", flush=True)
 
 
+def spread(base: Entry, entry: Entry) -> str:
+    """``entry``'s speed over ``base``'s, round by round (both timed in the same round, so a load spike hits
+    both): median [min-max] over rounds."""
+    ratios = sorted(b / e for b, e in zip(base.times, entry.times, strict=True))
+    return f"{statistics.median(ratios):.2f} [{ratios[0]:.2f}-{ratios[-1]:.2f}]"
+
+
 def kernel_bench(device: torch.device) -> list[dict[str, Any]]:
     """The fused op alone vs the PyTorch reference (eager and compiled), forward+backward, resnet-sn D shapes."""
     import triton.testing
@@ -173,13 +180,12 @@ def machine(device: torch.device) -> str:
         model = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
     except (OSError, StopIteration):
         model = platform.processor() or "unknown CPU"
-    return f"{model}, {torch.get_num_threads()} threads"
+    return f"{model} (torch CPU capability {torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads"
 
 
 def markdown(entries: list[Entry], args: argparse.Namespace, device: torch.device,
              kernels: list[dict[str, Any]]) -> str:
     seed = next(e for e in entries if e.name == "seed001 loop")
-    seed_ips = seed.img_per_s(args.steps)
     gpu = device.type == "cuda"
     lines = [
         f"# Training speed by engine mode ({'GPU' if gpu else 'CPU'})",
@@ -187,7 +193,8 @@ def markdown(entries: list[Entry], args: argparse.Namespace, device: torch.devic
         f"- command: `python benchmarks/speed_modes.py {' '.join(sys.argv[1:])}`",
         f"- machine: {machine(device)}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
         f"- batch {BATCH}, synthetic images already on the device, one D + one G update per step; "
-        f"{args.rounds} interleaved rounds of {args.steps} steps after {args.warmup} warm-up steps; median round.",
+        f"{args.rounds} interleaved rounds of {args.steps} steps after {args.warmup} warm-up steps; each ratio is "
+        f"per round (both timed in that round): median [min-max] over the rounds.",
         "- ratios are to the seed 001 loop (32 px) measured in the same run; `cl` = channels_last, "
         "`kernels` = `--kernels triton` (the fused bias+ReLU op; only resnet-sn's D has sites for it).",
         "",
@@ -207,8 +214,7 @@ def markdown(entries: list[Entry], args: argparse.Namespace, device: torch.devic
                 lines.append(f"| {label} | {e.name} | failed: {e.error} |" + (" |" if gpu else "") + " |")
                 continue
             ips = e.img_per_s(args.steps)
-            cells = [label, e.name] + ([f"{ips:,.0f}"] if gpu else []) + [f"{ips / seed_ips:.2f}",
-                                                                           f"{ips / base.img_per_s(args.steps):.2f}"]
+            cells = [label, e.name] + ([f"{ips:,.0f}"] if gpu else []) + [spread(seed, e), spread(base, e)]
             lines.append("| " + " | ".join(cells) + " |")
     if kernels:
         lines += ["", "## The fused op alone: `ganzoo::bias_act` (bias + ReLU), forward + backward, µs (median)", "",

@@ -371,7 +371,8 @@ def machine() -> str:
     except (OSError, subprocess.SubprocessError):
         pass
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return f"{cpu} ({torch.get_num_threads()} torch threads){gpu}"
+    capability = torch.backends.cpu.get_cpu_capability()  # AVX2, AVX512: whether bf16 is native or emulated
+    return f"{cpu} ({capability}, {torch.get_num_threads()} torch threads){gpu}"
 
 
 def markdown_report(rows: list[dict[str, Any]], spec: BenchSpec, command: str) -> str:
