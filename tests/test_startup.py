@@ -12,6 +12,7 @@ import click
 import pytest
 
 import ganzoo
+from ganzoo.errors import GanzooError
 from ganzoo.registry import PluginInfo, Registry
 
 # Runs the CLI in process and then names which of these modules it imported (the last line of stdout).
@@ -115,8 +116,10 @@ def test_no_cache_is_kept_from_a_load_with_problems(installed, tmp_path):
     assert not list(tmp_path.rglob("plugins-*.json"))
 
 
-def test_a_plugin_command_cannot_replace_a_ganzoo_command(capsys):
-    """ganzoo's own commands run without loading plugins, so a plugin that would replace one is skipped."""
+def test_a_plugin_command_cannot_replace_a_ganzoo_command(capsys, monkeypatch):
+    """ganzoo's own commands run without loading plugins, so a plugin that would replace one is skipped (an error
+    under GANZOO_STRICT_PLUGINS, which CI sets)."""
+    monkeypatch.delenv("GANZOO_STRICT_PLUGINS", raising=False)
 
     class Replacer:
         @ganzoo.hookimpl
@@ -129,16 +132,23 @@ def test_a_plugin_command_cannot_replace_a_ganzoo_command(capsys):
             def extra() -> None:
                 """Added with it."""
 
-    registry = Registry()
-    registry.pm.register(Replacer(), name="replacer")
-    registry.plugins.append(PluginInfo("replacer", "ganzoo-replacer", "1.0", "replacer", ("register_commands",),
-                                       False))
+    def registry() -> Registry:  # read GANZOO_STRICT_PLUGINS as it is now
+        found = Registry()
+        found.pm.register(Replacer(), name="replacer")
+        found.plugins.append(PluginInfo("replacer", "ganzoo-replacer", "1.0", "replacer", ("register_commands",),
+                                        False))
+        return found
+
     own = click.Command("train")
     group = click.Group(commands={"train": own})
-    registry.add_commands(group)
+    registry().add_commands(group)
     assert group.commands["train"] is own and "extra" not in group.commands
     assert ("skipping the commands of plugin 'replacer' from ganzoo-replacer 1.0: register_commands raised "
             "GanzooError: it replaces ganzoo's own command train; choose another name") in capsys.readouterr().err
+    monkeypatch.setenv("GANZOO_STRICT_PLUGINS", "1")
+    with pytest.raises(GanzooError, match="plugin 'replacer' from ganzoo-replacer 1.0 failed to add its commands "
+                                          r"\(register_commands raised GanzooError: it replaces ganzoo's own command train"):
+        registry().add_commands(click.Group(commands={"train": own}))
 
 
 @pytest.mark.parametrize("name", ["GanzooError", "GanzooWarning", "IncompatibleError"])
