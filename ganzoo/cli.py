@@ -626,7 +626,7 @@ def bench_cmd(ctx: click.Context, archs: str | None, losses: str | None, variant
       ganzoo bench --archs dcgan,dcgan-keras,resnet-sn --losses bce,hinge,wgan-gp --dataset mnist \\
         --data-root ../shared/data/mnist --data-opt holdout=2000 --seconds 120 --width 32 \\
         --classifier mnist-clf.safetensors --markdown bench.md --plot bench.png
-      ganzoo bench --archs dcgan --losses bce --variant augment=diffaugment --variant 'reg=r1' \
+      ganzoo bench --archs dcgan --losses bce --variant augment=diffaugment --variant 'reg=r1' \\
         --recipes seed001 --dataset mnist --data-root ../shared/data/mnist --data-opt holdout=2000 --steps 1000
     """
     import time
