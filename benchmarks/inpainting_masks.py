@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", help="[the run's]")
     parser.add_argument("--markdown", help="write the table here")
+    parser.add_argument("--grids", help="a folder for one grid per mask kind (KIND.png: masked | biharmonic | "
+                        "ganzoo | truth, first 10 images)")
+    parser.add_argument("--trained-with", default="", help="the run's train command, quoted in the report")
     args = parser.parse_args(argv)
 
     asm, nets = load_for_inference(args.run, "cpu")
@@ -60,14 +63,19 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     for kind in args.kinds.split(","):
         start = time.perf_counter()
-        results[kind] = asm.task.evaluate(nets, torch.device("cpu"), mask=kind, **options)
+        out = {"out": str(Path(args.grids) / kind)} if args.grids else {}
+        results[kind] = asm.task.evaluate(nets, torch.device("cpu"), mask=kind, **options, **out)
+        if args.grids:
+            Path(results[kind]["grid"]).replace(Path(args.grids) / f"{kind}.png")
+            (Path(args.grids) / kind).rmdir()
         print(f"{kind}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
     rows, lost = table(results)
     trained = asm.config.task_options
     lines = [
         "# Inpainting on every mask kind: ganzoo vs biharmonic, per hole-area bin", "",
         f"- command: `python {shlex.join(['benchmarks/inpainting_masks.py', *(sys.argv[1:] if argv is None else argv)])}`",
-        f"- run: `{args.run}` (task options {json.dumps(trained)}, {asm.config.steps} steps, arch {asm.config.arch})",
+        f"- run: `{args.run}` (task options {json.dumps(trained)}, {asm.config.steps} steps, arch {asm.config.arch})"
+        + (f", trained with `{args.trained_with}`" if args.trained_with else ""),
         f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
         f"- {args.num} held-out images per mask kind (split test, seed {args.seed}); hole PSNR in dB over the missing "
         "pixels; accuracy: the classifier on the completed images", "",
@@ -78,6 +86,9 @@ def main(argv: list[str] | None = None) -> None:
         ("Every judged cell (bins from 10% up) is ganzoo's." if not lost else
          f"Biharmonic wins {len(lost)} judged cells: {', '.join(lost)}."), "",
     ]
+    if args.grids:
+        lines += ["Grids (rows: masked | biharmonic | ganzoo | truth, first 10 held-out images):", ""]
+        lines += [f"- {kind}: ![{kind}]({Path(args.grids).name}/{kind}.png)" for kind in results] + [""]
     text = "\n".join(lines)
     print(text)
     if args.markdown:
