@@ -120,7 +120,7 @@ def test_regularisers_run_lazily_through_the_eager_d(tmp_path):
     step, ctx, batch = _step(tmp_path, loss="bce")
     base = [step.discriminator_loss(ctx, batch, True, d_step=n)[0].item() for n in (0, 1)]
     r1 = R1(gamma=1e5, interval=2)  # large: the term must stand out of the loss in float32
-    step.regularizers = [r1]
+    step.regularizers = {"r1": r1}
     with_r1 = [step.discriminator_loss(ctx, batch, True, d_step=n)[0] for n in (0, 1)]
     assert r1.calls == 1, "interval 2: only on even D steps"
     assert with_r1[1].item() == pytest.approx(base[1], rel=1e-6)

@@ -85,20 +85,21 @@ class AdversarialStep:
     the plain modules (penalties, regularisers, ``after_d_step``), ``ddp`` the
     DDP wrappers whose gradient sync is skipped for D in the G step.
     ``augment`` is applied to every image a D sees, real and fake alike;
-    ``regularizers`` act on the D step (see :class:`ganzoo.api.Regularizer`);
+    ``regularizers`` (by their --reg names) act on the D step (see :class:`ganzoo.api.Regularizer`);
     with ``--pack m`` D judges groups of m samples stacked along channels (PacGAN).
     """
 
     def __init__(self, task: Task, loss: Loss, nets: dict[str, nn.Module], eager: dict[str, nn.Module],
                  ddp: dict[str, nn.Module], opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer,
                  scaler: torch.amp.GradScaler, device: torch.device, dtype: torch.dtype | None,
-                 augment: Augment | None = None, regularizers: Sequence[Regularizer] = (), capture: str = "off",
+                 augment: Augment | None = None, regularizers: dict[str, Regularizer] | None = None,
+                 capture: str = "off",
                  noise_generator: torch.Generator | None = None) -> None:
         self.task, self.loss = task, loss
         self.nets, self.eager, self.ddp = nets, eager, ddp
         self.opt_d, self.opt_g, self.scaler = opt_d, opt_g, scaler
         self.device, self.dtype = device, dtype
-        self.augment, self.regularizers = augment, list(regularizers)
+        self.augment, self.regularizers = augment, dict(regularizers or {})
         self.pack = task.config.pack
         self.capture, self.noise_generator = capture, noise_generator
         self.noise_shapes: dict[str, list[tuple[int, ...]]] | None = None  # per update, once recorded
@@ -114,7 +115,7 @@ class AdversarialStep:
         reasons = []
         if type(self.loss).penalty is not Loss.penalty:
             reasons.append(f"the {self.task.config.loss} penalty")
-        reasons += [f"the {name} regulariser" for name in (self.task.config.reg or "").split(",") if name.strip()]
+        reasons += [f"the {name} regulariser" for name in self.regularizers]
         if self.augment is not None:
             reasons.append(f"the {self.task.config.augment} augmentation")
         return reasons
@@ -174,7 +175,7 @@ class AdversarialStep:
             penalty = self.loss.penalty(eager_d, j.real, fake)
             if penalty is not None:
                 loss = loss + penalty
-            for reg in self.regularizers:
+            for reg in self.regularizers.values():
                 if d_step % reg.interval == 0:
                     term = reg(eager_d, j.real, fake, real_logits, fake_logits)
                     if term is not None:

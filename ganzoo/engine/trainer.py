@@ -444,7 +444,7 @@ class Trainer:
             module.to(self.device)
         self.adversarial = AdversarialStep(self.task, self.loss, self.nets, self.eager, self.ddp, self.opt_d,
                                            self.opt_g, self.scaler, self.device, self.dtype, self.asm.augment,
-                                           list(self.asm.regularizers.values()), config.capture, self.noise_gen)
+                                           self.asm.regularizers, config.capture, self.noise_gen)
         log.info("step: %s", self.adversarial.mode())
         self.ema = {
             k: AveragedModel(self.eager[k], multi_avg_fn=warmup_ema(config.ema_decay), use_buffers=True)
