@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import BASELINES  # noqa: E402
 
 from ganzoo.api import GanzooError  # noqa: E402
+from ganzoo.bench import machine  # noqa: E402
 from ganzoo.engine.config import RunConfig  # noqa: E402
 from ganzoo.engine.trainer import Trainer  # noqa: E402
 
@@ -172,17 +171,6 @@ def kernel_bench(device: torch.device) -> list[dict[str, Any]]:
     return rows
 
 
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, StopIteration):
-        model = platform.processor() or "unknown CPU"
-    return f"{model} (torch CPU capability {torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads"
-
-
 def markdown(entries: list[Entry], args: argparse.Namespace, device: torch.device,
              kernels: list[dict[str, Any]]) -> str:
     seed = next(e for e in entries if e.name == "seed001 loop")
@@ -191,7 +179,7 @@ def markdown(entries: list[Entry], args: argparse.Namespace, device: torch.devic
         f"# Training speed by engine mode ({'GPU' if gpu else 'CPU'})",
         "",
         f"- command: `python benchmarks/speed_modes.py {' '.join(sys.argv[1:])}`",
-        f"- machine: {machine(device)}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
+        f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
         f"- batch {BATCH}, synthetic images already on the device, one D + one G update per step; "
         f"{args.rounds} interleaved rounds of {args.steps} steps after {args.warmup} warm-up steps; each ratio is "
         f"per round (both timed in that round): median [min-max] over the rounds.",

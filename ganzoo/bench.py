@@ -81,13 +81,13 @@ VARIANT_TABLES = {"augment.": "augment_options", "reg.": "reg_options", "loss.":
 
 def parse_variant(text: str) -> dict[str, Any]:
     """``"pack=4 augment=diffaugment reg=r1 reg.r1.gamma=1"`` as RunConfig overrides (train's setting names, dashes
-    or underscores; ``augment.K``, ``reg.NAME.K``, ``loss.K``, ``arch.K``, ``task.K``, ``data.K`` fill the
+    or underscores, as parse_options reads them; ``augment.K``, ``reg.NAME.K``, ``loss.K``, ``arch.K``, ``task.K``, ``data.K`` fill the
     option tables); checked when the row's settings are."""
     overrides: dict[str, Any] = {}
     for key, value in parse_options(tuple(text.split()), "--variant").items():
         prefix = next((p for p in VARIANT_TABLES if key.startswith(p)), None)
         if prefix is None:
-            overrides[key.replace("-", "_")] = value
+            overrides[key] = value
         else:
             overrides.setdefault(VARIANT_TABLES[prefix], {})[key[len(prefix):]] = value
     return overrides
@@ -349,10 +349,10 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None)
 def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One flat dict per bench row: budget, speed, memory, then every metric."""
     flat = []
+    variants = any(row["variant"] for row in rows)  # the column only where some row has one
     for row in rows:
         flat.append({
-            "arch": row["arch"], "loss": row["loss"],
-            **({"variant": row.get("variant", "")} if any(r.get("variant") for r in rows) else {}),
+            "arch": row["arch"], "loss": row["loss"], **({"variant": row["variant"]} if variants else {}),
             "seed": row["seed"], "steps": row["steps"],
             "n_critic": row["n_critic"], "train_s": row["train_s"], "cpu_s": row["cpu_s"],
             "img/s": row["img_per_s"], "img/cpu-s": round(row["images"] / max(row["cpu_s"], 1e-9), 1),
