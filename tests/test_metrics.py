@@ -145,6 +145,14 @@ def test_mode_counter_on_a_known_histogram():
     assert metric("modes", min_count=51).compute(real, fake)["modes_covered"] == 0
 
 
+def test_mode_counter_reports_the_classifiers_confidence():
+    sure = logits_for([0, 1], 2)
+    unsure = ImageSet(torch.zeros(2, 1, 4, 4), torch.zeros(2, 2), torch.tensor([[0.0, 0.0], [math.log(3), 0.0]]))
+    result = metric("modes").compute(sure, unsure)
+    assert result["confidence"] == pytest.approx((0.5 + 0.75) / 2)  # softmax of (0, 0) and (log 3, 0)
+    assert result["confidence_real"] > 0.99
+
+
 def test_stacked_mnist_metric_counts_modes_and_kl_to_uniform():
     fake = logits_for([i * 10 for i in range(100)] * 3, 1000)  # 100 modes, evenly
     result = metric("stacked-mnist").compute(None, fake)

@@ -4,7 +4,10 @@ The domain classifier labels generated and held-out real images alike (so its
 own errors affect both sides); ``modes_covered`` counts classes with at least
 ``min_count`` generated samples, ``modes_kl`` is KL(generated || real) of the
 two class histograms in nats (0 when they match; empty real classes are
-floored at ``1e-6`` so the figure stays finite).
+floored at ``1e-6`` so the figure stays finite). ``confidence`` is the
+classifier's mean top-class probability on generated images, beside
+``confidence_real`` on held-out ones: samples a person can name score close to
+the real images, blurred or mixed shapes score lower.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from ganzoo_plugins.metrics.histograms import histogram, kl_divergence
 
 
 class ModeCoverage(ImageMetric):
-    description: ClassVar[str] = "Classes covered and KL(generated || data) class histograms (option min_count=1)"
+    description: ClassVar[str] = ("Classes covered, KL(generated || data) class histograms and the classifier's "
+                                   "confidence (option min_count=1)")
     min_count: int = 1
 
     def compute(self, real: ImageSet, fake: ImageSet, train: ImageSet | None = None) -> dict[str, float]:
@@ -27,6 +31,8 @@ class ModeCoverage(ImageMetric):
             "modes_covered": int((fake_counts >= self.min_count).sum()),
             "modes_total": num_classes,
             "modes_kl": kl_divergence(fake_counts, real_counts),
+            "confidence": fake.logits.softmax(dim=1).amax(dim=1).mean().item(),
+            "confidence_real": real.logits.softmax(dim=1).amax(dim=1).mean().item(),
         }
 
 
