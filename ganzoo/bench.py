@@ -277,7 +277,8 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
         if last and task.metric_plugins and curve_metric not in scores:  # e.g. pr: its figures are precision, recall
             source = score([curve_metric])
         figure, value = curve_figure(curve_metric, task.figures(source))
-        curve.append({"step": trainer.step, "train_s": round(wall, 2), "value": value, "figures": task.figures(source)})
+        curve.append({"step": trainer.step, "train_s": round(wall, 2), "cpu_s": round(cpu, 2), "value": value,
+                      "figures": task.figures(source)})
         echo(f"  {name} step {trainer.step}: {figure} {_fmt(value)}")
         if last:
             final = task.figures(scores)
@@ -400,8 +401,10 @@ def markdown_report(rows: list[dict[str, Any]], spec: BenchSpec, command: str) -
     return "\n".join(parts) + "\n"
 
 
-def plot_curves(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """Quality vs steps, one line per row; needs matplotlib (the ``bench`` extra)."""
+def plot_curves(rows: list[dict[str, Any]], path: str | Path, x: str = "step",
+                hlines: dict[str, float] | None = None) -> Path:
+    """Quality vs steps (or another key of the curve points, e.g. ``cpu_s``), one line per row, with ``hlines``
+    (label: value) as dashed reference levels; needs matplotlib (the ``bench`` extra)."""
     try:
         import matplotlib
 
@@ -412,9 +415,11 @@ def plot_curves(rows: list[dict[str, Any]], path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for row in rows:
         points = [p for p in row["curve"] if p["value"] is not None]
-        ax.plot([p["step"] for p in points], [p["value"] for p in points], marker="o",
+        ax.plot([p[x] for p in points], [p["value"] for p in points], marker="o",
                 label=f"{row_label(row)} s{row['seed']}")
-    ax.set_xlabel("generator steps")
+    for i, (label, level) in enumerate((hlines or {}).items()):
+        ax.axhline(level, color="black", linestyle=("--", ":", "-.")[i % 3], linewidth=1, label=label)
+    ax.set_xlabel({"step": "generator steps", "cpu_s": "training CPU seconds", "train_s": "training seconds"}.get(x, x))
     figure = rows[0]["curve_figure"] if rows else ""
     ax.set_ylabel(figure)
     if figure in ("fid", "kid_x1000"):
