@@ -79,6 +79,30 @@ def test_shapes_labels_cover_every_kind_and_batch():
     assert batch["image"].shape == (8, 3, 32, 32) and batch["label"].shape == (8,)
 
 
+def _colour_areas(image: torch.Tensor) -> torch.Tensor:
+    """The share of the image each exact colour covers, largest first."""
+    pixels = ((image.flatten(1).T + 1) * 127.5).round().int()
+    _, counts = torch.unique(pixels, dim=0, return_counts=True)
+    return counts.sort(descending=True).values / pixels.shape[0]
+
+
+def test_shapes_options_give_one_shape_on_a_plain_background():
+    def two_colours(options: dict) -> int:  # images that are one flat background and one flat shape
+        ds = build("shapes", options={"n": 60, **options})
+        return sum(int((_colour_areas(ds[i]["image"]) >= 0.03).sum()) == 2 for i in range(60))
+
+    assert two_colours({"max_shapes": 1, "gradient": 0.0}) >= 55  # edges blended by the resize aside
+    assert two_colours({}) <= 40  # the default: gradients and up to 3 shapes
+    graded = build("shapes", options={"n": 60, "max_shapes": 1, "gradient": 1.0})
+    assert sum(_colour_areas(graded[i]["image"])[0] < 0.3 for i in range(60)) >= 50  # no one background colour
+
+
+@pytest.mark.parametrize("option, value", [("max_shapes", 4), ("max_shapes", 0), ("gradient", 1.5)])
+def test_shapes_rejects_out_of_range_options(option, value):
+    with pytest.raises(GanzooError, match=f"--data-opt {option}"):
+        build("shapes", options={option: value})
+
+
 def test_shapes_rejects_unknown_split():
     with pytest.raises(GanzooError, match="splits"):
         build("shapes", split="val")

@@ -36,10 +36,11 @@ def _colour(rng: np.random.Generator, light: bool, avoid: list[np.ndarray]) -> n
     return candidates[pick.argmax()] if pick.any() else np.full(3, 0.9 if light else 0.1)
 
 
-def _background(rng: np.random.Generator, size: int, light: bool) -> np.ndarray:
-    """A plain colour or a gentle linear gradient between two colours of the same brightness."""
+def _background(rng: np.random.Generator, size: int, light: bool, gradient: float) -> np.ndarray:
+    """A plain colour or (with probability ``gradient``) a gentle linear gradient between two colours of the same
+    brightness."""
     start = _colour(rng, light, [])
-    if rng.random() < 0.5:
+    if rng.random() < 1 - gradient:
         return np.broadcast_to(start, (size, size, 3)).copy()
     end = _colour(rng, light, [])
     angle = rng.uniform(0, 2 * np.pi)
@@ -84,6 +85,12 @@ class Shapes(Dataset):
         self.seed = options.seed
         self.split = split_id("shapes", options.split)
         self.n = int(options.options["n"])
+        self.max_shapes = int(options.options["max_shapes"])
+        self.gradient = float(options.options["gradient"])
+        if not 1 <= self.max_shapes <= 3:
+            raise GanzooError(f"dataset 'shapes': --data-opt max_shapes must be 1, 2 or 3, got {self.max_shapes}")
+        if not 0 <= self.gradient <= 1:
+            raise GanzooError(f"dataset 'shapes': --data-opt gradient is a probability in [0, 1], got {self.gradient}")
 
     def __len__(self) -> int:
         return self.n
@@ -92,8 +99,9 @@ class Shapes(Dataset):
         rng = item_rng(self.seed, self.split, index, self.n)
         size = self.size * _SUPERSAMPLE
         light_background = bool(rng.random() < 0.5)
-        canvas = _background(rng, size, light_background)
-        count = rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2])
+        canvas = _background(rng, size, light_background, self.gradient)
+        weights = np.array([0.5, 0.3, 0.2][:self.max_shapes])
+        count = rng.choice([1, 2, 3][:self.max_shapes], p=weights / weights.sum())
         radii = [rng.uniform(0.22, 0.4) * size] + list(rng.uniform(0.08, 0.2, count - 1) * size)
         kinds = rng.integers(len(KINDS), size=count)
         masks = [_shape_mask(rng, KINDS[k], size, r) for k, r in zip(kinds, radii)]
@@ -115,9 +123,9 @@ def register_datasets(register: Register) -> None:
             build=Shapes,
             description="Procedural filled shapes (skimage.draw), any size, no download; labels: "
             + "/".join(KINDS)
-            + " (option n=10000)",
+            + " (options n=10000, max_shapes=3 per image, gradient=0.5: the share of gradient backgrounds)",
             channels=3,
             num_classes=len(KINDS),
-            options={"n": 10000},
+            options={"n": 10000, "max_shapes": 3, "gradient": 0.5},
         ),
     )
