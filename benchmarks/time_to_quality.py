@@ -35,7 +35,7 @@ import torch
 
 from ganzoo import RunConfig, parse_options
 from ganzoo.bench import BenchSpec, machine, markdown_table, plot_curves, row_label, run_bench
-from ganzoo.metrics import real_images, resolve_metrics, score
+from ganzoo.metrics import heldout_floor
 from ganzoo.registry import get_registry
 
 BASELINE = "seed001"
@@ -44,14 +44,6 @@ BASELINE = "seed001"
 def first_reach(points: list[tuple[float, float | None]], level: float) -> float | None:
     """The x of the first (x, fid) point at or below ``level``; None when no point is."""
     return next((x for x, fid in points if fid is not None and fid <= level), None)
-
-
-def real_floor(config: RunConfig, num: int, classifier: str) -> float:
-    """FID of ``num`` real training images against ``num`` held-out ones: what a perfect generator scores."""
-    device = torch.device("cpu")
-    held_out = real_images(config, "test", None, num, classifier, device)  # the set every evaluation compares with
-    train = real_images(config, "train", None, num, classifier, device)
-    return score(resolve_metrics(["fid"]), held_out, train, None, config.seed)["fid"]
 
 
 def summary(rows: list[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
@@ -113,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                      losses=[task.default_loss] if args.variant else [], base=base, given=frozenset(given),
                      variants=args.variant, recipes=recipes, seconds=args.seconds, evals=args.evals,
                      metrics=["fid"], curve_metric="fid", num=args.num, classifier=args.classifier, out=args.out)
-    floor = real_floor(base, args.num, args.classifier)
+    floor = heldout_floor(base, args.num, args.classifier)["fid"]
     threshold = args.threshold_factor * floor
     print(f"floor (real train vs held-out FID): {floor:.4g}; threshold {threshold:.4g}", file=sys.stderr)
     rows = run_bench(spec, echo=lambda line: print(line, file=sys.stderr))

@@ -291,6 +291,7 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
     images = trainer.step * config.batch_size * trainer.loss.n_critic
     return {
         "arch": arch, "loss": loss, "variant": variant, "seed": seed, "steps": trainer.step,
+        "width": trainer.config.width, "batch_size": trainer.config.batch_size,
         "n_critic": trainer.loss.n_critic,
         "image_size": trainer.config.image_size, "images": images, "train_s": round(wall, 2), "cpu_s": round(cpu, 2),
         "img_per_s": round(images / max(wall, 1e-9), 1), "peak_mem_mb": round(peak, 1), "memory_kind": memory.kind,
@@ -354,7 +355,7 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         flat.append({
             "arch": row["arch"], "loss": row["loss"], **({"variant": row["variant"]} if variants else {}),
-            "seed": row["seed"], "steps": row["steps"],
+            "seed": row["seed"], "width": row["width"], "batch": row["batch_size"], "steps": row["steps"],
             "n_critic": row["n_critic"], "train_s": row["train_s"], "cpu_s": row["cpu_s"],
             "img/s": row["img_per_s"], "img/cpu-s": round(row["images"] / max(row["cpu_s"], 1e-9), 1),
             "peak_mem_MB": row["peak_mem_mb"],
@@ -382,8 +383,7 @@ def markdown_report(rows: list[dict[str, Any]], spec: BenchSpec, command: str) -
     parts = [
         "# ganzoo bench", "",
         f"- command: `{command}`",
-        f"- budget: {budget} (same for every row); dataset {spec.base.dataset}, batch {spec.base.batch_size}, "
-        f"width {spec.base.width}, device {spec.base.device}",
+        f"- budget: {budget} (same for every row); dataset {spec.base.dataset}, device {spec.base.device}",
         f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
         f"- img/s = images seen by D (steps x batch x n_critic) / training wall time (img/cpu-s: / process CPU "
         f"time, steadier on a shared machine); peak_mem_MB = {memory} while training; "

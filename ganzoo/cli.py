@@ -140,7 +140,7 @@ def cli() -> None:
 
     \b
     Quick start (CPU, no download):
-      ganzoo train                         # dcgan + bce on procedural shapes
+      ganzoo train                         # dcgan + hinge + EMA on procedural shapes
       ganzoo sample runs/<run>/ -n 64 --out grid.png
       ganzoo list archs 'dc*'              # what is registered, and by whom
       ganzoo plugins --json                # installed plugins
@@ -384,9 +384,10 @@ def _warn_if_cores_are_shared() -> None:
 def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite: bool, **values: Any) -> None:
     """Train a GAN: any architecture x loss x task x dataset that fits.
 
-    With no options it trains dcgan + bce on the embedded 'shapes' dataset for a
-    short CPU budget and writes samples.png, log.jsonl and checkpoint.safetensors
-    to the run directory.
+    With no options it trains dcgan + hinge with an EMA of G (width 32, Adam 1e-3)
+    on the embedded 'shapes' dataset for a short CPU budget and writes samples.png,
+    log.jsonl and checkpoint.safetensors to the run directory; --recipe seed001
+    trains seed 001's settings instead (ganzoo list recipes).
 
     \b
     Examples:
@@ -394,7 +395,7 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
       ganzoo train --arch dcgan --dataset mnist --data-root ../shared/data/mnist --steps 3000
       ganzoo train --arch resnet-sn --loss hinge --precision bf16 --compile
       ganzoo train --config run.toml --seed 1
-      ganzoo train --resume runs/dcgan-bce-shapes-20260101-120000 --steps 2000
+      ganzoo train --resume runs/dcgan-hinge-shapes-20260101-120000 --steps 2000
       ganzoo train --nproc 2 --device cpu        # = torchrun --nproc-per-node 2 -m ganzoo train ...
     """
     from .engine.checkpoint import resolve_checkpoint
@@ -457,7 +458,7 @@ def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device
 
     \b
     Example:
-      ganzoo sample runs/dcgan-bce-shapes-20260101-120000 -n 64 --out grid.png --seed 3
+      ganzoo sample runs/dcgan-hinge-shapes-20260101-120000 -n 64 --out grid.png --seed 3
     """
     import torch
 

@@ -188,6 +188,15 @@ def real_images(config: Any, split: str, data_root: str | None, limit: int | Non
                         _feature_key(classifier) if classifier else None, str(device))
 
 
+def heldout_floor(config: Any, num: int, classifier: str, metrics: str = "fid",
+                  device: torch.device = torch.device("cpu")) -> dict[str, float]:
+    """What a perfect generator scores: ``num`` real training images against the ``num`` held-out ones that
+    every evaluation of a run with this ``config`` compares with (its dataset, options, size and channels)."""
+    held_out = real_images(config, "test", None, num, classifier, device)
+    train = real_images(config, "train", None, num, classifier, device)
+    return score(resolve_metrics(metrics), held_out, train, None, config.seed)
+
+
 def resolve_metrics(names: list[str] | tuple[str, ...] | str | None,
                     options: dict[str, Any] | None = None) -> dict[str, ImageMetric]:
     """Metric objects by name (None: :data:`DEFAULT_METRICS`); ``options`` maps ``name.key`` to a value."""

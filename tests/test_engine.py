@@ -128,7 +128,7 @@ def test_cli_reports_bad_options_without_traceback(tmp_path):
     assert result.exit_code != 0 and "28" in result.output and "Traceback" not in result.output
     result = runner.invoke(cli, ["train", "--data-opt", "num=64", "--steps", "1", "--out", str(tmp_path / "y")])
     assert result.exit_code != 0 and "Traceback" not in result.output
-    assert "--data-opt num: dataset 'shapes' has no such option (its options: n=10000)" in result.output
+    assert "--data-opt num: dataset 'shapes' has no such option (its options: n=10000, max_shapes=3, gradient=0.5)" in result.output
     assert not (tmp_path / "y").exists(), "refused before a run directory is made"
 
 
@@ -176,12 +176,17 @@ def test_recipes_set_the_optimiser_unless_the_user_does():
 
     def adam(**values):
         c = assemble(RunConfig(**values)).config
-        return c.lr, c.beta1, c.beta2, c.batch_size
+        return c.lr, c.beta1, c.beta2, c.batch_size, c.width, c.ema
 
-    assert adam(loss="bce") == (2e-4, 0.5, 0.999, 64)  # the DCGAN recipe
-    assert adam(loss="wgan-gp") == (1e-4, 0.0, 0.9, 64)  # Gulrajani et al.
-    assert adam(loss="wgan-gp", lr=3e-4, beta1=0.5) == (3e-4, 0.5, 0.9, 64)
-    assert adam(task="cyclegan", loss="wgan-gp", dataset="style-benchmark", image_size=32) == (1e-4, 0.0, 0.9, 1)
+    # unconditional generation's own defaults (the main job's), whatever the loss, unless the loss has a recipe
+    assert adam() == (1e-3, 0.0, 0.99, 64, 32, True)
+    assert assemble(RunConfig()).config.loss == "hinge"
+    assert adam(loss="bce") == (1e-3, 0.0, 0.99, 64, 32, True)
+    assert adam(loss="wgan-gp") == (1e-4, 0.0, 0.9, 64, 32, True)  # Gulrajani et al.'s Adam wins over the task's
+    assert adam(loss="wgan-gp", lr=3e-4, beta1=0.5, width=16, ema=False) == (3e-4, 0.5, 0.9, 64, 16, False)
+    # a task without defaults of its own: the engine's, the DCGAN paper's
+    assert adam(task="conditional", loss="bce") == (2e-4, 0.5, 0.999, 64, 64, False)
+    assert adam(task="cyclegan", loss="wgan-gp", dataset="style-benchmark", image_size=32)[:4] == (1e-4, 0.0, 0.9, 1)
 
 
 

@@ -34,7 +34,7 @@ def run(tmp_path_factory) -> tuple[Path, str]:
 def test_the_first_line_says_what_trains_on_what_for_how_long_and_where(run):
     out, output = run
     first = output.splitlines()[0]
-    assert first.startswith("training dcgan + bce for task unconditional on shapes (64 items, 32 px, 3 channels), "
+    assert first.startswith("training dcgan + hinge for task unconditional on shapes (64 items, 32 px, 3 channels), "
                             "batch 8, 2 steps, on cpu (fp32, ")
     assert first.endswith(f"); writing {out}")
     assert "kernels" not in output

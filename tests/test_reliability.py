@@ -360,7 +360,7 @@ def test_weights_gone_non_finite_are_never_checkpointed(tmp_path):
 
     trainer.train_step = explode
     with pytest.raises(GanzooError, match=r"^training diverged at step 3: the weights are not finite\. Likely cause: "
-                                          r"a learning rate too high for mlp \+ bce \(--lr 0\.0002\).*"
+                                          r"a learning rate too high for mlp \+ hinge \(--lr 0\.001\).*"
                                           r"the last good checkpoint \(step 2\) is kept"):
         trainer.fit()
     tensors, meta = load_checkpoint(tmp_path / "run")

@@ -74,9 +74,10 @@ def test_every_setting_has_exactly_one_generated_train_option():
 
 
 def test_train_help_teaches_defaults_ranges_and_groups():
-    assert setting_help("lr") == "Adam learning rate. [2e-4; wgan-gp: 1e-4] (0 < x <= 1)"
+    assert setting_help("lr") == ("Adam learning rate. [1e-3 for unconditional generation, else 2e-4; wgan-gp: "
+                                  "1e-4] (0 < x <= 1)")
     assert setting_help("batch_size") == "Batch size per process. [64; 1 for cyclegan] (1 <= x <= 65536)"
-    assert setting_help("ema") == "Keep an EMA of G for sampling. [off]"
+    assert setting_help("ema") == "Keep an EMA of G for sampling. [off; on for unconditional generation]"
     text = CliRunner().invoke(cli, ["train", "-h"]).output
     sections = [line for line in text.splitlines() if line.endswith(":") and not line.startswith(" ")]
     assert sections == ["Options:", "Model and data:", "Training:", "Speed:", "Output:"]
@@ -233,7 +234,7 @@ def test_bench_shares_the_run_settings_and_passes_the_task_through(monkeypatch, 
     base = seen["spec"].base
     assert (base.task, base.task_options, base.arch_options, base.loss_options) == (
         "inpainting", {"mask": "box"}, {"n_layers": 2}, {"gp_weight": 5})
-    assert (base.width, base.batch_size, base.seed, base.log_every) == (64, None, 3, 10**9)
+    assert (base.width, base.batch_size, base.seed, base.log_every) == (None, None, 3, 10**9)  # the task decides
     ctx = train_cmd.make_context("train", settings)
     values = {k: v for k, v in ctx.params.items() if k in SETTINGS}
     trained, _ = build_config(None, values)

@@ -100,7 +100,7 @@ class RunConfig:
     """Everything that defines a training run; saved as ``config.toml``/JSON in the run dir.
 
     ``None`` means "not set": arch and loss come from the task, the
-    :data:`ENGINE_DEFAULTS` keys from the task's recipe, the loss's, or else the engine.
+    :data:`ENGINE_DEFAULTS` keys from the loss's recipe (WGAN-GP's Adam), the task's, or else the engine.
     Each field is the ``ganzoo train`` option of the same name (dashes for
     underscores; ``ganzoo train -h`` gives its help and default). In a
     loaded run (``ganzoo.load_run(...).config``) every setting is resolved.
@@ -142,12 +142,15 @@ class RunConfig:
     steps: int = setting(1500, help="Generator updates to train for.", group=TRAINING, resume=True, **_COUNT)
     epochs: float | None = setting(help="Train for this many passes over the data instead of --steps.",
                                    group=TRAINING, resume=True, low=0, open_low=True, high=10**6)
-    lr: float | None = setting(help="Adam learning rate.", group=TRAINING, shown="2e-4; wgan-gp: 1e-4", recipe=2e-4,
+    lr: float | None = setting(help="Adam learning rate.", group=TRAINING,
+                               shown="1e-3 for unconditional generation, else 2e-4; wgan-gp: 1e-4", recipe=2e-4,
                                **_ADAM_LR)
     lr_d: float | None = setting(help="Discriminator learning rate.", group=TRAINING, shown="--lr", **_ADAM_LR)
-    beta1: float | None = setting(help="Adam beta1.", group=TRAINING, shown="0.5 (DCGAN); wgan-gp: 0", recipe=0.5,
+    beta1: float | None = setting(help="Adam beta1.", group=TRAINING,
+                                  shown="0 for unconditional generation, else 0.5 (DCGAN); wgan-gp: 0", recipe=0.5,
                                   **_ADAM_BETA)
-    beta2: float | None = setting(help="Adam beta2.", group=TRAINING, shown="0.999; wgan-gp: 0.9", recipe=0.999,
+    beta2: float | None = setting(help="Adam beta2.", group=TRAINING,
+                                  shown="0.99 for unconditional generation, else 0.999; wgan-gp: 0.9", recipe=0.999,
                                   **_ADAM_BETA)
     lr_policy: str | None = setting(help="LR schedule; linear: constant until --decay-start, then linear decay to 0.",
                                     group=TRAINING, shown="constant; linear for cyclegan", recipe="constant",
@@ -155,7 +158,8 @@ class RunConfig:
     decay_start: float = setting(0.5, help="Fraction of the steps after which --lr-policy linear decays.",
                                  group=TRAINING, low=0, high=1)
     nz: int = setting(100, help="Latent size.", group=MODEL, high=2**16, **_SIZE)
-    width: int = setting(64, help="Base feature width (ngf/ndf).", group=MODEL, high=8192, **_SIZE)
+    width: int | None = setting(help="Base feature width (ngf/ndf).", group=MODEL,
+                                shown="64; 32 for unconditional generation", recipe=64, high=8192, **_SIZE)
     n_critic: int | None = setting(help="D steps per G step.", group=TRAINING, shown="the loss's default", low=1,
                                    high=1000)
     augment: str | None = setting(help="Augmentation of everything D sees, real and fake (ganzoo list augments), "
@@ -168,7 +172,8 @@ class RunConfig:
                                           group=TRAINING)
     pack: int = setting(1, help="PacGAN packing: D judges this many samples stacked along channels.", group=TRAINING,
                         low=1, high=64)
-    ema: bool = setting(False, help="Keep an EMA of G for sampling.", group=TRAINING)
+    ema: bool | None = setting(help="Keep an EMA of G for sampling.", group=TRAINING,
+                               shown="off; on for unconditional generation", recipe=False)
     ema_decay: float = setting(0.999, help="Decay of G's EMA (warmed up over the first steps).", group=TRAINING,
                                low=0, high=1)
     device: str = setting("auto", help="cpu, cuda, cuda:1, mps or auto.", group=SPEED, resume=True)
@@ -247,7 +252,7 @@ class RunConfig:
 
 
 SETTINGS: dict[str, Setting] = {f.name: f.metadata[SETTING] for f in dataclasses.fields(RunConfig)}
-# Settings a recipe may choose (Task.config_defaults, then Loss.config_defaults); these apply where none does.
+# Settings a recipe may choose (Loss.config_defaults, then Task.config_defaults); these apply where none does.
 ENGINE_DEFAULTS: dict[str, Any] = {name: s.recipe for name, s in SETTINGS.items() if s.recipe is not None}
 
 _KINDS: dict[str, tuple[type | tuple[type, ...], str]] = {

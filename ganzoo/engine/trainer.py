@@ -161,7 +161,7 @@ def assemble(config: RunConfig) -> Assembly:
     loss_cls = registry.get("losses", loss_name)
     for key, value in ENGINE_DEFAULTS.items():
         if getattr(config, key) is None:
-            setattr(config, key, task_cls.config_defaults.get(key, loss_cls.config_defaults.get(key, value)))
+            setattr(config, key, loss_cls.config_defaults.get(key, task_cls.config_defaults.get(key, value)))
     loss = loss_cls(**config.loss_options)
     if config.n_critic is not None:
         loss.n_critic = config.n_critic

@@ -9,19 +9,19 @@ from ganzoo.hookspecs import Register, hookimpl
 RECIPES = {
     "dcgan": Recipe(
         {"arch": "dcgan", "loss": "bce", "image_size": 64, "batch_size": 64, "nz": 100, "width": 64, "lr": 2e-4,
-         "beta1": 0.5, "beta2": 0.999},
+         "beta1": 0.5, "beta2": 0.999, "ema": False},
         "DCGAN at 64 px: ngf = ndf = 64, nz 100, Adam 2e-4 (0.5, 0.999), batch 64",
         "pytorch/examples dcgan/main.py defaults (Radford et al. 2016)",
     ),
     "sngan": Recipe(
-        {"arch": "resnet-sn", "loss": "hinge", "n_critic": 5, "batch_size": 64, "lr": 2e-4, "beta1": 0.0,
-         "beta2": 0.9},
+        {"arch": "resnet-sn", "loss": "hinge", "n_critic": 5, "batch_size": 64, "width": 64, "lr": 2e-4,
+         "beta1": 0.0, "beta2": 0.9, "ema": False},
         "SNGAN: ResNet G, spectral-norm ResNet D, hinge loss, n_dis 5, Adam 2e-4 (0, 0.9)",
         "Miyato et al. 2018 (CIFAR-10 ResNet setting)",
     ),
     "wgan-gp": Recipe(
-        {"arch": "dcgan", "loss": "wgan-gp", "n_critic": 5, "batch_size": 64, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9,
-         "loss_options": {"gp_weight": 10.0}},
+        {"arch": "dcgan", "loss": "wgan-gp", "n_critic": 5, "batch_size": 64, "width": 64, "lr": 1e-4, "beta1": 0.0,
+         "beta2": 0.9, "ema": False, "loss_options": {"gp_weight": 10.0}},
         "WGAN-GP: lambda 10, n_critic 5, Adam 1e-4 (0, 0.9), on the DCGAN nets (whose D keeps its BN)",
         "Gulrajani et al. 2017, Algorithm 1 defaults",
     ),
@@ -42,7 +42,7 @@ RECIPES = {
     "pacdcgan2": Recipe(
         {"arch": "pacgan-table3", "loss": "bce", "dataset": "stacked-mnist", "image_size": 28, "channels": 3,
          "pack": 2, "batch_size": 128, "nz": 256, "lr": 1e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.99,
-         "data_options": {"holdout": 2000}},
+         "ema": False, "data_options": {"holdout": 2000}},
         "PacDCGAN2 on Stacked MNIST with D a quarter of G's size (PacGAN Table 3)",
         "Lin et al. 2018, Table 3 (the Unrolled GAN setting)",
     ),

@@ -1,0 +1,126 @@
+"""The main job's settings, measured: candidate defaults for `ganzoo train` on `shapes`, scored against held-out shapes.
+
+Each alternative is one `ganzoo train` command (spelled out in full, so it means the same whatever the defaults
+are), scored every 300 steps by the engine's own --eval-every with the project's shapes classifier (FID, KID,
+class coverage and the classifier's confidence on 1000 samples). The floor is what real images score: 1000
+training shapes against the 1000 held-out ones, per dataset setting. The report gives each alternative's curve,
+its seconds per step (from the run's log) and its last grid.
+
+    ganzoo features train --dataset shapes --image-size 32 --epochs 5 --out shapes-classifier.safetensors
+    OMP_NUM_THREADS=1 python benchmarks/shapes_default.py --classifier shapes-classifier.safetensors \\
+        --out runs/shapes-default --markdown benchmarks/results/shapes_default_alternatives.md
+
+Alternatives run one after another, one thread each (two can run side by side with --only); a finished run
+(its log reaches its last step) is reused, not retrained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+from ganzoo import parse_options
+from ganzoo.bench import machine
+from ganzoo.metrics import heldout_floor
+
+OLD = ["--loss", "bce", "--lr", "2e-4", "--beta1", "0.5", "--beta2", "0.999", "--no-ema"]
+NEW = ["--loss", "hinge", "--lr", "1e-3", "--beta1", "0", "--beta2", "0.99", "--ema"]
+SIMPLE = ["--data-opt", "max_shapes=1", "--data-opt", "gradient=0"]
+ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
+    "seed001": ("the old default = seed 001's recipe: bce, Adam 2e-4 (0.5, 0.999), width 64, no EMA", 1500,
+                ["--recipe", "seed001", "--width", "64", *OLD]),
+    "bce-w32": ("bce, Adam 2e-4 (0.5, 0.999), width 32, no EMA", 1800, OLD),
+    "hinge-ema": ("hinge + EMA, Adam 2e-4 (0.5, 0.999)", 1800,
+                  ["--loss", "hinge", "--lr", "2e-4", "--beta1", "0.5", "--beta2", "0.999", "--ema"]),
+    "hinge-ema-lr5e-4": ("hinge + EMA, Adam 5e-4 (0.5, 0.99)", 1800,
+                         ["--loss", "hinge", "--lr", "5e-4", "--beta1", "0.5", "--beta2", "0.99", "--ema"]),
+    "new-default": ("hinge + EMA, Adam 1e-3 (0, 0.99), width 32: the new default", 1800, NEW),
+    "bce-lr1e-3": ("bce + EMA, Adam 1e-3 (0, 0.99)", 1800,
+                   ["--loss", "bce", "--lr", "1e-3", "--beta1", "0", "--beta2", "0.99", "--ema"]),
+    "new-default-w48": ("the new default at width 48", 1800, [*NEW, "--width", "48"]),
+    "one-shape": ("the new default on one shape per image, plain backgrounds", 1800, [*NEW, *SIMPLE]),
+}
+EVAL_EVERY = 300
+
+
+def command(name: str, out: Path, classifier: str) -> list[str]:
+    """The alternative's `ganzoo train` command: shared settings, then its own (which win where they repeat)."""
+    _, steps, extra = ALTERNATIVES.get(name, ("", 0, []))
+    return ["ganzoo", "train", "--width", "32", "--steps", str(steps), "--threads", "1", "--no-progress",
+            "--out", str(out / name), "--overwrite", "--eval-every", str(EVAL_EVERY), "--metrics", "fid,kid,modes",
+            "--classifier", classifier, "--eval-num", "1000", "--sample-every", str(EVAL_EVERY), *extra]
+
+
+def records(run: Path) -> tuple[list[dict], list[dict]]:
+    """The run's evaluations and its training log lines."""
+    lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    return [r for r in lines if "eval/fid" in r], [r for r in lines if "img_per_s" in r]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--classifier", required=True, help="a `ganzoo features train --dataset shapes` file")
+    parser.add_argument("--out", default="runs/shapes-default", help="folder of the alternatives' runs")
+    parser.add_argument("--only", help=f"comma-separated alternatives to train [{','.join(ALTERNATIVES)}]")
+    parser.add_argument("--report-only", action="store_true", help="report the runs there are, train nothing")
+    parser.add_argument("--markdown", help="write the report here")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    names = args.only.split(",") if args.only else list(ALTERNATIVES)
+    for name in names if not args.report_only else []:
+        evals = records(out / name)[0] if (out / name / "log.jsonl").exists() else []
+        if evals and evals[-1]["step"] >= ALTERNATIVES[name][1]:
+            continue
+        print(shlex.join(command(name, out, args.classifier)), file=sys.stderr)
+        subprocess.run(command(name, out, args.classifier), check=True)
+
+    torch.set_num_threads(1)
+    floors: dict[str, dict] = {}
+    rows, curves = [], []
+    for name, (what, steps, extra) in ALTERNATIVES.items():
+        run = out / name
+        if not (run / "log.jsonl").exists():
+            continue
+        evals, train = records(run)
+        data = tuple(extra[i + 1] for i, flag in enumerate(extra) if flag == "--data-opt")
+        if data not in floors:
+            config = SimpleNamespace(dataset="shapes", data_root=None, image_size=32, channels=3, seed=0,
+                                     data_options=parse_options(data, "--data-opt"))
+            floors[data] = heldout_floor(config, 1000, args.classifier, "fid,kid,modes")
+        floor = floors[data]
+        last = evals[-1]
+        speed = sorted(r["img_per_s"] for r in train)[len(train) // 2] if train else float("nan")
+        rows.append(f"| {name} | {what} | {last['step']} of {steps} | {last['eval/fid']:.1f} | "
+                    f"{last['eval/fid'] / floor['fid']:.1f}x | {last['eval/kid_x1000']:.0f} | "
+                    f"{last['eval/confidence']:.3f} (real {floor['confidence']:.3f}) | "
+                    f"{int(last['eval/modes_covered'])} | {speed:.0f} |")
+        curves.append(f"- {name}: " + ", ".join(f"{r['step']}: {r['eval/fid']:.0f}" for r in evals))
+    floor_lines = [f"- floor with `{' '.join(k) or 'the default dataset options'}`: FID {v['fid']:.2f}, KID x1000 "
+                   f"{v['kid_x1000']:.0f}, confidence {v['confidence']:.3f}" for k, v in floors.items()]
+    report = "\n".join([
+        "# Candidate defaults for the main job, on `shapes` (32 px, batch 64)", "",
+        f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
+        f"- command: `{shlex.join(['python', 'benchmarks/shapes_default.py', *(argv or sys.argv[1:])])}`",
+        f"- each run: `{shlex.join(command('NAME', out, args.classifier)).replace('--steps 0', '--steps STEPS')}` "
+        "+ its settings (`ALTERNATIVES` in the script; `--only NAME` trains one)",
+        "- img/s is the median of the run's log, one thread, with another run beside it: compare within the table",
+        *floor_lines, "",
+        "| alternative | settings | steps | FID | x floor | KID x1000 | confidence | classes | img/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *rows, "", "## FID every 300 steps", "", *curves, "",
+    ])
+    print(report)
+    if args.markdown:
+        Path(args.markdown).write_text(report)
+
+
+if __name__ == "__main__":
+    main()
