@@ -34,6 +34,12 @@ def test_the_shipped_recipes_are_listed_with_settings_and_source():
     assert all(r["source"] and r["description"] for r in listed.values())
 
 
+def test_sngan_cpu_is_sngan_at_a_smaller_width():
+    sngan, cpu = (ganzoo.get("recipes", name).settings for name in ("sngan", "sngan-cpu"))
+    assert cpu["width"] == 8 and "width" not in sngan, "sngan keeps the paper's width (the engine default, 64)"
+    assert {k: v for k, v in cpu.items() if k != "width"} == sngan
+
+
 @pytest.mark.parametrize("name", RECIPES)
 def test_every_shipped_recipe_trains(name, tmp_path):
     extra = SHRINK.get(name, ["--batch-size", "4", "--data-opt", "n=16"])

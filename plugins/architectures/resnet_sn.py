@@ -9,12 +9,20 @@ one up block to G and one down block to D. Pairs with the hinge loss.
 Weights: Glorot-uniform, gain sqrt(2) on residual convs, as in the reference code.
 Each D block's first conv -> bias -> ReLU is a :class:`ganzoo.kernels.BiasAct`,
 so ``--kernels triton`` runs it as one fused op (the bias stays on the conv).
+
+The arithmetic is the paper's, computed in a cheaper order (the same function, the same parameters and
+checkpoints, up to float rounding): a G block's nearest x2 upsampling and the 3x3 conv after it run as
+one stride-2 transposed conv (:func:`_upsample_conv`, 16/36 of the multiply-adds), and the 1x1 shortcut
+convs run on the low-resolution side of their up- or downsampling, with which they commute.
+benchmarks/results/resnet_sn_profile.md measured why: convolutions are 85% of a CPU step, and
+``F.interpolate``'s nearest x2 was a slow copy.
 """
 
 from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -35,6 +43,22 @@ def _conv(cin: int, cout: int, k: int, gain: float = math.sqrt(2), sn: bool = Fa
     return _layer(nn.Conv2d(cin, cout, k, padding=k // 2), gain, sn)
 
 
+# Nearest x2 upsampling then a 3-tap kernel axis (padding 1), as one 4-tap stride-2 transposed kernel axis:
+# even outputs 2i read inputs i-1 (tap w0) and i (w1 + w2), odd outputs 2i+1 read i (w0 + w1) and i+1 (w2).
+_UP_TAPS = ((0, 0, 1), (0, 1, 1), (1, 1, 0), (1, 0, 0))
+
+
+def _upsample_conv(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """``conv(nearest_x2(x))`` for a 3x3 conv with padding 1, as one transposed conv of ``x``.
+
+    Each 2x2 block of outputs takes 16 taps of the input instead of 4 x 9 of the upsampled copy, which is
+    never made; the weights stay the 3x3 conv's (the 4x4 kernel is a sum of its taps, so gradients reach them).
+    """
+    taps = conv.weight.new_tensor(_UP_TAPS)
+    kernel = torch.einsum("ay,bx,oiyx->ioab", taps, taps, conv.weight)
+    return F.conv_transpose2d(x, kernel, conv.bias, stride=2, padding=1)
+
+
 class GBlock(nn.Module):
     """Pre-activation residual block that doubles the resolution."""
 
@@ -45,9 +69,11 @@ class GBlock(nn.Module):
         self.shortcut = _conv(cin, cout, 1, gain=1.0)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = F.interpolate(F.relu(self.bn1(x)), scale_factor=2, mode="nearest")
-        h = self.conv2(F.relu(self.bn2(self.conv1(h))))
-        return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
+        h = self.conv2(F.relu(self.bn2(_upsample_conv(self.conv1, F.relu(self.bn1(x))))))
+        s = self.shortcut(x)  # 1x1 conv, then nearest x2 by broadcasting in the sum: no upsampled copy
+        height, width = s.shape[2:]
+        h = h.unflatten(3, (width, 2)).unflatten(2, (height, 2))
+        return (h + s[:, :, :, None, :, None]).flatten(4, 5).flatten(2, 3)
 
 
 class DBlock(nn.Module):
@@ -62,10 +88,9 @@ class DBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.conv2(self.act1.after(self.conv1, F.relu(x)))
-        s = x if self.shortcut is None else self.shortcut(x)
-        if self.down:
-            h, s = F.avg_pool2d(h, 2), F.avg_pool2d(s, 2)
-        return h + s
+        if self.down:  # the 1x1 shortcut commutes with average pooling: run it on the pooled input
+            h, x = F.avg_pool2d(h, 2), F.avg_pool2d(x, 2)
+        return h + (x if self.shortcut is None else self.shortcut(x))
 
 
 class OptimizedBlock(nn.Module):
