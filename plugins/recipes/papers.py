@@ -21,7 +21,7 @@ RECIPES = {
     ),
     "sngan-cpu": Recipe(
         {"arch": "resnet-sn", "loss": "hinge", "n_critic": 5, "batch_size": 64, "width": 8, "lr": 2e-4,
-         "beta1": 0.0, "beta2": 0.9},
+         "beta1": 0.0, "beta2": 0.9, "ema": False},
         "SNGAN at width 8 (G 32, D 16 channels; the paper's 256/128 is width 64) so that a 100-CPU-s bench row "
         "trains ~67 G steps: 1.5 CPU-s per G step (n_dis 5, batch 64, 32 px, 1 thread; width 12: 3.1 s)",
         "Miyato et al. 2018 settings, width from benchmarks/results/resnet_sn_profile.md",
