@@ -3,7 +3,8 @@
 Run after training the DCGAN the README shows (the GAN never sees the 2000
 held-out digits the probe is scored on)::
 
-    ganzoo train --arch dcgan --dataset mnist --data-root ../shared/data/mnist --data-opt holdout=2000 \\
+    ganzoo train --arch dcgan --loss bce --width 64 --lr 2e-4 --beta1 0.5 --beta2 0.999 --no-ema \\
+        --dataset mnist --data-root ../shared/data/mnist --data-opt holdout=2000 \\
         --steps 3000 --out runs/mnist-dcgan
     python benchmarks/gan_features_mnist.py runs/mnist-dcgan --markdown benchmarks/results/gan_features_mnist.md
 

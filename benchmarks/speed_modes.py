@@ -89,8 +89,10 @@ def synthetic(device: torch.device, size: int, channels_last: bool = False) -> t
 
 def ganzoo_entry(config: str, mode: str, device: torch.device, out: Path) -> Entry:
     arch, loss, size = CONFIGS[config]
-    cfg = RunConfig(arch=arch, loss=loss, image_size=size, channels=3, batch_size=BATCH, device=str(device),
-                    progress=False, data_options={"n": BATCH}, out=str(out / f"{config}-{mode}"), **MODES[mode])
+    # width 64 and no EMA: the seed's and pytorch/examples' nets, whatever the task's defaults are.
+    cfg = RunConfig(arch=arch, loss=loss, image_size=size, channels=3, batch_size=BATCH, width=64, ema=False,
+                    device=str(device), progress=False, data_options={"n": BATCH}, out=str(out / f"{config}-{mode}"),
+                    **MODES[mode])
     trainer = Trainer(cfg)
     batch = {"image": synthetic(trainer.device, size, cfg.channels_last),
              "label": torch.zeros(BATCH, dtype=torch.long, device=trainer.device)}

@@ -53,7 +53,8 @@ def sync(device: torch.device) -> None:
 
 
 def ganzoo_step(args: argparse.Namespace, device: torch.device, data: list[torch.Tensor]) -> Callable[[], None]:
-    config = RunConfig(arch="dcgan", loss="bce", dataset="shapes", image_size=SIZE, channels=CHANNELS,
+    config = RunConfig(arch="dcgan", loss="bce", dataset="shapes", image_size=SIZE, channels=CHANNELS, width=64,
+                       ema=False, lr=2e-4, beta1=0.5, beta2=0.999,
                        batch_size=args.batch_size, device=str(device), precision=args.precision,
                        compile=args.compile, capture=args.capture, channels_last=args.channels_last, progress=False,
                        data_options={"n": args.batch_size}, out="runs/speed_vs_seed")
