@@ -34,6 +34,25 @@ def test_the_shipped_recipes_are_listed_with_settings_and_source():
     assert all(r["source"] and r["description"] for r in listed.values())
 
 
+def test_cpu_quick_is_what_train_trains_with_no_options():
+    from ganzoo.engine.config import RunConfig
+    from ganzoo.engine.trainer import assemble
+
+    default = assemble(RunConfig()).config
+    recipe = assemble(RunConfig(**ganzoo.get("recipes", "cpu-quick").settings)).config
+    assert recipe.to_json() == default.to_json()
+    assert (default.loss, default.width, default.ema, default.lr) == ("hinge", 32, True, 1e-3)
+
+
+def test_every_recipe_names_its_optimiser_width_and_ema():
+    """Generation's defaults must never leak into a paper's or a seed's run."""
+    for name in RECIPES:
+        settings = ganzoo.get("recipes", name).settings
+        if settings.get("task", "unconditional") == "unconditional":
+            assert {"lr", "beta1", "ema"} <= set(settings) or settings.get("loss") == "wgan-gp", name
+            assert "width" in settings or settings["arch"] in ("mlp", "pacgan-table3"), name
+
+
 def test_sngan_cpu_is_sngan_at_a_smaller_width():
     sngan, cpu = (ganzoo.get("recipes", name).settings for name in ("sngan", "sngan-cpu"))
     assert cpu["width"] == 8 and sngan["width"] == 64, "sngan keeps the paper's width"
