@@ -121,6 +121,22 @@ def test_skimage_patches():
         build("skimage-patches", options={"min_scale": 0.9, "max_scale": 0.5})
 
 
+def test_skimage_patches_test_sources_keep_whole_photos_out_of_training():
+    from ganzoo_plugins.datasets.skimage_patches import SOURCES
+
+    held = {"chelsea", "coffee", "camera"}
+    options = {"n": 40, "test_sources": ",".join(sorted(held))}
+    train = {SOURCES[int(build("skimage-patches", options=options)[i]["label"])] for i in range(40)}
+    test = {SOURCES[int(build("skimage-patches", split="test", options=options)[i]["label"])] for i in range(40)}
+    assert test == held and train and not train & held
+    mixed = {SOURCES[int(build("skimage-patches", options={"n": 40})[i]["label"])] for i in range(40)}
+    assert mixed & held  # by default both splits crop every photo
+    with pytest.raises(GanzooError, match="test_sources=cat must name some, not all, of .*unknown: cat"):
+        build("skimage-patches", options={"test_sources": "cat"})
+    with pytest.raises(GanzooError, match="must name some, not all"):
+        build("skimage-patches", options={"test_sources": ",".join(SOURCES)})
+
+
 @needs_mnist
 def test_mnist_reads_real_test_set():
     with pytest.warns(UserWarning, match="t10k"):

@@ -3,7 +3,9 @@
 Real-image statistics with no download: only ``skimage.data`` images that ship
 inside the scikit-image wheel are used (others need pooch and the internet).
 Crop ``i`` is drawn from ``np.random.default_rng((seed, split, i))``, so it is
-always the same for a fixed seed.
+always the same for a fixed seed. By default both splits crop every photo;
+``test_sources=chelsea,coffee`` keeps those photos for split "test" alone, so a
+model is scored on photos it never saw a crop of.
 """
 
 from __future__ import annotations
@@ -55,15 +57,23 @@ class SkimagePatches(Dataset):
                 f"dataset 'skimage-patches' needs 0 < min_scale <= max_scale <= 1, "
                 f"got min_scale={self.min_scale}, max_scale={self.max_scale}"
             )
-        self.sources = _load_sources()
+        names = [name.strip() for name in str(options.options["test_sources"]).split(",") if name.strip()]
+        unknown = sorted(set(names) - set(SOURCES))
+        if unknown or len(set(names)) == len(SOURCES):
+            raise GanzooError(f"dataset 'skimage-patches': --data-opt test_sources={','.join(names)} must name some, "
+                              f"not all, of {','.join(SOURCES)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        images = _load_sources()
+        held_out = options.split == "test"
+        self.labels = [i for i, name in enumerate(SOURCES) if not names or (name in names) == held_out]
+        self.sources = [images[i] for i in self.labels]
 
     def __len__(self) -> int:
         return self.n
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = item_rng(self.seed, self.split, index, self.n)
-        label = int(rng.integers(len(self.sources)))
-        source = self.sources[label]
+        pick = int(rng.integers(len(self.sources)))
+        source, label = self.sources[pick], self.labels[pick]
         height, width = source.shape[:2]
         side = max(1, round(rng.uniform(self.min_scale, self.max_scale) * min(height, width)))
         top, left = int(rng.integers(height - side + 1)), int(rng.integers(width - side + 1))
@@ -79,9 +89,10 @@ def register_datasets(register: Register) -> None:
         DatasetSpec(
             build=SkimagePatches,
             description="Random crops of the photos/textures bundled in skimage.data, no download; "
-            "label = source image (options n=10000, min_scale=0.1, max_scale=0.5)",
+            "label = source image (options n=10000, min_scale=0.1, max_scale=0.5, test_sources= photos kept "
+            "for split test alone)",
             channels=3,
             num_classes=len(SOURCES),
-            options={"n": 10000, **CROP_SCALES},
+            options={"n": 10000, **CROP_SCALES, "test_sources": ""},
         ),
     )
