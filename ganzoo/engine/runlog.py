@@ -14,7 +14,6 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-import skimage.io
 import torch
 from torch import nn
 
@@ -53,6 +52,10 @@ class RunLoggers:
 
     def image(self, step: int, name: str, path: Path) -> None:
         """The grid the engine just wrote to ``path``, read back as the uint8 pixels a viewer shows."""
+        if not self.loggers:
+            return
+        import skimage.io  # here: a run without image loggers never reads its grids back
+
         grid = skimage.io.imread(path)
         for logger in self.loggers:
             logger.image(step, name, grid, path)
