@@ -167,6 +167,17 @@ def test_mnist_holdout_resize_and_channels():
 
 
 @needs_mnist
+@needs_mnist
+def test_mnist_train_size_keeps_the_first_training_digits_and_the_same_test_split():
+    small = build("mnist", root=str(MNIST_DIR), options={"holdout": 2000, "train_size": 1000})
+    full = build("mnist", root=str(MNIST_DIR), options={"holdout": 2000})
+    assert len(small) == 1000 and len(full) == 8000 and torch.equal(small[999]["image"], full[999]["image"])
+    test = build("mnist", root=str(MNIST_DIR), split="test", options={"holdout": 2000, "train_size": 1000})
+    assert len(test) == 2000
+    with pytest.raises(GanzooError, match="train_size must be between 0 \\(all\\) and 8000, got 9000"):
+        build("mnist", root=str(MNIST_DIR), options={"holdout": 2000, "train_size": 9000})
+
+
 def test_mnist_root_from_environment(monkeypatch):
     monkeypatch.setenv("GANZOO_MNIST_ROOT", str(MNIST_DIR))
     assert len(build("mnist", split="test")) == 10000

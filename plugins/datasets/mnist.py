@@ -6,6 +6,7 @@ No download is assumed: the files are looked for in ``--data-root``, else
 with torchvision when they are missing. The ``holdout`` option keeps the last N
 images of the training source out of "train" and serves them as "test", so a
 machine that has only the 10,000 t10k images can still evaluate on unseen ones.
+``train_size=N`` trains on the first N of the rest (small-data experiments).
 """
 
 from __future__ import annotations
@@ -134,7 +135,13 @@ class Mnist(Dataset):
         if not 0 <= holdout < len(images):
             raise GanzooError(f"mnist: holdout must be between 0 and {len(images) - 1}, got {holdout}")
         cut = len(images) - holdout
-        keep = slice(cut, None) if options.split == "test" and holdout else slice(0, cut)
+        size = int(options.options["train_size"])
+        if not 0 <= size <= cut:
+            raise GanzooError(f"mnist: train_size must be between 0 (all) and {cut}, got {size}")
+        if options.split == "test":  # train_size limits training only
+            keep = slice(cut, None) if holdout else slice(0, cut)
+        else:
+            keep = slice(0, size or cut)
         self.images = torch.from_numpy(images[keep].copy())
         self.labels = torch.from_numpy(labels[keep].astype(np.int64))
         self.size = options.image_size
@@ -154,11 +161,12 @@ def register_datasets(register: Register) -> None:
         "mnist",
         DatasetSpec(
             build=Mnist,
-            description="MNIST digits from the IDX files in --data-root (train-* or t10k-*; option holdout=N)",
+            description="MNIST digits from the IDX files in --data-root (train-* or t10k-*; options holdout=N, "
+            "train_size=N: the first N training digits only)",
             channels=1,
             num_classes=10,
             needs_root=True,
             default_root=DEFAULT_ROOT,
-            options={"holdout": 0},
+            options={"holdout": 0, "train_size": 0},
         ),
     )
