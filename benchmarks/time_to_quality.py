@@ -23,6 +23,7 @@ resizes its input to the 28 px it was trained at.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shlex
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     recipes = [name.strip() for name in args.recipes.split(",") if name.strip()]
     if BASELINE not in recipes:
         parser.error(f"--recipes must include {BASELINE}, the baseline")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before the hour of training
+        parser.error("--plot needs matplotlib: pip install 'ganzoo[bench]'")
     torch.set_num_threads(args.threads)
 
     # Given over every recipe's settings, as `ganzoo bench --recipes` takes the options given to it.

@@ -59,11 +59,13 @@ def classifier(tmp_path_factory) -> Path:
 
 def test_script_writes_a_row_per_contender_and_the_threshold_from_the_floor(classifier, tmp_path):
     files = {kind: tmp_path / f"ttq.{kind}" for kind in ("md", "json", "png")}
+    plotting = importlib.util.find_spec("matplotlib") is not None  # the bench extra
     result = ttq.main([
         "--classifier", str(classifier), "--recipes", "seed001", "--variant", "loss=hinge width=8 nz=16 batch_size=8",
         "--seconds", "0.4", "--evals", "2", "--threshold-factor", "3", "-n", "32", "--dataset", "shapes",
         "--data-opt", "n=64", "--image-size", "32", "--channels", "1", "--out", str(tmp_path / "runs"),
-        "--markdown", str(files["md"]), "--json", str(files["json"]), "--plot", str(files["png"])])
+        "--markdown", str(files["md"]), "--json", str(files["json"]),
+        *(["--plot", str(files["png"])] if plotting else [])])
 
     device = torch.device("cpu")
     net = feature_net(classifier)
@@ -86,4 +88,12 @@ def test_script_writes_a_row_per_contender_and_the_threshold_from_the_floor(clas
     table = [line for line in markdown.splitlines() if line.startswith("| ")][1:]  # the header first
     assert [line.split(" | ")[0] for line in table] == [f"| {label}" for label in labels]
     assert f"{result['floor']:.4g}" in markdown and "time_to_quality.py" in markdown
-    assert files["png"].read_bytes()[:4] == b"\x89PNG"
+    assert not plotting or files["png"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_without_matplotlib_fails_before_any_training(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else object())
+    with pytest.raises(SystemExit):
+        ttq.main(["--classifier", "none.safetensors", "--plot", str(tmp_path / "p.png")])
+    assert "--plot needs matplotlib: pip install 'ganzoo[bench]'" in capsys.readouterr().err
+    assert not (tmp_path / "p.png").exists()
