@@ -51,12 +51,17 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
 EVAL_EVERY = 300
 
 
-def command(name: str, out: Path, classifier: str) -> list[str]:
-    """The alternative's `ganzoo train` command: shared settings, then its own (which win where they repeat)."""
-    _, steps, extra = ALTERNATIVES.get(name, ("", 0, []))
-    return ["ganzoo", "train", "--width", "32", "--steps", str(steps), "--threads", "1", "--no-progress",
+def shared(name: str, steps: str, out: Path, classifier: str) -> list[str]:
+    """The `ganzoo train` settings every alternative shares."""
+    return ["ganzoo", "train", "--width", "32", "--steps", steps, "--threads", "1", "--no-progress",
             "--out", str(out / name), "--overwrite", "--eval-every", str(EVAL_EVERY), "--metrics", "fid,kid,modes",
-            "--classifier", classifier, "--eval-num", "1000", "--sample-every", str(EVAL_EVERY), *extra]
+            "--classifier", classifier, "--eval-num", "1000", "--sample-every", str(EVAL_EVERY)]
+
+
+def command(name: str, out: Path, classifier: str) -> list[str]:
+    """The alternative's `ganzoo train` command: the shared settings, then its own (which win where they repeat)."""
+    _, steps, extra = ALTERNATIVES[name]
+    return [*shared(name, str(steps), out, classifier), *extra]
 
 
 def records(run: Path) -> tuple[list[dict], list[dict]]:
@@ -109,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         "# Candidate defaults for the main job, on `shapes` (32 px, batch 64)", "",
         f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
         f"- command: `{shlex.join(['python', 'benchmarks/shapes_default.py', *(argv or sys.argv[1:])])}`",
-        f"- each run: `{shlex.join(command('NAME', out, args.classifier)).replace('--steps 0', '--steps STEPS')}` "
+        f"- each run: `{shlex.join(shared('NAME', 'STEPS', out, args.classifier))}` "
         "+ its settings (`ALTERNATIVES` in the script; `--only NAME` trains one)",
         "- img/s is the median of the run's log, one thread, with another run beside it: compare within the table",
         *floor_lines, "",

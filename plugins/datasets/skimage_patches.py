@@ -60,8 +60,9 @@ class SkimagePatches(Dataset):
         names = [name.strip() for name in str(options.options["test_sources"]).split(",") if name.strip()]
         unknown = sorted(set(names) - set(SOURCES))
         if unknown or len(set(names)) == len(SOURCES):
+            which = f" (unknown: {', '.join(unknown)})" if unknown else ""
             raise GanzooError(f"dataset 'skimage-patches': --data-opt test_sources={','.join(names)} must name some, "
-                              f"not all, of {','.join(SOURCES)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+                              f"not all, of {','.join(SOURCES)}{which}")
         images = _load_sources()
         held_out = options.split == "test"
         self.labels = [i for i, name in enumerate(SOURCES) if not names or (name in names) == held_out]
