@@ -13,19 +13,25 @@ digits; ours: the 8,000 t10k training digits' stacks, ``--steps`` iterations).
     ganzoo features train --dataset stacked-mnist --data-root ../shared/data/mnist --data-opt n=6000 \\
         --out ../artifacts/stacked-mnist-classifier.safetensors
     OMP_NUM_THREADS=1 python benchmarks/stacked_mnist_pacgan.py \\
-        --classifier ../artifacts/stacked-mnist-classifier.safetensors --steps 5000 --seeds 3 \\
-        --extra "pack=4 augment=diffaugment" --markdown benchmarks/results/stacked_mnist_pacgan.md
+        --classifier ../artifacts/stacked-mnist-classifier.safetensors --steps 2000 --evals 2 --seeds 3 \\
+        --packs 1,2,4 --jobs 2 --markdown benchmarks/results/stacked_mnist_pacgan.md
+
+Scoring 26,000 samples takes about two minutes of one CPU core (the classifier
+reads 78,000 digits), so ``--evals`` costs as much as training at these sizes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import multiprocessing
 import shlex
 import shutil
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,6 +45,7 @@ PUBLISHED = [  # PacGAN Table 3, "D is 1/4 size of G": modes (mean +- s.e.), KL 
     ("PacDCGAN3", 3, 601.3, 32.18, 2.00, 0.17), ("PacDCGAN4", 4, 667.4, 29.00, 1.81, 0.15),
 ]
 NUM = 26000
+BATCH = 128  # packed samples D judges per step
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -49,9 +56,26 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 
 
 def configurations(packs: list[int], extras: list[str]) -> list[tuple[str, dict]]:
-    """(label, RunConfig overrides): one per pack, then one per ``--extra`` (a ``ganzoo bench --variant``)."""
-    found = [("DCGAN" if m == 1 else f"PacDCGAN{m}", {"pack": m}) for m in packs]
-    return found + [(f"ganzoo: {extra}", parse_variant(extra)) for extra in extras]
+    """(label, RunConfig overrides): one per pack, then one per ``--extra`` (a ``ganzoo bench --variant``).
+
+    D judges 128 packed samples per step whatever m is, as in the paper's code, so G draws 128 m images.
+    """
+    found = [("DCGAN" if m == 1 else f"PacDCGAN{m}", {"pack": m, "batch_size": BATCH * m}) for m in packs]
+    for extra in extras:
+        overrides = parse_variant(extra)
+        found.append((f"ganzoo: {extra}", {"batch_size": BATCH * overrides.get("pack", 1), **overrides}))
+    return found
+
+
+def train_unit(label: str, config: RunConfig, seed: int, args: argparse.Namespace) -> dict:
+    """One configuration and seed, scored ``--evals`` times; runs in its own process under ``--jobs``."""
+    torch.set_num_threads(1)
+    out = Path(args.out) / label.replace(" ", "_").replace(":", "").replace("=", "-") / f"s{seed}"
+    spec = BenchSpec(archs=[config.arch], losses=[config.loss], base=replace(config, seed=seed), steps=args.steps,
+                     evals=args.evals, repeats=1, metrics=["stacked-mnist"], curve_metric="stacked-mnist", num=args.num,
+                     classifier=args.classifier, out=str(out))
+    row = run_bench(spec, echo=lambda line: print(f"{label}: {line}", file=sys.stderr, flush=True))[0]
+    return {**row, "label": label}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,37 +83,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--classifier", required=True)
     parser.add_argument("--data-root", default="../shared/data/mnist")
     parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--evals", type=int, default=4,
+                        help="score this many times along each run (the last at the end)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--packs", default="1,2,3,4")
     parser.add_argument("--extra", action="append", default=[],
                         help="another configuration as 'key=value ...', as ganzoo bench --variant takes it")
+    parser.add_argument("--num", type=int, default=NUM, help="samples scored (the protocol: 26,000)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once, one process and one thread each")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="runs/stacked-mnist-pacgan")
     parser.add_argument("--markdown", default="benchmarks/results/stacked_mnist_pacgan.md")
     args = parser.parse_args(argv)
 
     base = RunConfig(arch="pacgan-table3", loss="bce", dataset="stacked-mnist", data_root=args.data_root,
-                     image_size=28, channels=3, batch_size=128, nz=256, lr=1e-4, lr_d=2e-4, beta1=0.5, beta2=0.99,
-                     device=args.device, data_options={"holdout": 2000}, n_samples=64, log_every=10**9,
+                     image_size=28, channels=3, batch_size=BATCH, nz=256, lr=1e-4, lr_d=2e-4, beta1=0.5, beta2=0.99,
+                     ema=False, device=args.device, data_options={"holdout": 2000}, n_samples=64, log_every=10**9,
                      sample_every=10**9, ckpt_every=10**9)
-    results = []
-    for label, overrides in configurations([int(m) for m in args.packs.split(",")], args.extra):
-        config = replace(base, **overrides)
-        spec = BenchSpec(archs=[config.arch], losses=[config.loss], base=config, steps=args.steps, evals=1,
-                         repeats=args.seeds, metrics=["stacked-mnist"], curve_metric="stacked-mnist", num=NUM,
-                         classifier=args.classifier, out=str(Path(args.out) / label.replace(" ", "_").replace(":", "")))
-        print(f"== {label}", file=sys.stderr)
-        rows = run_bench(spec, echo=lambda line: print(line, file=sys.stderr))
-        results.append((label, rows))
+    configs = [(label, replace(base, **overrides))
+               for label, overrides in configurations([int(m) for m in args.packs.split(",")], args.extra)]
+    units = [(label, config, seed) for label, config in configs for seed in range(args.seeds)]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        done = list(pool.map(train_unit, *zip(*units, strict=True), [args] * len(units)))
+    results = [(label, [row for row in done if row["label"] == label]) for label, _ in configs]
+    Path(args.markdown).with_suffix(".json").write_text(json.dumps(done, indent=1))
 
     lines = [
         "# PacGAN Table 3 on Stacked MNIST: D a quarter of G's size", "",
         f"- command: `OMP_NUM_THREADS=1 python {shlex.join(['benchmarks/stacked_mnist_pacgan.py', *(sys.argv[1:] if argv is None else argv)])}`",
         f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
-        f"- nets: `pacgan-table3` (the paper's G and D); batch 128, BCE, Adam D 2e-4 / G 1e-4, betas (0.5, 0.99), "
+        "- nets: `pacgan-table3` (the paper's G and D); D judges 128 samples per step, packed ones for PacDCGAN-m "
+        "(G draws 128 m images, in one batch where the paper's code ran G once per slot), BCE, Adam D 2e-4 / "
+        "G 1e-4, betas (0.5, 0.99), "
         f"nz 256; {args.steps} iterations (the paper: 500,000); training stacks from the first 8,000 MNIST t10k "
         "digits (the paper: the 60k train digits); seeds 0.." + str(args.seeds - 1),
-        f"- metric: {NUM} samples, each channel read by the digit classifier `{args.classifier}`; modes of 1000 "
+        f"- metric: {args.num} samples, each channel read by the digit classifier `{args.classifier}`; modes of 1000 "
         "covered (at least one sample), KL(generated || uniform) in nats; mean +- standard error over seeds", "",
         "| model | modes (published) | KL (published) | modes (ganzoo) | KL (ganzoo) | seeds | s per run |",
         "|---|---|---|---|---|---|---|",
@@ -104,14 +133,25 @@ def main(argv: list[str] | None = None) -> None:
         secs = statistics.fmean(r["train_s"] for r in rows)
         lines.append(f"| {label} | {pm} | {pk} | {modes[0]:.1f} +- {modes[1]:.1f} | {kl[0]:.2f} +- {kl[1]:.2f} | "
                      f"{len(rows)} | {secs:.0f} |")
-    lines += ["", "Per run (reproduce any row with its two commands):", ""]
+    steps_at = [point["step"] for point in results[0][1][0]["curve"]]
+    lines += ["", "Modes (mean over seeds) along the runs: does a shorter run give the same ordering?", "",
+              "| model | " + " | ".join(f"step {step}" for step in steps_at) + " |",
+              "|---|" + "---|" * len(steps_at)]
+    for label, rows in results:
+        cells = [statistics.fmean(row["curve"][i]["figures"]["stacked_modes"] for row in rows)
+                 for i in range(len(steps_at))]
+        lines.append(f"| {label} | " + " | ".join(f"{cell:.0f}" for cell in cells) + " |")
+    lines += ["", f"Wall time of the whole benchmark: {time.perf_counter() - started:.0f} s with --jobs {args.jobs}.",
+              "", "Per run (reproduce any row with its two commands):", ""]
     for label, rows in results:
         for row in rows:
             lines.append(f"- {label}, seed {row['seed']}: modes {row['metrics']['stacked_modes']}, KL "
                          f"{row['metrics']['stacked_kl']:.3f}: `{row['train_command']} && {row['eval_command']}`")
-    grid = Path(args.markdown).with_name("stacked_mnist_pacgan_samples.png")
-    shutil.copyfile(Path(results[-1][1][0]["run_dir"]) / "samples.png", grid)
-    lines += ["", f"Samples of the last configuration's first seed: `{grid.name}`.", ""]
+    grids = Path(args.markdown).with_suffix("")
+    grids.mkdir(parents=True, exist_ok=True)
+    for label, rows in results:
+        shutil.copyfile(Path(rows[0]["run_dir"]) / "samples.png", grids / f"{rows[0]['run_dir'].split('/')[-3]}.png")
+    lines += ["", f"Samples of each configuration's first seed, one channel per digit: `{grids.name}/`.", ""]
     Path(args.markdown).write_text("\n".join(lines))
     print("\n".join(lines))
 
