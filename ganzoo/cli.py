@@ -581,7 +581,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
 
 BENCH_SETTINGS = ("task", "dataset", "data_root", "data_options", "arch_options", "loss_options", "task_options",
                   "batch_size", "width", "image_size", "channels", "nz", "n_critic", "lr", "lr_d", "beta1", "beta2",
-                  "ema", "seed", "device", "precision", "compile", "threads")
+                  "ema", "seed", "device", "precision", "channels_last", "compile", "capture", "threads")
 
 
 @cli.command("bench", cls=SettingsCommand, context_settings=CONTEXT)

@@ -222,12 +222,14 @@ def test_bench_shares_the_run_settings_and_passes_the_task_through(monkeypatch, 
 
     monkeypatch.setattr("ganzoo.bench.run_bench", run_bench)
     help_text = CliRunner().invoke(cli, ["bench", "-h"]).output
-    for flag in ("--task", "--loss-opt", "--arch-opt", "--task-opt", "--data-opt", "--archs", "--seconds"):
+    for flag in ("--task", "--loss-opt", "--arch-opt", "--task-opt", "--data-opt", "--archs", "--seconds", "--capture",
+                 "--channels-last"):
         assert flag in help_text
     train_help = {p.name: p.help for p in setting_params(train_cmd)}
     assert all(p.help == train_help[p.name] for p in setting_params(bench_cmd))
     settings = ["--task", "inpainting", "--task-opt", "mask=box", "--arch-opt", "n_layers=2", "--loss-opt",
-                "gp_weight=5", "--data-opt", "n=16", "--image-size", "16", "--seed", "3"]
+                "gp_weight=5", "--data-opt", "n=16", "--image-size", "16", "--seed", "3", "--capture", "step",
+                "--channels-last"]
     result = CliRunner().invoke(cli, ["bench", "--archs", "unet", "--losses", "hinge", "--steps", "1",
                                       "--out", str(tmp_path / "b"), *settings])
     assert isinstance(result.exception, Captured), result.output
@@ -235,6 +237,7 @@ def test_bench_shares_the_run_settings_and_passes_the_task_through(monkeypatch, 
     assert (base.task, base.task_options, base.arch_options, base.loss_options) == (
         "inpainting", {"mask": "box"}, {"n_layers": 2}, {"gp_weight": 5})
     assert (base.width, base.batch_size, base.seed, base.log_every) == (None, None, 3, 10**9)  # the task decides
+    assert (base.capture, base.channels_last) == ("step", True)  # speed modes compare as bench rows
     ctx = train_cmd.make_context("train", settings)
     values = {k: v for k, v in ctx.params.items() if k in SETTINGS}
     trained, _ = build_config(None, values)
