@@ -47,6 +47,8 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
                    ["--loss", "bce", "--lr", "1e-3", "--beta1", "0", "--beta2", "0.99", "--ema"]),
     "new-default-w48": ("the new default at width 48", 1800, [*NEW, "--width", "48"]),
     "one-shape": ("the new default on one shape per image, plain backgrounds", 1800, [*NEW, *SIMPLE]),
+    "lr-decay": ("the new default with its LR decayed linearly to 0 over the second half of the default 1500 steps",
+                 1500, [*NEW, "--lr-policy", "linear", "--decay-start", "0.5"]),
 }
 EVAL_EVERY = 300
 

@@ -7,7 +7,8 @@ channels, each with BN and leaky ReLU (slope 0.3); a linear layer to one logit.
 D reads ``NetConfig.in_channels`` when it is set, which is how ``--pack m``
 gives PacDCGAN-m its m stacked samples. The paper's training: batch 128, BCE,
 Adam with D lr 2e-4 and G lr 1e-4, betas (0.5, 0.99), nz 256:
-``--batch-size 128 --loss bce --lr 1e-4 --lr-d 2e-4 --beta2 0.99 --nz 256``.
+``--batch-size 128 --loss bce --lr 1e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.99 --nz 256 --no-ema``. Their
+D judges 128 samples per step packed or not, so PacDCGAN-m takes ``--pack m --batch-size 128m``.
 Widths are the paper's: ``--width`` is ignored. Weights: DCGAN init.
 """
 
