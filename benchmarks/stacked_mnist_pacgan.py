@@ -94,8 +94,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="runs/stacked-mnist-pacgan")
     parser.add_argument("--markdown", default="benchmarks/results/stacked_mnist_pacgan.md")
+    parser.add_argument("--report-from", nargs="+", metavar="JSON",
+                        help="train nothing: report the runs of earlier invocations, from the JSON each wrote beside "
+                        "its --markdown (to split configurations or seeds over processes or machines)")
     args = parser.parse_args(argv)
+    command = shlex.join(["benchmarks/stacked_mnist_pacgan.py", *(sys.argv[1:] if argv is None else argv)])
+    if args.report_from:
+        parts = [json.loads(Path(name).read_text()) for name in args.report_from]
+    else:
+        parts = [train(args, command)]
+        Path(args.markdown).with_suffix(".json").write_text(json.dumps(parts[0], indent=1))
+    Path(args.markdown).write_text(report(parts, command, Path(args.markdown)))
+    print(Path(args.markdown).read_text())
 
+
+def train(args: argparse.Namespace, command: str) -> dict:
+    """Every configuration x seed, ``--jobs`` at once; the invocation and its rows, for the JSON and the report."""
     base = RunConfig(arch="pacgan-table3", loss="bce", dataset="stacked-mnist", data_root=args.data_root,
                      image_size=28, channels=3, batch_size=BATCH, nz=256, lr=1e-4, lr_d=2e-4, beta1=0.5, beta2=0.99,
                      ema=False, device=args.device, data_options={"holdout": 2000}, n_samples=64, log_every=10**9,
@@ -105,55 +119,64 @@ def main(argv: list[str] | None = None) -> None:
     units = [(label, config, seed) for label, config in configs for seed in range(args.seeds)]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        done = list(pool.map(train_unit, *zip(*units, strict=True), [args] * len(units)))
-    results = [(label, [row for row in done if row["label"] == label]) for label, _ in configs]
-    Path(args.markdown).with_suffix(".json").write_text(json.dumps(done, indent=1))
+        rows = list(pool.map(train_unit, *zip(*units, strict=True), [args] * len(units)))
+    return {"command": command, "machine": machine(), "torch": torch.__version__,
+            "date": time.strftime("%Y-%m-%d", time.gmtime()), "classifier": args.classifier, "num": args.num,
+            "jobs": args.jobs, "wall_s": round(time.perf_counter() - started), "rows": rows}
 
+
+def report(parts: list[dict], command: str, markdown: Path) -> str:
+    """Published rows beside ours (mean +- s.e. over seeds), modes along the runs, every run's commands, grids."""
+    rows = [row for part in parts for row in part["rows"]]
+    labels = list(dict.fromkeys(row["label"] for row in rows))
+    results = [(label, [row for row in rows if row["label"] == label]) for label in labels]
+    steps = sorted({row["steps"] for row in rows})
     lines = [
         "# PacGAN Table 3 on Stacked MNIST: D a quarter of G's size", "",
-        f"- command: `OMP_NUM_THREADS=1 python {shlex.join(['benchmarks/stacked_mnist_pacgan.py', *(sys.argv[1:] if argv is None else argv)])}`",
-        f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
+        f"- command: `OMP_NUM_THREADS=1 python {command}`",
+        *[f"  - runs from: `OMP_NUM_THREADS=1 python {part['command']}` ({part['machine']}; torch {part['torch']}; "
+          f"{part['date']}; {part['wall_s']} s wall with --jobs {part['jobs']})"
+          for part in parts if part["command"] != command],
+        *[f"- machine: {part['machine']}; torch {part['torch']}; date {part['date']}; {part['wall_s']} s wall with "
+          f"--jobs {part['jobs']}" for part in parts if part["command"] == command],
         "- nets: `pacgan-table3` (the paper's G and D); D judges 128 samples per step, packed ones for PacDCGAN-m "
         "(G draws 128 m images, in one batch where the paper's code ran G once per slot), BCE, Adam D 2e-4 / "
-        "G 1e-4, betas (0.5, 0.99), "
-        f"nz 256; {args.steps} iterations (the paper: 500,000); training stacks from the first 8,000 MNIST t10k "
-        "digits (the paper: the 60k train digits); seeds 0.." + str(args.seeds - 1),
-        f"- metric: {args.num} samples, each channel read by the digit classifier `{args.classifier}`; modes of 1000 "
-        "covered (at least one sample), KL(generated || uniform) in nats; mean +- standard error over seeds", "",
+        f"G 1e-4, betas (0.5, 0.99), nz 256; {', '.join(map(str, steps))} iterations (the paper: 500,000); "
+        "training stacks from the first 8,000 MNIST t10k digits (the paper: the 60k train digits)",
+        f"- metric: {parts[0]['num']} samples, each channel read by the digit classifier `{parts[0]['classifier']}`; "
+        "modes of 1000 covered (at least one sample), KL(generated || uniform) in nats; mean +- standard error "
+        "over seeds", "",
         "| model | modes (published) | KL (published) | modes (ganzoo) | KL (ganzoo) | seeds | s per run |",
         "|---|---|---|---|---|---|---|",
     ]
     published = {name: (m, ms, k, ks) for name, _, m, ms, k, ks in PUBLISHED}
-    for label, rows in results:
-        modes = mean_se([r["metrics"]["stacked_modes"] for r in rows])
-        kl = mean_se([r["metrics"]["stacked_kl"] for r in rows])
+    for label, runs in results:
+        modes = mean_se([r["metrics"]["stacked_modes"] for r in runs])
+        kl = mean_se([r["metrics"]["stacked_kl"] for r in runs])
         paper = published.get(label)
         pm = f"{paper[0]} +- {paper[1]}" if paper else "-"
         pk = f"{paper[2]} +- {paper[3]}" if paper else "-"
-        secs = statistics.fmean(r["train_s"] for r in rows)
+        secs = statistics.fmean(r["train_s"] for r in runs)
         lines.append(f"| {label} | {pm} | {pk} | {modes[0]:.1f} +- {modes[1]:.1f} | {kl[0]:.2f} +- {kl[1]:.2f} | "
-                     f"{len(rows)} | {secs:.0f} |")
-    steps_at = [point["step"] for point in results[0][1][0]["curve"]]
-    lines += ["", "Modes (mean over seeds) along the runs: does a shorter run give the same ordering?", "",
-              "| model | " + " | ".join(f"step {step}" for step in steps_at) + " |",
-              "|---|" + "---|" * len(steps_at)]
-    for label, rows in results:
-        cells = [statistics.fmean(row["curve"][i]["figures"]["stacked_modes"] for row in rows)
-                 for i in range(len(steps_at))]
-        lines.append(f"| {label} | " + " | ".join(f"{cell:.0f}" for cell in cells) + " |")
-    lines += ["", f"Wall time of the whole benchmark: {time.perf_counter() - started:.0f} s with --jobs {args.jobs}.",
-              "", "Per run (reproduce any row with its two commands):", ""]
-    for label, rows in results:
-        for row in rows:
+                     f"{len(runs)} | {secs:.0f} |")
+    lines += ["", "Modes and KL (mean over seeds) along the runs: does a shorter run give the same ordering?", "",
+              "| model | step: modes / KL |", "|---|---|"]
+    for label, runs in results:
+        points = zip(*(run["curve"] for run in runs), strict=True)
+        cells = [f"{at[0]['step']}: {statistics.fmean(p['figures']['stacked_modes'] for p in at):.0f} / "
+                 f"{statistics.fmean(p['figures']['stacked_kl'] for p in at):.2f}" for at in points]
+        lines.append(f"| {label} | " + ", ".join(cells) + " |")
+    lines += ["", "Per run (reproduce any row with its two commands):", ""]
+    for label, runs in results:
+        for row in runs:
             lines.append(f"- {label}, seed {row['seed']}: modes {row['metrics']['stacked_modes']}, KL "
                          f"{row['metrics']['stacked_kl']:.3f}: `{row['train_command']} && {row['eval_command']}`")
-    grids = Path(args.markdown).with_suffix("")
+    grids = markdown.with_suffix("")
     grids.mkdir(parents=True, exist_ok=True)
-    for label, rows in results:
-        shutil.copyfile(Path(rows[0]["run_dir"]) / "samples.png", grids / f"{rows[0]['run_dir'].split('/')[-3]}.png")
+    for label, runs in results:
+        shutil.copyfile(Path(runs[0]["run_dir"]) / "samples.png", grids / f"{runs[0]['run_dir'].split('/')[-3]}.png")
     lines += ["", f"Samples of each configuration's first seed, one channel per digit: `{grids.name}/`.", ""]
-    Path(args.markdown).write_text("\n".join(lines))
-    print("\n".join(lines))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
