@@ -157,8 +157,9 @@ def report(parts: list[dict], command: str, markdown: Path) -> str:
         pm = f"{paper[0]} +- {paper[1]}" if paper else "-"
         pk = f"{paper[2]} +- {paper[3]}" if paper else "-"
         secs = statistics.fmean(r["train_s"] for r in runs)
-        lines.append(f"| {label} | {pm} | {pk} | {modes[0]:.1f} +- {modes[1]:.1f} | {kl[0]:.2f} +- {kl[1]:.2f} | "
-                     f"{len(runs)} | {secs:.0f} |")
+        ours = (f"{modes[0]:.1f} +- {modes[1]:.1f} | {kl[0]:.2f} +- {kl[1]:.2f}" if len(runs) > 1
+                else f"{modes[0]:.0f} (one seed) | {kl[0]:.2f} (one seed)")
+        lines.append(f"| {label} | {pm} | {pk} | {ours} | {len(runs)} | {secs:.0f} |")
     lines += ["", "Modes and KL (mean over seeds) along the runs: does a shorter run give the same ordering?", "",
               "| model | step: modes / KL |", "|---|---|"]
     for label, runs in results:
