@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--evals", type=int, default=4,
                         help="score this many times along each run (the last at the end)")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed..first-seed+seeds-1")
     parser.add_argument("--packs", default="1,2,3,4")
     parser.add_argument("--extra", action="append", default=[],
                         help="another configuration as 'key=value ...', as ganzoo bench --variant takes it")
@@ -116,7 +117,8 @@ def train(args: argparse.Namespace, command: str) -> dict:
                      sample_every=10**9, ckpt_every=10**9)
     configs = [(label, replace(base, **overrides))
                for label, overrides in configurations([int(m) for m in args.packs.split(",")], args.extra)]
-    units = [(label, config, seed) for label, config in configs for seed in range(args.seeds)]
+    units = [(label, config, seed) for label, config in configs
+             for seed in range(args.first_seed, args.first_seed + args.seeds)]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         rows = list(pool.map(train_unit, *zip(*units, strict=True), [args] * len(units)))
