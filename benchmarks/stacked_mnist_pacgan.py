@@ -80,7 +80,7 @@ def train_unit(label: str, config: RunConfig, seed: int, args: argparse.Namespac
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--classifier", required=True)
+    parser.add_argument("--classifier", help="the per-channel digit classifier (needed to train)")
     parser.add_argument("--data-root", default="../shared/data/mnist")
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--evals", type=int, default=4,
@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
                         "its --markdown (to split configurations or seeds over processes or machines)")
     args = parser.parse_args(argv)
     command = shlex.join(["benchmarks/stacked_mnist_pacgan.py", *(sys.argv[1:] if argv is None else argv)])
+    if not args.report_from and not args.classifier:
+        parser.error("--classifier is required to train (a `ganzoo features train --dataset stacked-mnist` file)")
     if args.report_from:
         parts = [json.loads(Path(name).read_text()) for name in args.report_from]
     else:
