@@ -67,10 +67,15 @@ def configurations(packs: list[int], extras: list[str]) -> list[tuple[str, dict]
     return found
 
 
+def folder(label: str) -> str:
+    """A configuration's folder name: its runs under ``--out`` and its grid beside the report."""
+    return label.replace(" ", "_").replace(":", "").replace("=", "-")
+
+
 def train_unit(label: str, config: RunConfig, seed: int, args: argparse.Namespace) -> dict:
     """One configuration and seed, scored ``--evals`` times; runs in its own process under ``--jobs``."""
     torch.set_num_threads(1)
-    out = Path(args.out) / label.replace(" ", "_").replace(":", "").replace("=", "-") / f"s{seed}"
+    out = Path(args.out) / folder(label) / f"s{seed}"
     spec = BenchSpec(archs=[config.arch], losses=[config.loss], base=replace(config, seed=seed), steps=args.steps,
                      evals=args.evals, repeats=1, metrics=["stacked-mnist"], curve_metric="stacked-mnist", num=args.num,
                      classifier=args.classifier, out=str(out))
@@ -107,8 +112,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         parts = [train(args, command)]
         Path(args.markdown).with_suffix(".json").write_text(json.dumps(parts[0], indent=1))
-    Path(args.markdown).write_text(report(parts, command, Path(args.markdown)))
-    print(Path(args.markdown).read_text())
+    text = report(parts, command, Path(args.markdown))
+    Path(args.markdown).write_text(text)
+    print(text)
 
 
 def train(args: argparse.Namespace, command: str) -> dict:
@@ -179,7 +185,7 @@ def report(parts: list[dict], command: str, markdown: Path) -> str:
     grids = markdown.with_suffix("")
     grids.mkdir(parents=True, exist_ok=True)
     for label, runs in results:
-        shutil.copyfile(Path(runs[0]["run_dir"]) / "samples.png", grids / f"{runs[0]['run_dir'].split('/')[-3]}.png")
+        shutil.copyfile(Path(runs[0]["run_dir"]) / "samples.png", grids / f"{folder(label)}.png")
     lines += ["", f"Samples of each configuration's first seed, one channel per digit: `{grids.name}/`.", ""]
     return "\n".join(lines)
 
