@@ -366,14 +366,17 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def machine() -> str:
     """CPU model (lscpu) and GPU name, for result files."""
-    cpu = platform.processor() or platform.machine()
+    cpu, flags = platform.processor() or platform.machine(), []
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
         cpu = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), cpu)
+        flags = next((line.split(":", 1)[1].split() for line in out.splitlines() if line.startswith("Flags")), [])
     except (OSError, subprocess.SubprocessError):
         pass
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    capability = torch.backends.cpu.get_cpu_capability()  # AVX2, AVX512: whether bf16 is native or emulated
+    # bf16 is native only with AVX512-BF16 or AMX; elsewhere it is emulated and far slower than fp32
+    bf16 = [name for flag, name in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16")) if flag in flags]
+    capability = ", ".join([torch.backends.cpu.get_cpu_capability(), *bf16])
     return f"{cpu} ({capability}, {torch.get_num_threads()} torch threads){gpu}"
 
 
