@@ -55,6 +55,8 @@ MODES = {  # name: RunConfig overrides
     "compile+bf16": {"compile": True, "precision": "bf16"},
     "capture": {"capture": "step"},
     "capture+bf16": {"capture": "step", "precision": "bf16"},
+    "capture+bf16+cl": {"capture": "step", "precision": "bf16", "channels_last": True},
+    "compile+bf16+cl": {"compile": True, "precision": "bf16", "channels_last": True},
     "capture+graphs": {"capture": "graphs"},
     "capture+graphs+bf16": {"capture": "graphs", "precision": "bf16"},
 }
