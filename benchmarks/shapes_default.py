@@ -49,6 +49,12 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
     "one-shape": ("the new default on one shape per image, plain backgrounds", 1800, [*NEW, *SIMPLE]),
     "lr-decay": ("the new default with its LR decayed linearly to 0 over the second half of the default 1500 steps",
                  1500, [*NEW, "--lr-policy", "linear", "--decay-start", "0.5"]),
+    "r1": ("the new default with R1 (gamma 0.1, lazy: every 4 D steps)", 1500,
+           [*NEW, "--reg", "r1", "--reg-opt", "r1.gamma=0.1", "--reg-opt", "r1.interval=4"]),
+    "batch32": ("the new default at batch 32 for twice the steps (the same images seen, about the same time)", 3000,
+                [*NEW, "--batch-size", "32"]),
+    "bf16": ("the new default in bf16 with channels_last (fast only where the CPU has native bf16: AMX or "
+             "AVX512-BF16)", 1800, [*NEW, "--precision", "bf16", "--channels-last"]),
 }
 EVAL_EVERY = 300
 
