@@ -35,7 +35,7 @@ from typing import Any
 import torch
 
 from ganzoo import RunConfig, parse_options
-from ganzoo.bench import BenchSpec, machine, markdown_table, plot_curves, row_label, run_bench
+from ganzoo.bench import PLOT_HINT, BenchSpec, machine, markdown_table, plot_curves, row_label, run_bench
 from ganzoo.metrics import heldout_floor
 from ganzoo.registry import get_registry
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if BASELINE not in recipes:
         parser.error(f"--recipes must include {BASELINE}, the baseline")
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before the hour of training
-        parser.error("--plot needs matplotlib: pip install 'ganzoo[bench]'")
+        parser.error(f"--plot: {PLOT_HINT}")
     torch.set_num_threads(args.threads)
 
     # Given over every recipe's settings, as `ganzoo bench --recipes` takes the options given to it.
