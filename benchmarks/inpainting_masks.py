@@ -27,7 +27,8 @@ KINDS = "box,random-boxes,strokes,thin,medium,thick"
 
 
 def table(results: dict[str, dict]) -> tuple[list[str], list[str]]:
-    """Markdown rows (kind x bin: PSNR and accuracy of ganzoo and biharmonic) and the (kind, bin) cells lost."""
+    """Markdown rows (kind x bin: PSNR and accuracy of ganzoo and biharmonic, and the smooth fill's PSNR, what a
+    ``prefill=smooth`` G starts from) and the (kind, bin) cells lost."""
     rows, lost = [], []
     for kind, result in results.items():
         for label, cell in result["bins"].items():
@@ -38,8 +39,9 @@ def table(results: dict[str, dict]) -> tuple[list[str], list[str]]:
                 lost.append(f"{kind} {label}")
             accuracy = (f"{ours['accuracy']:.3f} | {theirs['accuracy']:.3f}" if "accuracy" in ours else "- | -")
             verdict = "(not judged)" if not judged else ("ganzoo" if won else "**biharmonic**")
+            smooth = cell["methods"]["smooth-fill"]["hole_psnr"]
             rows.append(f"| {kind} | {label} | {cell['count']} | {ours['hole_psnr']:.2f} | {theirs['hole_psnr']:.2f} | "
-                        f"{accuracy} | {verdict} |")
+                        f"{smooth:.2f} | {accuracy} | {verdict} |")
     return rows, lost
 
 
@@ -79,9 +81,9 @@ def main(argv: list[str] | None = None) -> None:
         f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
         f"- {args.num} held-out images per mask kind (split test, seed {args.seed}); hole PSNR in dB over the missing "
         "pixels; accuracy: the classifier on the completed images", "",
-        "| mask | hole area | images | ganzoo hole PSNR | biharmonic hole PSNR | ganzoo acc. | biharmonic acc. | "
-        "better |",
-        "|---|---|---|---|---|---|---|---|",
+        "| mask | hole area | images | ganzoo hole PSNR | biharmonic hole PSNR | smooth fill hole PSNR | ganzoo acc. | "
+        "biharmonic acc. | better |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows, "",
         ("Every judged cell (bins from 10% up) is ganzoo's." if not lost else
          f"Biharmonic wins {len(lost)} judged cells: {', '.join(lost)}."), "",

@@ -1,7 +1,11 @@
 """Task ``inpainting``: fill holes in images (the DeepFill v2 recipe), its evaluation, and ``ganzoo inpaint``.
 
 G sees the masked image (hole pixels set to 0, mid-gray in [-1, 1]) with the
-mask as an extra channel (1 = hole) and predicts a whole image; the result is
+mask as an extra channel (1 = hole) and predicts a whole image. With
+``prefill=smooth`` the hole is first filled smoothly from its border
+(:func:`smooth_fill`) and G predicts a correction to that fill: it starts
+from a classical fill's colours instead of gray, which matters on photos it
+has never seen. The result is
 always the composite ``pred * mask + input * (1 - mask)``, computed with
 ``torch.where`` so pixels outside the hole are the input's, bit for bit.
 ``pred`` is clipped to [-1, 1] in the composite (what D and users see), while
@@ -16,7 +20,8 @@ Masks are drawn from the engine's generator, so exact resume still holds.
 
 Task options (``--task-opt``): ``mask`` (a name from ``ganzoo list masks``,
 default ``box``), ``mask_<option>`` for that mask's options (e.g.
-``mask_area=0.25``), ``l1_hole`` (6), ``l1_valid`` (1), ``adv_weight`` (0.1).
+``mask_area=0.25``), ``l1_hole`` (6), ``l1_valid`` (1), ``adv_weight`` (0.1),
+``prefill`` (``zero`` or ``smooth``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 import click
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 import ganzoo
@@ -40,7 +46,9 @@ MASK_PREFIX = "mask_"
 COLUMNS = 8
 AREA_BIN = 0.1
 PSNR_CAP = 100.0  # dB; a hole filled exactly (e.g. blank background) would otherwise be infinite
-METHODS = ("ganzoo", "biharmonic", "mean-fill")
+METHODS = ("ganzoo", "biharmonic", "smooth-fill", "mean-fill")
+PREFILLS = ("zero", "smooth")
+SMOOTHING_ITERATIONS = 32
 
 
 def split_mask_options(options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -57,6 +65,32 @@ def numpy_rng(generator: torch.Generator) -> np.random.Generator:
 def masked_input(image: Tensor, mask: Tensor) -> Tensor:
     """What G sees: the image with the hole set to 0, and the mask as one more channel."""
     return torch.cat([image * (1 - mask), mask], dim=1)
+
+
+def smooth_fill(image: Tensor, mask: Tensor, iterations: int = SMOOTHING_ITERATIONS) -> Tensor:
+    """Fill each hole of (B, C, H, W) images from its border; known pixels stay the image's, exactly.
+
+    A pull-push pyramid (the known pixels averaged down to 1x1, then each
+    level's holes filled from the coarser level on the way back up), then a
+    few Jacobi steps of the Laplace equation to smooth the block edges: close
+    to a harmonic fill, in a dozen pooling ops per batch, so it can run at
+    every training step where skimage's per-image biharmonic solve cannot.
+    """
+    known = 1 - mask
+    levels = []
+    value, weight = image * known, known.expand_as(image)
+    while min(value.shape[-2:]) > 1:
+        levels.append((value, weight))
+        value, weight = F.avg_pool2d(value, 2, ceil_mode=True), F.avg_pool2d(weight, 2, ceil_mode=True)
+    fill = value / weight.clamp_min(1e-6)  # an image with no known pixel at all is filled with 0
+    for value, weight in reversed(levels):
+        up = F.interpolate(fill, size=value.shape[-2:], mode="bilinear", align_corners=False)
+        fill = value + (1 - weight) * up  # a coarse cell's known average, its unknown share from above
+    hole = mask.bool().expand_as(image)
+    fill = torch.where(hole, fill, image)
+    for _ in range(iterations):
+        fill = torch.where(hole, F.avg_pool2d(F.pad(fill, (1, 1, 1, 1), mode="replicate"), 3, stride=1), image)
+    return fill
 
 
 def composite(pred: Tensor, image: Tensor, mask: Tensor) -> Tensor:
@@ -84,6 +118,7 @@ class Inpainting(Task):
     l1_hole = 6.0
     l1_valid = 1.0
     adv_weight = 0.1
+    prefill = "zero"
 
     @classmethod
     def option_defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +130,9 @@ class Inpainting(Task):
     def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:
         super().__init__(arch, config, dataset, **options)
         self.mask_kind, self.mask_options = split_mask_options(options)
+        if self.prefill not in PREFILLS:
+            raise GanzooError(f"--task-opt prefill={self.prefill}: task 'inpainting' knows {', '.join(PREFILLS)} "
+                              "(zero: the hole in gray; smooth: G corrects a smooth fill from the hole's border)")
         size = config.image_size
         ganzoo.draw_masks(self.mask_kind, 1, (size, size), np.random.default_rng(0), **self.mask_options)  # fail early
 
@@ -110,16 +148,25 @@ class Inpainting(Task):
         return torch.from_numpy(drawn[:, None].astype(np.float32)).to(device)
 
     @staticmethod
-    def complete(G: nn.Module, image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """G's raw prediction and the composite for images (B, C, H, W) and masks (B, 1, H, W)."""
-        pred = G(masked_input(image, mask))
+    def complete(G: nn.Module, image: Tensor, mask: Tensor, prefill: str = "zero") -> tuple[Tensor, Tensor]:
+        """G's raw prediction and the composite for images (B, C, H, W) and masks (B, 1, H, W).
+
+        ``prefill`` is the run's task option: with ``smooth`` G sees the smooth
+        fill and its output is added to it (a residual), so an untrained G
+        already completes as well as the fill.
+        """
+        if prefill == "smooth":
+            filled = smooth_fill(image, mask)
+            pred = filled + G(torch.cat([filled, mask], dim=1))
+        else:
+            pred = G(masked_input(image, mask))
         return pred, composite(pred, image, mask)
 
     def generate(self, ctx: StepContext, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Fresh masks from the engine's generator, G's prediction and the composite D judges."""
         real = batch["image"]
         mask = self.masks(ctx.generator, real.shape[0], real.shape[-2:], real.device)
-        pred, fake = self.complete(ctx.nets["G"], real, mask)
+        pred, fake = self.complete(ctx.nets["G"], real, mask, self.prefill)
         return {"mask": mask, "pred": pred, "fake": fake}
 
     def judges(self, batch: dict[str, Tensor], out: dict[str, Tensor]) -> list[Judge]:
@@ -148,7 +195,7 @@ class Inpainting(Task):
     @torch.no_grad()
     def samples(self, nets: dict[str, nn.Module], fixed: dict[str, Tensor]) -> Tensor:
         image, mask = fixed["image"], fixed["mask"]
-        _, filled = self.complete(nets["G"], image, mask)
+        _, filled = self.complete(nets["G"], image, mask, self.prefill)
         rows = (image * (1 - mask), filled.float(), image)
         cols = min(COLUMNS, len(image))
         return torch.cat([row[i : i + cols] for i in range(0, len(image), cols) for row in rows])
@@ -157,7 +204,7 @@ class Inpainting(Task):
         return max(1, min(COLUMNS, n // 3))
 
     def evaluate(self, nets: dict[str, nn.Module], device: torch.device, **options: Any) -> dict[str, Any]:
-        """Hole and composite PSNR/SSIM/L1 for ganzoo, biharmonic and mean fill, per mask-area bin.
+        """Hole and composite PSNR/SSIM/L1 for ganzoo, biharmonic, smooth and mean fill, per mask-area bin.
 
         Options: ``num`` (1000) held-out images of split ``split`` ("test"),
         ``data_root``, ``seed`` (0) for the masks, ``mask``/``mask_<opt>``
@@ -180,12 +227,12 @@ class Inpainting(Task):
         mask_t = torch.from_numpy(masks[:, None].astype(np.float32))
         with torch.no_grad():
             ours = torch.cat([
-                self.complete(nets["G"], x.to(device), m.to(device))[1].float().cpu()
+                self.complete(nets["G"], x.to(device), m.to(device), self.prefill)[1].float().cpu()
                 for x, m in zip(images.split(100), mask_t.split(100))
             ])
         truth = to_unit(images)
         filled = {"ganzoo": to_unit(ours), "biharmonic": biharmonic_fill(truth, masks),
-                  "mean-fill": mean_fill(truth, masks)}
+                  "smooth-fill": to_unit(smooth_fill(images, mask_t)), "mean-fill": mean_fill(truth, masks)}
         per_image = {m: [fill_metrics(truth[i], filled[m][i], masks[i]) for i in range(len(truth))] for m in METHODS}
         per_image["truth"] = [{"hf_energy": hole_hf_energy(truth[i], masks[i])} for i in range(len(truth))]
         if options.get("classifier"):
@@ -406,7 +453,8 @@ def register_commands(cli: Any) -> None:
             else:
                 mask = read_mask(Path(mask_path), shape, image_path)
             with torch.no_grad():
-                _, filled = Inpainting.complete(run.nets["G"], image[None].to(run.device), mask.to(run.device))
+                _, filled = run.task.complete(run.nets["G"], image[None].to(run.device), mask.to(run.device),
+                                              run.task.prefill)
             save_image(filled[0].cpu(), target)
             if save_masks:
                 save_image(mask[0] * 2 - 1, target.with_suffix(".mask.png"))
