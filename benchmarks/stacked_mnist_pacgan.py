@@ -184,9 +184,15 @@ def report(parts: list[dict], command: str, markdown: Path) -> str:
                          f"{row['metrics']['stacked_kl']:.3f}: `{row['train_command']} && {row['eval_command']}`")
     grids = markdown.with_suffix("")
     grids.mkdir(parents=True, exist_ok=True)
-    for label, runs in results:
-        shutil.copyfile(Path(runs[0]["run_dir"]) / "samples.png", grids / f"{folder(label)}.png")
-    lines += ["", f"Samples of each configuration's first seed, one channel per digit: `{grids.name}/`.", ""]
+    missing = []
+    for label, runs in results:  # a merged report keeps the grid there is when the runs are gone
+        source, target = Path(runs[0]["run_dir"]) / "samples.png", grids / f"{folder(label)}.png"
+        if source.exists():
+            shutil.copyfile(source, target)
+        elif not target.exists():
+            missing.append(label)
+    lines += ["", f"Samples of each configuration's first seed, one channel per digit: `{grids.name}/`"
+              + (f" (none for {', '.join(missing)}: its runs are gone)" if missing else "") + ".", ""]
     return "\n".join(lines)
 
 
