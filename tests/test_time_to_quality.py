@@ -95,5 +95,5 @@ def test_plot_without_matplotlib_fails_before_any_training(monkeypatch, tmp_path
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else object())
     with pytest.raises(SystemExit):
         ttq.main(["--classifier", "none.safetensors", "--plot", str(tmp_path / "p.png")])
-    assert "--plot needs matplotlib: pip install 'ganzoo[bench]'" in capsys.readouterr().err
+    assert "--plot: the plot needs matplotlib: pip install 'ganzoo[bench]'" in capsys.readouterr().err
     assert not (tmp_path / "p.png").exists()
