@@ -73,7 +73,7 @@ def smooth_fill(image: Tensor, mask: Tensor, iterations: int = SMOOTHING_ITERATI
     A pull-push pyramid (the known pixels averaged down to 1x1, then each
     level's holes filled from the coarser level on the way back up), then a
     few Jacobi steps of the Laplace equation to smooth the block edges: close
-    to a harmonic fill, in a dozen pooling ops per batch, so it can run at
+    to a harmonic fill, in a few dozen pooling ops per batch, so it can run at
     every training step where skimage's per-image biharmonic solve cannot.
     """
     known = 1 - mask
@@ -152,8 +152,8 @@ class Inpainting(Task):
         """G's raw prediction and the composite for images (B, C, H, W) and masks (B, 1, H, W).
 
         ``prefill`` is the run's task option: with ``smooth`` G sees the smooth
-        fill and its output is added to it (a residual), so an untrained G
-        already completes as well as the fill.
+        fill and its output is added to it (a residual): a G that outputs
+        zero returns the fill, so G only has to learn a correction.
         """
         if prefill == "smooth":
             filled = smooth_fill(image, mask)
