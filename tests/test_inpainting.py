@@ -18,7 +18,7 @@ from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, load_for_inference
 from ganzoo_plugins.architectures.unet import UNet
 from ganzoo import draw_masks, hole_fraction
-from ganzoo_plugins.tasks.inpainting import Inpainting, smooth_fill
+from ganzoo_plugins.tasks.inpainting import complete, smooth_fill
 from conftest import assert_same_logs, assert_same_weights
 
 MASKS = [e.name for e in ganzoo.list("masks") if e.distribution == "ganzoo"]
@@ -102,7 +102,7 @@ def test_composite_equals_input_outside_the_hole_exactly():
     image = torch.rand(6, 3, 20, 36) * 2 - 1  # any size: the U-Net pads to its multiple and crops back
     mask = torch.from_numpy(draw_masks("strokes", 6, (20, 36), np.random.default_rng(0))[:, None]).float()
     with torch.no_grad():
-        pred, filled = Inpainting.complete(G, image, mask)
+        pred, filled = complete(G, image, mask)
     keep = ~mask.bool().expand_as(image)
     assert pred.shape == image.shape
     assert torch.equal(filled[keep], image[keep])
@@ -132,7 +132,7 @@ def test_smooth_prefill_starts_from_the_fill_and_is_refused_when_misspelt(tmp_pa
 
     image = torch.rand(2, 3, 16, 16) * 2 - 1
     mask = torch.from_numpy(draw_masks("strokes", 2, (16, 16), np.random.default_rng(1))[:, None]).float()
-    _, filled = Inpainting.complete(Zero(), image, mask, "smooth")
+    _, filled = complete(Zero(), image, mask, "smooth")
     assert torch.equal(filled, smooth_fill(image, mask).clamp(-1, 1))
     run = Trainer(tiny(tmp_path, steps=2, task_options={"prefill": "smooth"})).fit()
     assert len((run / "log.jsonl").read_text().splitlines()) == 2

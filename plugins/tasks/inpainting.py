@@ -98,6 +98,21 @@ def composite(pred: Tensor, image: Tensor, mask: Tensor) -> Tensor:
     return torch.where(mask.bool(), pred.to(image.dtype).clamp(-1, 1), image)
 
 
+def complete(G: nn.Module, image: Tensor, mask: Tensor, prefill: str = "zero") -> tuple[Tensor, Tensor]:
+    """G's raw prediction and the composite for images (B, C, H, W) and masks (B, 1, H, W).
+
+    With ``prefill="smooth"`` G sees the smooth fill and its output is added to
+    it (a residual): a G that outputs zero returns the fill, so G only has to
+    learn a correction.
+    """
+    if prefill == "smooth":
+        filled = smooth_fill(image, mask)
+        pred = filled + G(torch.cat([filled, mask], dim=1))
+    else:
+        pred = G(masked_input(image, mask))
+    return pred, composite(pred, image, mask)
+
+
 class Inpainting(Task):
     """Complete masked images: G(masked image, mask) -> image, composited into the known pixels."""
 
@@ -147,26 +162,15 @@ class Inpainting(Task):
         drawn = ganzoo.draw_masks(self.mask_kind, count, tuple(shape), numpy_rng(generator), **self.mask_options)
         return torch.from_numpy(drawn[:, None].astype(np.float32)).to(device)
 
-    @staticmethod
-    def complete(G: nn.Module, image: Tensor, mask: Tensor, prefill: str = "zero") -> tuple[Tensor, Tensor]:
-        """G's raw prediction and the composite for images (B, C, H, W) and masks (B, 1, H, W).
-
-        ``prefill`` is the run's task option: with ``smooth`` G sees the smooth
-        fill and its output is added to it (a residual): a G that outputs
-        zero returns the fill, so G only has to learn a correction.
-        """
-        if prefill == "smooth":
-            filled = smooth_fill(image, mask)
-            pred = filled + G(torch.cat([filled, mask], dim=1))
-        else:
-            pred = G(masked_input(image, mask))
-        return pred, composite(pred, image, mask)
+    def complete(self, G: nn.Module, image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """:func:`complete` with this run's ``prefill``: training, samples, eval and `ganzoo inpaint` all fill alike."""
+        return complete(G, image, mask, self.prefill)
 
     def generate(self, ctx: StepContext, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Fresh masks from the engine's generator, G's prediction and the composite D judges."""
         real = batch["image"]
         mask = self.masks(ctx.generator, real.shape[0], real.shape[-2:], real.device)
-        pred, fake = self.complete(ctx.nets["G"], real, mask, self.prefill)
+        pred, fake = self.complete(ctx.nets["G"], real, mask)
         return {"mask": mask, "pred": pred, "fake": fake}
 
     def judges(self, batch: dict[str, Tensor], out: dict[str, Tensor]) -> list[Judge]:
@@ -195,7 +199,7 @@ class Inpainting(Task):
     @torch.no_grad()
     def samples(self, nets: dict[str, nn.Module], fixed: dict[str, Tensor]) -> Tensor:
         image, mask = fixed["image"], fixed["mask"]
-        _, filled = self.complete(nets["G"], image, mask, self.prefill)
+        _, filled = self.complete(nets["G"], image, mask)
         rows = (image * (1 - mask), filled.float(), image)
         cols = min(COLUMNS, len(image))
         return torch.cat([row[i : i + cols] for i in range(0, len(image), cols) for row in rows])
@@ -227,7 +231,7 @@ class Inpainting(Task):
         mask_t = torch.from_numpy(masks[:, None].astype(np.float32))
         with torch.no_grad():
             ours = torch.cat([
-                self.complete(nets["G"], x.to(device), m.to(device), self.prefill)[1].float().cpu()
+                self.complete(nets["G"], x.to(device), m.to(device))[1].float().cpu()
                 for x, m in zip(images.split(100), mask_t.split(100))
             ])
         truth = to_unit(images)
@@ -453,8 +457,7 @@ def register_commands(cli: Any) -> None:
             else:
                 mask = read_mask(Path(mask_path), shape, image_path)
             with torch.no_grad():
-                _, filled = run.task.complete(run.nets["G"], image[None].to(run.device), mask.to(run.device),
-                                              run.task.prefill)
+                _, filled = run.task.complete(run.nets["G"], image[None].to(run.device), mask.to(run.device))
             save_image(filled[0].cpu(), target)
             if save_masks:
                 save_image(mask[0] * 2 - 1, target.with_suffix(".mask.png"))
