@@ -366,13 +366,13 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def machine() -> str:
     """CPU model (lscpu) and GPU name, for result files."""
-    cpu, flags = platform.processor() or platform.machine(), []
+    fields: dict[str, str] = {}
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        cpu = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), cpu)
-        flags = next((line.split(":", 1)[1].split() for line in out.splitlines() if line.startswith("Flags")), [])
+        fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in out.splitlines())}
     except (OSError, subprocess.SubprocessError):
         pass
+    cpu, flags = fields.get("Model name") or platform.processor() or platform.machine(), fields.get("Flags", "").split()
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
     # bf16 is native only with AVX512-BF16 or AMX; elsewhere it is emulated and far slower than fp32
     bf16 = [name for flag, name in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16")) if flag in flags]
