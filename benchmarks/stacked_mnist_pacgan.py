@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="score this many times along each run (the last at the end)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed..first-seed+seeds-1")
-    parser.add_argument("--packs", default="1,2,3,4")
+    parser.add_argument("--packs", default="1,2,3,4", help="PacDCGAN-m rows to train ('' for none: --extra rows only)")
     parser.add_argument("--extra", action="append", default=[],
                         help="another configuration as 'key=value ...', as ganzoo bench --variant takes it")
     parser.add_argument("--num", type=int, default=NUM, help="samples scored (the protocol: 26,000)")
@@ -124,7 +124,7 @@ def train(args: argparse.Namespace, command: str) -> dict:
                      ema=False, device=args.device, data_options={"holdout": 2000}, n_samples=64, log_every=10**9,
                      sample_every=10**9, ckpt_every=10**9)
     configs = [(label, replace(base, **overrides))
-               for label, overrides in configurations([int(m) for m in args.packs.split(",")], args.extra)]
+               for label, overrides in configurations([int(m) for m in args.packs.split(",") if m], args.extra)]
     units = [(label, config, seed) for label, config in configs
              for seed in range(args.first_seed, args.first_seed + args.seeds)]
     started = time.perf_counter()
