@@ -158,6 +158,9 @@ def test_stacked_mnist_metric_counts_modes_and_kl_to_uniform():
     result = metric("stacked-mnist").compute(None, fake)
     assert result["stacked_modes"] == 100
     assert result["stacked_kl"] == pytest.approx(math.log(10), rel=1e-6)  # log(1000 / 100)
+    assert result["stacked_confidence"] > 0.99
+    noise = ImageSet(torch.zeros(2, 3, 4, 4), torch.zeros(2, 2), torch.zeros(2, 1000))  # every class equally likely
+    assert metric("stacked-mnist").compute(None, noise)["stacked_confidence"] == pytest.approx(1e-3)
     with pytest.raises(GanzooError, match="1000-class"):
         metric("stacked-mnist").compute(None, logits_for([1, 2], 10))
     assert ganzoo.get("metrics", "stacked-mnist").num == 26000

@@ -1,4 +1,4 @@
-"""Class histograms and their KL divergence, shared by the ``modes`` and ``stacked-mnist`` metrics.
+"""Class histograms, their KL divergence and the classifier's confidence, shared by ``modes`` and ``stacked-mnist``.
 
 A helper module of the built-in plugins: it registers nothing.
 """
@@ -22,3 +22,9 @@ def kl_divergence(p_counts: Tensor, q: Tensor) -> float:
     q = (q / q.sum()).clamp_min(FLOOR)
     nz = p > 0
     return float((p[nz] * (p[nz] / q[nz]).log()).sum())
+
+
+def confidence(logits: Tensor) -> float:
+    """The classifier's mean top-class probability: near its score on real images when samples can be named, low
+    for noise (which a mode count alone can mistake for many modes)."""
+    return logits.softmax(dim=1).amax(dim=1).mean().item()

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.metrics import ImageMetric, ImageSet
-from ganzoo_plugins.metrics.histograms import histogram, kl_divergence
+from ganzoo_plugins.metrics.histograms import confidence, histogram, kl_divergence
 
 
 class ModeCoverage(ImageMetric):
@@ -31,8 +31,8 @@ class ModeCoverage(ImageMetric):
             "modes_covered": int((fake_counts >= self.min_count).sum()),
             "modes_total": num_classes,
             "modes_kl": kl_divergence(fake_counts, real_counts),
-            "confidence": fake.logits.softmax(dim=1).amax(dim=1).mean().item(),
-            "confidence_real": real.logits.softmax(dim=1).amax(dim=1).mean().item(),
+            "confidence": confidence(fake.logits),
+            "confidence_real": confidence(real.logits),
         }
 
 
