@@ -57,10 +57,6 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
              "AVX512-BF16)", 1800, [*NEW, "--precision", "bf16", "--channels-last"]),
     "lr-d-half": ("the new default with D's LR halved (5e-4; G keeps 1e-3): D leads the game at the default", 1500,
                   [*NEW, "--lr-d", "5e-4"]),
-    "ttur": ("the new default with G's LR halved (5e-4; D keeps 1e-3)", 1500, [*NEW, "--lr", "5e-4", "--lr-d", "1e-3"]),
-    "n-critic-2": ("the new default with two D steps per G step", 1500, [*NEW, "--n-critic", "2"]),
-    "translation": ("the new default with DiffAugment's translation on everything D sees", 1500,
-                    [*NEW, "--augment", "diffaugment", "--augment-opt", "policy=translation"]),
 }
 EVAL_EVERY = 300
 
