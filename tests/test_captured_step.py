@@ -27,8 +27,8 @@ def tiny(tmp_path: Path, **overrides) -> RunConfig:
     """A tiny run at lr 2e-4, the rate assert_same's tolerance was measured at (generation's default 1e-3 lets
     Adam amplify the compiled graphs' reordered sums past it on some CPUs)."""
     values = dict(arch="dcgan", batch_size=8, width=8, nz=16, lr=2e-4, steps=4, n_samples=4, progress=False,
-                  log_every=1, sample_every=1000, ckpt_every=1000, data_options={"n": 64}, out=str(tmp_path / "run"), device="cpu",
-                  ema=True, ema_decay=0.5)
+                  log_every=1, sample_every=1000, ckpt_every=1000, data_options={"n": 64}, out=str(tmp_path / "run"),
+                  device="cpu", ema=True, ema_decay=0.5)
     values.update(overrides)
     return RunConfig(**values)
 
