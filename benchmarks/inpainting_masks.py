@@ -57,10 +57,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grids", help="a folder for one grid per mask kind (KIND.png: masked | biharmonic | "
                         "ganzoo | truth, first 10 images)")
     parser.add_argument("--trained-with", default="", help="the run's train command, quoted in the report")
+    parser.add_argument("--self-ensemble", action="store_true",
+                        help="average G over the 8 flips and quarter turns of each image (8x the time)")
     args = parser.parse_args(argv)
 
     asm, nets = load_for_inference(args.run, "cpu")
-    options = {"num": args.num, "seed": args.seed, "classifier": args.classifier,
+    options = {"num": args.num, "seed": args.seed, "classifier": args.classifier, "self_ensemble": args.self_ensemble,
                **({"data_root": args.data_root} if args.data_root else {})}
     results = {}
     for kind in args.kinds.split(","):
@@ -77,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         "# Inpainting on every mask kind: ganzoo vs biharmonic, per hole-area bin", "",
         f"- command: `python {shlex.join(['benchmarks/inpainting_masks.py', *(sys.argv[1:] if argv is None else argv)])}`",
         f"- run: `{args.run}` (task options {json.dumps(trained)}, {asm.config.steps} steps, arch {asm.config.arch})"
-        + (f", trained with `{args.trained_with}`" if args.trained_with else ""),
+        + (f", trained with `{args.trained_with}`" if args.trained_with else "")
+        + ("; ganzoo's fills are self-ensembles (G averaged over 8 flips and quarter turns)" if args.self_ensemble else ""),
         f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
         f"- {args.num} held-out images per mask kind (split test, seed {args.seed}); hole PSNR in dB over the missing "
         "pixels; accuracy: the classifier on the completed images", "",

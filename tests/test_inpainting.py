@@ -19,7 +19,7 @@ from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, load_for_inference
 from ganzoo_plugins.architectures.unet import UNet
 from ganzoo import draw_masks, hole_fraction
-from ganzoo_plugins.tasks.inpainting import complete, smooth_fill
+from ganzoo_plugins.tasks.inpainting import complete, self_ensemble, smooth_fill
 from conftest import assert_same_logs, assert_same_weights
 
 MASKS = [e.name for e in ganzoo.list("masks") if e.distribution == "ganzoo"]
@@ -149,6 +149,22 @@ def test_prefill_starts_from_the_fill_and_is_refused_when_misspelt(tmp_path, pre
         Trainer(tiny(tmp_path, task_options={"prefill": "smoth"}))
 
 
+def test_self_ensemble_averages_g_over_flips_and_turns():
+    class Pattern(torch.nn.Module):  # not flip- or turn-invariant: a centred left-to-right ramp, plus a constant
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            ramp = torch.linspace(-0.6, 0.6, x.shape[-1]).expand(x.shape[0], x.shape[1] - 1, *x.shape[-2:])
+            return ramp + 0.25
+
+    image = torch.rand(2, 3, 12, 12) * 2 - 1
+    mask = torch.from_numpy(draw_masks("box", 2, (12, 12), np.random.default_rng(0))[:, None]).float()
+    pred, filled = self_ensemble(Pattern(), image, mask)
+    # the ramp turned back from the 8 views points along +x, -x, +y and -y, twice each: only the constant stays
+    assert torch.allclose(pred, torch.full_like(pred, 0.25), atol=1e-6)
+    assert not torch.allclose(complete(Pattern(), image, mask)[0], pred)
+    keep = ~mask.bool().expand_as(image)
+    assert torch.equal(filled[keep], image[keep])
+
+
 def test_training_steps_on_cpu_write_samples(tmp_path):
     trainer = Trainer(tiny(tmp_path, steps=3))
     run = trainer.fit()
@@ -267,6 +283,13 @@ def test_cli_inpaint_png_keeps_known_pixels(checkpoint, tmp_path):
     used = io.imread(drawn / "digit.mask.png")
     assert set(np.unique(used)) <= {0, 255} and used.any()
     np.testing.assert_array_equal(io.imread(drawn / "digit.png")[used == 0], before[used == 0])
+
+    result = CliRunner().invoke(cli, ["inpaint", str(checkpoint), str(image), "--mask", str(mask_path), "--out",
+                                      str(tmp_path / "ensemble.png"), "--device", "cpu", "--self-ensemble"])
+    assert result.exit_code == 0, result.output
+    ensemble = io.imread(tmp_path / "ensemble.png")
+    np.testing.assert_array_equal(ensemble[mask == 0], before[mask == 0])
+    assert not np.array_equal(ensemble[mask > 0], after[mask > 0]), "the 8-view mean differs from one pass"
 
 
 def test_cli_inpaint_folder(checkpoint, tmp_path):
