@@ -57,6 +57,9 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
              "AVX512-BF16)", 1800, [*NEW, "--precision", "bf16", "--channels-last"]),
     "lr-d-half": ("the new default with D's LR halved (5e-4; G keeps 1e-3): D leads the game at the default", 1500,
                   [*NEW, "--lr-d", "5e-4"]),
+    "d-spectral": ("the new default with spectral norm instead of batch norm in D (SNGAN's standard CNN way: real "
+                   "and fake batches share no batch statistics)", 1500, [*NEW, "--arch-opt", "d_norm=spectral"]),
+    "d-none": ("the new default with no normalisation in D", 1500, [*NEW, "--arch-opt", "d_norm=none"]),
 }
 EVAL_EVERY = 300
 

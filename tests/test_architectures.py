@@ -135,6 +135,20 @@ def test_resnet_sn_discriminator_is_spectrally_normalised() -> None:
     assert weighted and all(parametrize.is_parametrized(m, "weight") for m in weighted)
 
 
+@pytest.mark.parametrize("norm,batch_norms,spectral", [("batch", 2, 0), ("spectral", 0, 4), ("none", 0, 0)])
+def test_dcgan_d_norm_swaps_batch_norm(norm: str, batch_norms: int, spectral: int) -> None:
+    arch = ganzoo.get("archs", "dcgan")
+    D = arch.discriminator(NetConfig(image_size=32, channels=3, width=8, options={"d_norm": norm}))
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == batch_norms
+    assert sum(parametrize.is_parametrized(m, "weight") for m in D.modules()) == spectral
+    assert D(torch.randn(4, 3, 32, 32)).shape == (4,)
+
+
+def test_dcgan_refuses_an_unknown_d_norm() -> None:
+    with pytest.raises(ganzoo.api.GanzooError, match="--arch-opt d_norm=layer: dcgan's D knows batch, spectral, none"):
+        ganzoo.get("archs", "dcgan").discriminator(NetConfig(image_size=32, channels=3, options={"d_norm": "layer"}))
+
+
 def _up(x: torch.Tensor) -> torch.Tensor:
     return nn.functional.interpolate(x, scale_factor=2, mode="nearest")
 

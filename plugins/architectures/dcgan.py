@@ -4,7 +4,9 @@ G: transposed-conv stack from ``z`` seen as a ``(nz, 1, 1)`` map, BN + ReLU, no
 conv bias, Tanh. 32 px follows seed 001 (4x4 -> 8 -> 16 -> 32 with widths 4ngf,
 2ngf, ngf); 64 px follows pytorch/examples (8ngf .. ngf). D mirrors it with
 LeakyReLU(0.2), BN on every layer but the first, and a final 4x4 conv to one
-logit. D returns logits of shape ``(B,)``: no Sigmoid, the loss works on logits
+logit. ``--arch-opt d_norm=spectral`` swaps D's BN for spectral norm on every
+conv (SNGAN's "standard CNN" way: real and fake batches no longer get
+separate batch statistics); ``d_norm=none`` drops normalisation. D returns logits of shape ``(B,)``: no Sigmoid, the loss works on logits
 so it stays numerically stable (seed 001's Sigmoid + BCELoss does not).
 
 Class-conditional (``num_classes > 0``): G concatenates a learned class
@@ -20,12 +22,14 @@ import math
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
 
-from ganzoo.api import Architecture, NetConfig
+from ganzoo.api import Architecture, GanzooError, NetConfig
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo_plugins.architectures.common import check_labels, init_dcgan
 
 EMBED_MAX = 50
+D_NORMS = ("batch", "spectral", "none")
 
 
 def _levels(image_size: int) -> int:
@@ -72,19 +76,26 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: NetConfig) -> None:
         super().__init__()
         self.num_classes = cfg.num_classes
+        norm = str(cfg.options.get("d_norm", "batch"))
+        if norm not in D_NORMS:
+            raise GanzooError(f"--arch-opt d_norm={norm}: dcgan's D knows {', '.join(D_NORMS)}")
         n, ndf = _levels(cfg.image_size), cfg.width
         layers: list[nn.Module] = [nn.Conv2d(cfg.channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         width = ndf
         for _ in range(n - 1):
             layers += [
                 nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width * 2),
+                *([nn.BatchNorm2d(width * 2)] if norm == "batch" else []),
                 nn.LeakyReLU(0.2, True),
             ]
             width *= 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(width, 1, 4, 1, 0, bias=False)
         init_dcgan(self)
+        if norm == "spectral":
+            for module in [*self.features, self.head]:
+                if isinstance(module, nn.Conv2d):
+                    spectral_norm(module)
         self.project = nn.Embedding(cfg.num_classes, width) if cfg.num_classes else None
         if self.project is not None:
             nn.init.normal_(self.project.weight, 0.0, 0.02)  # same scale as the head, so neither term dominates
@@ -108,7 +119,7 @@ def register_architectures(register: Register) -> None:
             description="DCGAN (seed 001 / pytorch examples): ConvT G, LeakyReLU D, BN, N(0,0.02) init; 32 or 64 px",
             generator_input=("noise", "label"),
             discriminator_input=("image", "label"),
-            options={},
+            options={"d_norm": "batch"},
             image_sizes=(32, 64),
             channels=(1, 3),
         ),
