@@ -76,7 +76,7 @@ def test_every_shipped_recipe_trains(name, tmp_path):
 def test_explicit_options_override_the_recipe_and_tables_merge(tmp_path):
     config, given = build_config(None, {"recipe": "inpainting", "lr": 1e-3, "task_options": ("mask_min_area=0.1",)})
     assert config.lr == 1e-3 and config.arch == "unet" and config.width == 16
-    assert config.task_options == {"mask": "mixture", "mask_min_area": 0.1}
+    assert config.task_options == {"mask": "mixture", "prefill": "biharmonic", "mask_min_area": 0.1}
     assert "lr" in given and "width" not in given, "recipe settings are not 'given' (resume does not refuse them)"
     config, _ = build_config(None, {"recipe": "cyclegan", "steps": 10})
     assert config.steps == 10 and config.epochs is None, "--steps replaces the recipe's 200 epochs"

@@ -41,8 +41,9 @@ RECIPES = {
     "inpainting": Recipe(
         {"task": "inpainting", "arch": "unet", "loss": "hinge", "dataset": "mnist", "image_size": 28, "channels": 1,
          "width": 16, "lr": 5e-4, "steps": 2000, "data_options": {"holdout": 2000},
-         "task_options": {"mask": "mixture"}},
-        "Inpainting on MNIST: U-Net + SN-PatchGAN, L1 (hole 6, valid 1) + 0.1 hinge, a mixture of all mask kinds",
+         "task_options": {"mask": "mixture", "prefill": "biharmonic"}},
+        "Inpainting on MNIST: U-Net + SN-PatchGAN, L1 (hole 6, valid 1) + 0.1 hinge, a mixture of all mask kinds; "
+        "G corrects a biharmonic fill",
         "DeepFill v2's losses and mask mixture (Yu et al. 2019) at ganzoo's MNIST budget "
         "(benchmarks/results/inpainting_masks_mnist.md)",
     ),
