@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         f"- command: `python {shlex.join(['benchmarks/inpainting_masks.py', *(sys.argv[1:] if argv is None else argv)])}`",
         f"- run: `{args.run}` (task options {json.dumps(trained)}, {asm.config.steps} steps, arch {asm.config.arch})"
         + (f", trained with `{args.trained_with}`" if args.trained_with else "")
-        + ("; ganzoo's fills are self-ensembles (G averaged over 8 flips and quarter turns)" if args.self_ensemble else ""),
+        + ("; ganzoo's fills are self-ensembles (G averaged over 8 flips and quarter turns)"
+           if args.self_ensemble else ""),
         f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
         f"- {args.num} held-out images per mask kind (split test, seed {args.seed}); hole PSNR in dB over the missing "
         "pixels; accuracy: the classifier on the completed images", "",

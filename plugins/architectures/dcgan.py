@@ -6,8 +6,9 @@ conv bias, Tanh. 32 px follows seed 001 (4x4 -> 8 -> 16 -> 32 with widths 4ngf,
 LeakyReLU(0.2), BN on every layer but the first, and a final 4x4 conv to one
 logit. ``--arch-opt d_norm=spectral`` swaps D's BN for spectral norm on every
 conv (SNGAN's "standard CNN" way: real and fake batches no longer get
-separate batch statistics); ``d_norm=none`` drops normalisation. D returns logits of shape ``(B,)``: no Sigmoid, the loss works on logits
-so it stays numerically stable (seed 001's Sigmoid + BCELoss does not).
+separate batch statistics); ``d_norm=none`` drops normalisation. D returns
+logits of shape ``(B,)``: no Sigmoid, the loss works on logits so it stays
+numerically stable (seed 001's Sigmoid + BCELoss does not).
 
 Class-conditional (``num_classes > 0``): G concatenates a learned class
 embedding (dimension ``min(num_classes, 50)``) to ``z``; D adds a projection

@@ -170,7 +170,8 @@ class Inpainting(Task):
         self.mask_kind, self.mask_options = split_mask_options(options)
         if self.prefill not in PREFILLS:
             raise GanzooError(f"--task-opt prefill={self.prefill}: task 'inpainting' knows {', '.join(PREFILLS)} "
-                              "(zero: the hole in gray; smooth or biharmonic: G corrects that fill from the hole's border)")
+                              "(zero: the hole in gray; smooth or biharmonic: G corrects that fill from the hole's "
+                              "border)")
         size = config.image_size
         ganzoo.draw_masks(self.mask_kind, 1, (size, size), np.random.default_rng(0), **self.mask_options)  # fail early
 
@@ -255,9 +256,10 @@ class Inpainting(Task):
         images, labels = ganzoo.read_split(cfg, split, data_root=options.get("data_root"), limit=num)
         masks = ganzoo.draw_masks(kind, len(images), tuple(images.shape[-2:]), np.random.default_rng(seed), **mask_options)
         mask_t = torch.from_numpy(masks[:, None].astype(np.float32))
+        ensemble = bool(options.get("self_ensemble"))
         with torch.no_grad():
             ours = torch.cat([
-                self.complete(nets["G"], x.to(device), m.to(device), bool(options.get("self_ensemble")))[1].float().cpu()
+                self.complete(nets["G"], x.to(device), m.to(device), ensemble)[1].float().cpu()
                 for x, m in zip(images.split(100), mask_t.split(100))
             ])
         truth = to_unit(images)
@@ -442,8 +444,8 @@ def register_commands(cli: Any) -> None:
     @click.option("--save-masks", is_flag=True, help="Also write each mask used, as <output>.mask.png.")
     @click.option("--self-ensemble", is_flag=True,
                   help="Average G over the 8 flips and quarter turns of each image: 8x the time; for images with no "
-                       "up or left (photo textures: +0.1-0.3 dB hole PSNR), not for digits or faces (MNIST: -0.3 to "
-                       "-1 dB).")
+                       "up or left (photo crops: up to +0.3 dB hole PSNR), not for digits or faces (MNIST: -0.1 to "
+                       "-1.5 dB).")
     def inpaint_cmd(run: ganzoo.Run, source: str, mask_path: str | None, mask_kind: str | None,
                     mask_opts: tuple[str, ...], out: str, seed: int, save_masks: bool, self_ensemble: bool) -> None:
         """Fill the holes of IMAGE (a file or a folder of images) with an inpainting CHECKPOINT.
