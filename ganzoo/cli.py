@@ -262,7 +262,7 @@ def _setting_option(spec: dataclasses.Field) -> Callable[[Callable], Callable]:
     extra: dict[str, Any] = {}
     if kind == "dict[str, Any]":
         extra.update(multiple=True, metavar="K=V")
-    elif kind == "list[str]":
+    elif kind == "list[str]" or setting.repeatable:
         extra.update(multiple=True, metavar="NAME[,NAME]")
     elif kind == "bool":
         flag = f"{flag}/--no-{flag[2:]}"
@@ -321,7 +321,8 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
                 values[key] = {**base, **given} if isinstance(base, dict) else base
         elif isinstance(value, tuple):  # a list setting: the command line's names replace the file's
             if value:
-                values[key] = parse_names(value)
+                names = parse_names(value)
+                values[key] = ",".join(names) if SETTINGS[key].repeatable else names
         elif value is not None:
             values[key] = value
     return RunConfig.from_dict(apply_recipe(values), config_file or "command line"), set(values)

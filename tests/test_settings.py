@@ -108,6 +108,13 @@ def test_toml_and_command_line_give_the_same_config(tmp_path, capture_trainer):
     assert capture_trainer["config"].seed == 8 and capture_trainer["config"].data_options == {"n": 64, "holdout": 4}
 
 
+@pytest.mark.parametrize("args", [["--reg", "r1,lecam"], ["--reg", "r1", "--reg", "lecam"],
+                                  ["--reg", "r1", "--reg", "lecam,r1"]])
+def test_regularisers_given_as_a_list_or_by_repeating_the_flag_are_all_kept(args, capture_trainer):
+    one_error_line(CliRunner().invoke(cli, ["train", *args]))
+    assert capture_trainer["config"].reg == "r1,lecam"
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--lr", "inf"], "lr = inf (--lr): must be a finite number (allowed: 0 < x <= 1; Adam moves each weight"),
     (["--lr", "nan"], "lr = nan (--lr): must be a finite number (allowed: 0 < x <= 1"),

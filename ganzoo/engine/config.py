@@ -50,6 +50,7 @@ class Setting:
     flag: str = ""  # the command-line flag where the field's name does not give it (``loggers``: ``--logger``)
     resume: bool = False  # may differ from the saved run on --resume
     directory: bool = False
+    repeatable: bool = False  # a comma-separated string whose option may also repeat (``--reg r1 --reg r2``)
 
     def allowed(self) -> str:
         """The range as ``0 < x <= 1`` (empty for settings without one)."""
@@ -167,7 +168,8 @@ class RunConfig:
     augment_options: dict[str, Any] = setting(dict, help="Augmentation option, e.g. policy=color,translation.",
                                               group=TRAINING)
     reg: str | None = setting(help="D regularisers, comma-separated (ganzoo list regularizers), e.g. r1 or "
-                                   "lecam,bcr.", group=TRAINING, shown="none", names="regularizers")
+                                   "lecam,bcr (or repeated: --reg lecam --reg bcr).", group=TRAINING, shown="none",
+                          names="regularizers", repeatable=True)
     reg_options: dict[str, Any] = setting(dict, help="Regulariser option as NAME.KEY=VALUE, e.g. r1.gamma=1.",
                                           group=TRAINING)
     pack: int = setting(1, help="PacGAN packing: D judges this many samples stacked along channels.", group=TRAINING,
