@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markdown", help="write the table here")
     parser.add_argument("--grids", help="a folder for one grid per mask kind (KIND.png: masked | biharmonic | "
                         "ganzoo | truth, first 10 images)")
+    parser.add_argument("--json", help="also write the evaluation's full results (every cell, every method) here")
     parser.add_argument("--trained-with", default="", help="the run's train command, quoted in the report")
     parser.add_argument("--self-ensemble", action="store_true",
                         help="average G over the 8 flips and quarter turns of each image (8x the time)")
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
