@@ -144,9 +144,45 @@ def test_dcgan_d_norm_swaps_batch_norm(norm: str, batch_norms: int, spectral: in
     assert D(torch.randn(4, 3, 32, 32)).shape == (4,)
 
 
-def test_dcgan_refuses_an_unknown_d_norm() -> None:
-    with pytest.raises(ganzoo.api.GanzooError, match="--arch-opt d_norm=layer: dcgan's D knows batch, spectral, none"):
-        ganzoo.get("archs", "dcgan").discriminator(NetConfig(image_size=32, channels=3, options={"d_norm": "layer"}))
+def _convs_seen(net: nn.Module, x: torch.Tensor) -> list[tuple[int, int, int]]:
+    """(kernel, stride, output side) of every conv the input goes through, in order."""
+    seen: list[tuple[int, int, int]] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append((m.kernel_size[0], m.stride[0], o.shape[-1])))
+             for m in net.modules() if isinstance(m, nn.Conv2d)]
+    net(x)
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+@pytest.mark.parametrize("stem,expected", [
+    ("none", [(4, 2, 16), (4, 2, 8), (4, 2, 4), (4, 1, 1)]),
+    ("first", [(3, 1, 32), (4, 2, 16), (4, 2, 8), (4, 2, 4), (4, 1, 1)]),
+    ("all", [(3, 1, 32), (4, 2, 16), (3, 1, 16), (4, 2, 8), (3, 1, 8), (4, 2, 4), (4, 1, 1)]),
+])
+def test_dcgan_d_stem_adds_full_resolution_convs(stem: str, expected: list) -> None:
+    D = ganzoo.get("archs", "dcgan").discriminator(NetConfig(image_size=32, channels=3, width=8,
+                                                             options={"d_stem": stem}))
+    assert _convs_seen(D, torch.randn(2, 3, 32, 32)) == expected
+
+
+def test_dcgan_g_up_nearest_upsamples_without_transposed_convs() -> None:
+    G = ganzoo.get("archs", "dcgan").generator(NetConfig(image_size=32, channels=3, width=8, nz=16,
+                                                         options={"g_up": "nearest"}))
+    transposed = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert len(transposed) == 1 and transposed[0].stride == (1, 1)  # only z (1x1) -> 4x4
+    assert sum(isinstance(m, nn.Upsample) for m in G.modules()) == 3
+    assert G(torch.randn(2, 16)).shape == (2, 3, 32, 32)
+
+
+@pytest.mark.parametrize("key,value,known", [("d_norm", "layer", "batch, spectral, none"),
+                                             ("d_stem", "every", "none, first, all"),
+                                             ("g_up", "bilinear", "transposed, nearest")])
+def test_dcgan_refuses_an_unknown_option_value(key: str, value: str, known: str) -> None:
+    arch = ganzoo.get("archs", "dcgan")
+    config = NetConfig(image_size=32, channels=3, options={key: value})
+    with pytest.raises(ganzoo.api.GanzooError, match=f"--arch-opt {key}={value}: dcgan knows {known}"):
+        (arch.generator if key == "g_up" else arch.discriminator)(config)
 
 
 def _up(x: torch.Tensor) -> torch.Tensor:

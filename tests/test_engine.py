@@ -128,7 +128,8 @@ def test_cli_reports_bad_options_without_traceback(tmp_path):
     assert result.exit_code != 0 and "28" in result.output and "Traceback" not in result.output
     result = runner.invoke(cli, ["train", "--data-opt", "num=64", "--steps", "1", "--out", str(tmp_path / "y")])
     assert result.exit_code != 0 and "Traceback" not in result.output
-    assert "--data-opt num: dataset 'shapes' has no such option (its options: n=10000, max_shapes=3, gradient=0.5)" in result.output
+    assert ("--data-opt num: dataset 'shapes' has no such option (its options: n=10000, max_shapes=3, gradient=0.5, "
+            "corners=True)") in result.output
     assert not (tmp_path / "y").exists(), "refused before a run directory is made"
 
 
@@ -208,7 +209,8 @@ def test_cli_prints_ganzoo_warnings_as_one_line(tmp_path):
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    (["--arch-opt", "foo=1"], "--arch-opt foo: architecture 'dcgan' has no such option (its options: d_norm=batch)"),
+    (["--arch-opt", "foo=1"], "--arch-opt foo: architecture 'dcgan' has no such option (its options: "
+                              "d_norm=batch, d_stem=none, g_up=transposed)"),
     (["--task", "cyclegan", "--arch", "resnet-6blocks", "--arch-opt", "n_layer=1"],
      "--arch-opt n_layer (did you mean n_layers?): architecture 'resnet-6blocks' has no such option"),
     (["--data-opt", "n=abc"], "--data-opt n=abc: dataset 'shapes' expects an integer for n (default 10000)"),

@@ -6,7 +6,13 @@ conv bias, Tanh. 32 px follows seed 001 (4x4 -> 8 -> 16 -> 32 with widths 4ngf,
 LeakyReLU(0.2), BN on every layer but the first, and a final 4x4 conv to one
 logit. ``--arch-opt d_norm=spectral`` swaps D's BN for spectral norm on every
 conv (SNGAN's "standard CNN" way: real and fake batches no longer get
-separate batch statistics); ``d_norm=none`` drops normalisation. D returns
+separate batch statistics); ``d_norm=none`` drops normalisation.
+``d_stem=first`` adds a 3x3 stride-1 conv at full resolution before D's first
+downsampling, ``d_stem=all`` one before every downsampling (SNGAN's standard
+CNN pattern): DCGAN's D, which downsamples at once, barely learns to tell a
+polygon from a round shape (benchmarks/shapes_yardsticks.py).
+``g_up=nearest`` upsamples G by nearest neighbour + 3x3 conv instead of
+transposed convs (Odena et al. 2016, against checkerboard artefacts). D returns
 logits of shape ``(B,)``: no Sigmoid, the loss works on logits so it stays
 numerically stable (seed 001's Sigmoid + BCELoss does not).
 
@@ -31,6 +37,16 @@ from ganzoo_plugins.architectures.common import check_labels, init_dcgan
 
 EMBED_MAX = 50
 D_NORMS = ("batch", "spectral", "none")
+G_UPS = ("transposed", "nearest")
+D_STEMS = ("none", "first", "all")
+
+
+def _choice(cfg: NetConfig, key: str, choices: tuple[str, ...]) -> str:
+    """An ``--arch-opt`` value that must be one of ``choices``, or a one-line error naming them."""
+    value = str(cfg.options.get(key, choices[0]))
+    if value not in choices:
+        raise GanzooError(f"--arch-opt {key}={value}: dcgan knows {', '.join(choices)}")
+    return value
 
 
 def _levels(image_size: int) -> int:
@@ -53,14 +69,17 @@ class Generator(nn.Module):
             nn.BatchNorm2d(width),
             nn.ReLU(True),
         ]
+        nearest = _choice(cfg, "g_up", G_UPS) == "nearest"
+
+        def up(c_in: int, c_out: int) -> list[nn.Module]:
+            if nearest:
+                return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
+            return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
+
         for _ in range(n - 1):
-            layers += [
-                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width // 2),
-                nn.ReLU(True),
-            ]
+            layers += [*up(width, width // 2), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
             width //= 2
-        layers += [nn.ConvTranspose2d(width, cfg.channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [*up(width, cfg.channels), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         init_dcgan(self)
 
@@ -77,15 +96,19 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: NetConfig) -> None:
         super().__init__()
         self.num_classes = cfg.num_classes
-        norm = str(cfg.options.get("d_norm", "batch"))
-        if norm not in D_NORMS:
-            raise GanzooError(f"--arch-opt d_norm={norm}: dcgan's D knows {', '.join(D_NORMS)}")
+        norm, stems = _choice(cfg, "d_norm", D_NORMS), _choice(cfg, "d_stem", D_STEMS)
         n, ndf = _levels(cfg.image_size), cfg.width
-        layers: list[nn.Module] = [nn.Conv2d(cfg.channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        stem = [nn.Conv2d(cfg.channels, ndf, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True)] if stems != "none" else []
+        layers: list[nn.Module] = [*stem, nn.Conv2d(ndf if stem else cfg.channels, ndf, 4, 2, 1, bias=False),
+                                   nn.LeakyReLU(0.2, True)]
         width = ndf
+        every = stems == "all"
         for _ in range(n - 1):
+            if every:
+                layers += [nn.Conv2d(width, width * 2, 3, 1, 1, bias=False),
+                           *([nn.BatchNorm2d(width * 2)] if norm == "batch" else []), nn.LeakyReLU(0.2, True)]
             layers += [
-                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                nn.Conv2d(width * 2 if every else width, width * 2, 4, 2, 1, bias=False),
                 *([nn.BatchNorm2d(width * 2)] if norm == "batch" else []),
                 nn.LeakyReLU(0.2, True),
             ]
@@ -120,7 +143,7 @@ def register_architectures(register: Register) -> None:
             description="DCGAN (seed 001 / pytorch examples): ConvT G, LeakyReLU D, BN, N(0,0.02) init; 32 or 64 px",
             generator_input=("noise", "label"),
             discriminator_input=("image", "label"),
-            options={"d_norm": "batch"},
+            options={"d_norm": "batch", "d_stem": "none", "g_up": "transposed"},
             image_sizes=(32, 64),
             channels=(1, 3),
         ),
