@@ -97,6 +97,13 @@ def test_shapes_options_give_one_shape_on_a_plain_background():
     assert sum(_colour_areas(graded[i]["image"])[0] < 0.3 for i in range(60)) >= 50  # no one background colour
 
 
+def test_shapes_without_corners_draws_only_circles_and_ellipses():
+    round_only = build("shapes", options={"n": 100, "corners": False})
+    assert {int(round_only[i]["label"]) for i in range(100)} == {0, 3}  # KINDS: circle, ellipse
+    with pytest.raises(GanzooError, match="corners=no: dataset 'shapes' expects true or false"):
+        build("shapes", options={"corners": "no"})
+
+
 @pytest.mark.parametrize("option, value", [("max_shapes", 4), ("max_shapes", 0), ("gradient", 1.5)])
 def test_shapes_rejects_out_of_range_options(option, value):
     with pytest.raises(GanzooError, match=f"--data-opt {option}"):

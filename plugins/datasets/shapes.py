@@ -89,6 +89,7 @@ class Shapes(Dataset):
         self.gradient = float(options.options["gradient"])
         if not 1 <= self.max_shapes <= 3:
             raise GanzooError(f"dataset 'shapes': --data-opt max_shapes must be 1, 2 or 3, got {self.max_shapes}")
+        self.corners = bool(options.options["corners"])
         if not 0 <= self.gradient <= 1:
             raise GanzooError(f"dataset 'shapes': --data-opt gradient is a probability in [0, 1], got {self.gradient}")
 
@@ -104,6 +105,9 @@ class Shapes(Dataset):
         count = rng.choice([1, 2, 3][:self.max_shapes], p=weights / weights.sum())
         radii = [rng.uniform(0.22, 0.4) * size] + list(rng.uniform(0.08, 0.2, count - 1) * size)
         kinds = rng.integers(len(KINDS), size=count)
+        if not self.corners:  # rectangles and triangles become ellipses of their size: a yardstick, not a task
+            kinds = np.where(np.isin(kinds, [KINDS.index("rectangle"), KINDS.index("triangle")]),
+                             KINDS.index("ellipse"), kinds)
         masks = [_shape_mask(rng, KINDS[k], size, r) for k, r in zip(kinds, radii)]
         order = sorted(range(count), key=lambda j: -masks[j].sum())  # largest first, smaller ones on top
         used: list[np.ndarray] = []
@@ -123,9 +127,10 @@ def register_datasets(register: Register) -> None:
             build=Shapes,
             description="Procedural filled shapes (skimage.draw), any size, no download; labels: "
             + "/".join(KINDS)
-            + " (options n=10000, max_shapes=3 per image, gradient=0.5: the share of gradient backgrounds)",
+            + " (options n=10000, max_shapes=3 per image, gradient=0.5: the share of gradient backgrounds, "
+            "corners=false: rectangles and triangles drawn as ellipses, what a G that draws no corner could reach)",
             channels=3,
             num_classes=len(KINDS),
-            options={"n": 10000, "max_shapes": 3, "gradient": 0.5},
+            options={"n": 10000, "max_shapes": 3, "gradient": 0.5, "corners": True},
         ),
     )
