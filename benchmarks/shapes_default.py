@@ -60,6 +60,32 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
     "d-spectral": ("the new default with spectral norm instead of batch norm in D (SNGAN's standard CNN way: real "
                    "and fake batches share no batch statistics)", 1500, [*NEW, "--arch-opt", "d_norm=spectral"]),
     "d-none": ("the new default with no normalisation in D", 1500, [*NEW, "--arch-opt", "d_norm=none"]),
+    "conditional": ("the new default as a class-conditional GAN (`--task conditional`: G gets the kind of the largest "
+                    "shape, D projects it; evaluated with kinds drawn in turn, as the data has them)", 1500,
+                    [*NEW, "--task", "conditional"]),
+    "n-critic-2": ("the new default with two D steps per G step", 1500, [*NEW, "--n-critic", "2"]),
+    "g-nearest": ("the new default with G upsampling by nearest neighbour + 3x3 conv instead of transposed convs",
+                  1500, [*NEW, "--arch-opt", "g_up=nearest"]),
+    "batch128": ("the new default at batch 128", 1500, [*NEW, "--batch-size", "128"]),
+    "d-stem": ("the new default with a 3x3 stride-1 conv at full resolution before D's first downsampling", 1500,
+               [*NEW, "--arch-opt", "d_stem=first"]),
+    "g-nearest-d-stem": ("g-nearest and d-stem together", 1500,
+                         [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=first"]),
+    "d-stem-all-spectral": ("the new default with SNGAN's standard-CNN D: a 3x3 stride-1 conv before every "
+                            "downsampling, spectral norm instead of batch norm", 1500,
+                            [*NEW, "--arch-opt", "d_stem=all", "--arch-opt", "d_norm=spectral"]),
+    "g-nearest-d-stem-all-spectral": ("g-nearest with d-stem-all-spectral's D", 1500,
+                                      [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all",
+                                       "--arch-opt", "d_norm=spectral"]),
+    "new-default-seed1": ("the new default, seed 1 (how much FID moves between seeds)", 1500, [*NEW, "--seed", "1"]),
+    "g-nearest-seed1": ("g-nearest, seed 1", 1500, [*NEW, "--arch-opt", "g_up=nearest", "--seed", "1"]),
+    "g-nearest-d-stem-all": ("g-nearest with a 3x3 stride-1 conv before every downsampling in D (SNGAN's standard "
+                             "CNN pattern)", 1500, [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all"]),
+    "g-nearest-d-stem-all-r1": ("g-nearest-d-stem-all with R1 (gamma 1, every 4 D steps) against its collapse", 1500,
+                                [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--reg", "r1",
+                                 "--reg-opt", "r1.gamma=1", "--reg-opt", "r1.interval=4"]),
+    "g-nearest-d-stem-all-lr-d": ("g-nearest-d-stem-all with D at a quarter of G's rate (2.5e-4)", 1500,
+                                  [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--lr-d", "2.5e-4"]),
 }
 EVAL_EVERY = 300
 

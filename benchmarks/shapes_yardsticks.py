@@ -1,0 +1,145 @@
+"""What the main job's FID plateau means: real shapes degraded on purpose, and which D can see a corner.
+
+Part 1 scores real training shapes, degraded in one known way each (blur, lower contrast, only round shapes),
+against the held-out shapes with the project's shapes classifier, as `ganzoo eval` scores a run. A generator
+that draws every shape round but is otherwise perfect scores what the `kinds=circle,ellipse` row says.
+
+Part 2 trains discriminator bodies as plain classifiers on one question, "is the largest shape a polygon
+(rectangle, triangle) or round (circle, ellipse)?", with the main job's batch (64), optimiser (Adam 1e-3, betas
+(0, 0.99)) and step count (1500): a D that cannot learn this with labels cannot push G towards corners either.
+The reference is the classifier's own net (DigitNet).
+
+    ganzoo features train --dataset shapes --image-size 32 --epochs 5 --out shapes-classifier.safetensors
+    OMP_NUM_THREADS=1 python benchmarks/shapes_yardsticks.py --classifier shapes-classifier.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skimage.filters import gaussian
+from torch import Tensor, nn
+
+import ganzoo
+from ganzoo.api import NetConfig
+from ganzoo.bench import machine
+from ganzoo.data import read_split
+from ganzoo.metrics import embed, feature_net, real_images, resolve_metrics, score
+
+POLYGONS = (1, 2)  # rectangle, triangle in the shapes dataset's KINDS
+D_BODIES = {  # name: dcgan --arch-opt values
+    "dcgan D (the default)": {},
+    "dcgan D, d_stem=first": {"d_stem": "first"},
+    "dcgan D, d_stem=all": {"d_stem": "all"},
+}
+
+
+def shapes(split: str, limit: int, **options: object) -> tuple[Tensor, Tensor]:
+    return read_split("shapes", split, image_size=32, channels=3, data_options=options, seed=0, limit=limit)
+
+
+def blurred(images: Tensor, sigma: float) -> Tensor:
+    """A Gaussian blur of each image (scikit-image), in [-1, 1] as the images are."""
+    arrays = images.permute(0, 2, 3, 1).numpy()
+    out = [gaussian(a, sigma=sigma, channel_axis=-1, mode="nearest", preserve_range=True) for a in arrays]
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float()
+
+
+def degradations(classifier: str, num: int) -> list[str]:
+    """Markdown rows: FID/KID/confidence of each degraded set against the held-out shapes."""
+    config = SimpleNamespace(dataset="shapes", data_root=None, image_size=32, channels=3, seed=0, data_options={})
+    held_out = real_images(config, "test", None, num, classifier, torch.device("cpu"))
+    net, metrics = feature_net(classifier), resolve_metrics("fid,kid")
+    train = shapes("train", num)[0]
+    cases = {
+        "real training shapes (the floor)": train,
+        **{f"blurred, sigma {s} px": blurred(train, s) for s in (0.5, 0.75, 1.0, 1.5)},
+        "contrast x0.7": train * 0.7,
+        "no corners: rectangles and triangles drawn as ellipses (`--data-opt corners=false`)": shapes(
+            "train", num, corners=False)[0],
+    }
+    rows = []
+    for name, images in cases.items():
+        fake = embed(images.clamp(-1, 1), net, torch.device("cpu"))
+        result = score(metrics, held_out, fake, None, 0)
+        confidence = fake.logits.softmax(dim=1).max(dim=1).values.mean().item()
+        rows.append(f"| {name} | {result['fid']:.1f} | {result['kid_x1000']:.0f} | {confidence:.3f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+class Reference(nn.Module):
+    """The shapes classifier's net with one logit, as a D body would give."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from ganzoo_plugins.metrics.classifier import DigitNet
+
+        self.net = DigitNet(3, 1, 32)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)[1].flatten()
+
+
+def probe(body: nn.Module, data: tuple[Tensor, Tensor, Tensor, Tensor], steps: int, seed: int) -> tuple[list, float]:
+    """Train ``body`` on polygon-vs-round; held-out accuracy every 250 steps and the seconds it took."""
+    x, y, x_test, y_test = data
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(body.parameters(), 1e-3, betas=(0.0, 0.99))
+    curve, start = [], time.perf_counter()
+    for step in range(1, steps + 1):
+        index = torch.randint(len(x), (64,), generator=generator)
+        loss = F.binary_cross_entropy_with_logits(body(x[index]), y[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 250 == 0:
+            body.eval()
+            with torch.no_grad():
+                curve.append(((body(x_test) > 0).float() == y_test).float().mean().item())
+            body.train()
+    return curve, time.perf_counter() - start
+
+
+def d_probe(steps: int, seed: int) -> list[str]:
+    """Markdown rows: each D body's held-out accuracy on polygon-vs-round every 250 steps."""
+    x, labels = shapes("train", 8000)
+    x_test, labels_test = shapes("test", 2000)
+    data = (x, torch.isin(labels, torch.tensor(POLYGONS)).float(), x_test,
+            torch.isin(labels_test, torch.tensor(POLYGONS)).float())
+    arch = ganzoo.get("architectures", "dcgan")
+    bodies = {name: lambda o=opts: arch.discriminator(NetConfig(image_size=32, channels=3, width=32, options=o))
+              for name, opts in D_BODIES.items()}
+    bodies["the shapes classifier's net (DigitNet, reference)"] = Reference
+    rows = []
+    for name, build in bodies.items():
+        torch.manual_seed(seed)
+        curve, seconds = probe(build(), data, steps, seed)
+        rows.append(f"| {name} | {' / '.join(f'{a:.3f}' for a in curve)} | {seconds:.0f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--classifier", required=True, help="a `ganzoo features train --dataset shapes` file")
+    parser.add_argument("--num", type=int, default=1000, help="images per set in part 1, as the runs are scored")
+    parser.add_argument("--steps", type=int, default=1500, help="training steps of each D body in part 2")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    print(f"machine: {machine()}; torch {torch.__version__}; {time.strftime('%Y-%m-%d', time.gmtime())}")
+    print("| real shapes, degraded | FID | KID x1000 | confidence |\n|---|---|---|---|")
+    degradations(args.classifier, args.num)
+    steps = " / ".join(str(s) for s in range(250, args.steps + 1, 250))
+    print(f"\n| D body (polygon or round?) | held-out accuracy at steps {steps} | seconds |\n|---|---|---|")
+    d_probe(args.steps, args.seed)
+
+
+if __name__ == "__main__":
+    main()
