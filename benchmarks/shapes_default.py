@@ -71,6 +71,15 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
                [*NEW, "--arch-opt", "d_stem=first"]),
     "g-nearest-d-stem": ("g-nearest and d-stem together", 1500,
                          [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=first"]),
+    "g-nearest-d-stem-all-decay": ("g-nearest-d-stem-all with the LR decayed linearly to 0 from step 450: it was at "
+                                   "FID 48 at step 600 before collapsing", 1500,
+                                   [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all",
+                                    "--lr-policy", "linear", "--decay-start", "0.3"]),
+    "g-nearest-d-stem-all-none-r1": ("g-nearest-d-stem-all without normalisation in D, with R1 (gamma 0.1, every 4 D "
+                                     "steps), as StyleGAN's D", 1500,
+                                     [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--arch-opt",
+                                      "d_norm=none", "--reg", "r1", "--reg-opt", "r1.gamma=0.1",
+                                      "--reg-opt", "r1.interval=4"]),
     "d-stem-all-spectral": ("the new default with SNGAN's standard-CNN D: a 3x3 stride-1 conv before every "
                             "downsampling, spectral norm instead of batch norm", 1500,
                             [*NEW, "--arch-opt", "d_stem=all", "--arch-opt", "d_norm=spectral"]),

@@ -1,8 +1,8 @@
 """What the main job's FID plateau means: real shapes degraded on purpose, and which D can see a corner.
 
-Part 1 scores real training shapes, degraded in one known way each (blur, lower contrast, only round shapes),
-against the held-out shapes with the project's shapes classifier, as `ganzoo eval` scores a run. A generator
-that draws every shape round but is otherwise perfect scores what the `kinds=circle,ellipse` row says.
+Part 1 scores real training shapes, degraded in one known way each (blur, lower contrast, no corners), against
+the held-out shapes with the project's shapes classifier, as `ganzoo eval` scores a run. A generator that draws
+no corner but is otherwise perfect scores what the `corners=false` row says.
 
 Part 2 trains discriminator bodies as plain classifiers on one question, "is the largest shape a polygon
 (rectangle, triangle) or round (circle, ellipse)?", with the main job's batch (64), optimiser (Adam 1e-3, betas
@@ -40,6 +40,7 @@ D_BODIES = {  # name: dcgan --arch-opt values
 
 
 def shapes(split: str, limit: int, **options: object) -> tuple[Tensor, Tensor]:
+    """Images and kind labels of the main job's data (32 px, seed 0), with these dataset options."""
     return read_split("shapes", split, image_size=32, channels=3, data_options=options, seed=0, limit=limit)
 
 
@@ -50,8 +51,8 @@ def blurred(images: Tensor, sigma: float) -> Tensor:
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float()
 
 
-def degradations(classifier: str, num: int) -> list[str]:
-    """Markdown rows: FID/KID/confidence of each degraded set against the held-out shapes."""
+def degradations(classifier: str, num: int) -> None:
+    """Print a markdown row per degraded set: its FID/KID/confidence against the held-out shapes."""
     config = SimpleNamespace(dataset="shapes", data_root=None, image_size=32, channels=3, seed=0, data_options={})
     held_out = real_images(config, "test", None, num, classifier, torch.device("cpu"))
     net, metrics = feature_net(classifier), resolve_metrics("fid,kid")
@@ -63,14 +64,11 @@ def degradations(classifier: str, num: int) -> list[str]:
         "no corners: rectangles and triangles drawn as ellipses (`--data-opt corners=false`)": shapes(
             "train", num, corners=False)[0],
     }
-    rows = []
     for name, images in cases.items():
         fake = embed(images.clamp(-1, 1), net, torch.device("cpu"))
         result = score(metrics, held_out, fake, None, 0)
         confidence = fake.logits.softmax(dim=1).max(dim=1).values.mean().item()
-        rows.append(f"| {name} | {result['fid']:.1f} | {result['kid_x1000']:.0f} | {confidence:.3f} |")
-        print(rows[-1], flush=True)
-    return rows
+        print(f"| {name} | {result['fid']:.1f} | {result['kid_x1000']:.0f} | {confidence:.3f} |", flush=True)
 
 
 class Reference(nn.Module):
@@ -106,8 +104,8 @@ def probe(body: nn.Module, data: tuple[Tensor, Tensor, Tensor, Tensor], steps: i
     return curve, time.perf_counter() - start
 
 
-def d_probe(steps: int, seed: int) -> list[str]:
-    """Markdown rows: each D body's held-out accuracy on polygon-vs-round every 250 steps."""
+def d_probe(steps: int, seed: int) -> None:
+    """Print a markdown row per D body: its held-out accuracy on polygon-vs-round every 250 steps."""
     x, labels = shapes("train", 8000)
     x_test, labels_test = shapes("test", 2000)
     data = (x, torch.isin(labels, torch.tensor(POLYGONS)).float(), x_test,
@@ -116,13 +114,10 @@ def d_probe(steps: int, seed: int) -> list[str]:
     bodies = {name: lambda o=opts: arch.discriminator(NetConfig(image_size=32, channels=3, width=32, options=o))
               for name, opts in D_BODIES.items()}
     bodies["the shapes classifier's net (DigitNet, reference)"] = Reference
-    rows = []
     for name, build in bodies.items():
         torch.manual_seed(seed)
         curve, seconds = probe(build(), data, steps, seed)
-        rows.append(f"| {name} | {' / '.join(f'{a:.3f}' for a in curve)} | {seconds:.0f} |")
-        print(rows[-1], flush=True)
-    return rows
+        print(f"| {name} | {' / '.join(f'{a:.3f}' for a in curve)} | {seconds:.0f} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
