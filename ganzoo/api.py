@@ -29,7 +29,7 @@ def check_options(flag: str, owner: str, declared: dict[str, Any], given: dict[s
 
         hints = [difflib.get_close_matches(k, list(declared), n=1) for k in unknown]
         named = ", ".join(k + (f" (did you mean {h[0]}?)" if h else "") for k, h in zip(unknown, hints))
-        takes = ", ".join(f"{k}={v}" for k, v in declared.items()) or "none"
+        takes = ", ".join(f"{k}={_spelled(v)}" for k, v in declared.items()) or "none"
         raise GanzooError(f"{flag} {named}: {owner} has no such option (its options: {takes})")
     return {**declared, **{key: _as_type_of(flag, owner, key, declared[key], value) for key, value in given.items()}}
 
@@ -56,6 +56,11 @@ def set_options(obj: Any, flag: str, kind: str, options: dict[str, Any]) -> None
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 
 
+def _spelled(value: Any) -> Any:
+    """A default as the flag takes it (``true``, not Python's ``True``)."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
 def _as_type_of(flag: str, owner: str, key: str, default: Any, value: Any) -> Any:
     """``value`` as ``type(default)``: TOML and the command line give ints for floats, strings for booleans."""
     kind = type(default)
@@ -71,7 +76,7 @@ def _as_type_of(flag: str, owner: str, key: str, default: Any, value: Any) -> An
     elif not isinstance(value, (bool, str)) and isinstance(value, (int, float)):
         if kind is float or float(value).is_integer():
             return kind(value)
-    raise GanzooError(f"{flag} {key}={value}: {owner} expects {_KINDS[kind]} for {key} (default {default})")
+    raise GanzooError(f"{flag} {key}={value}: {owner} expects {_KINDS[kind]} for {key} (default {_spelled(default)})")
 
 
 @dataclass

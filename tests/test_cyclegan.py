@@ -271,7 +271,7 @@ def test_unaligned_dataset_layout_and_preprocessing(domains):
         spec.load("unaligned", DataOptions(root=str(domains), image_size=16, options={"load_size": 8}))
     with pytest.raises(GanzooError, match="needs --data-root"):
         spec.load("unaligned", DataOptions(image_size=16))
-    with pytest.raises(GanzooError, match="--data-opt crop: dataset .unaligned. has no such option .its options: load_size=None, flip=True"):
+    with pytest.raises(GanzooError, match="--data-opt crop: dataset .unaligned. has no such option .its options: load_size=None, flip=true"):
         spec.load("unaligned", DataOptions(root=str(domains), image_size=16, options={"crop": 3}))
 
 

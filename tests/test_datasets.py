@@ -100,7 +100,8 @@ def test_shapes_options_give_one_shape_on_a_plain_background():
 def test_shapes_without_corners_draws_only_circles_and_ellipses():
     round_only = build("shapes", options={"n": 100, "corners": False})
     assert {int(round_only[i]["label"]) for i in range(100)} == {0, 3}  # KINDS: circle, ellipse
-    with pytest.raises(GanzooError, match="corners=no: dataset 'shapes' expects true or false"):
+    with pytest.raises(GanzooError, match=r"corners=no: dataset 'shapes' expects true or false for corners "
+                                          r"\(default true\)"):
         build("shapes", options={"corners": "no"})
 
 

@@ -129,7 +129,7 @@ def test_cli_reports_bad_options_without_traceback(tmp_path):
     result = runner.invoke(cli, ["train", "--data-opt", "num=64", "--steps", "1", "--out", str(tmp_path / "y")])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert ("--data-opt num: dataset 'shapes' has no such option (its options: n=10000, max_shapes=3, gradient=0.5, "
-            "corners=True)") in result.output
+            "corners=true)") in result.output
     assert not (tmp_path / "y").exists(), "refused before a run directory is made"
 
 
