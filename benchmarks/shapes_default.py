@@ -80,6 +80,12 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
                                      [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--arch-opt",
                                       "d_norm=none", "--reg", "r1", "--reg-opt", "r1.gamma=0.1",
                                       "--reg-opt", "r1.interval=4"]),
+    "g-nearest-d-stem-all-diffaugment": ("g-nearest-d-stem-all with DiffAugment (colour, translation, cutout) on "
+                                         "everything D sees", 1500,
+                                         [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all",
+                                          "--augment", "diffaugment"]),
+    "g-nearest-d-stem-all-lecam": ("g-nearest-d-stem-all with LeCam (weight 0.3)", 1500,
+                                   [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--reg", "lecam"]),
     "d-stem-all-spectral": ("the new default with SNGAN's standard-CNN D: a 3x3 stride-1 conv before every "
                             "downsampling, spectral norm instead of batch norm", 1500,
                             [*NEW, "--arch-opt", "d_stem=all", "--arch-opt", "d_norm=spectral"]),
