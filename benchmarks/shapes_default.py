@@ -88,6 +88,11 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
                                    [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--reg", "lecam"]),
     "g-nearest-d-stem-all-lr5e-4": ("g-nearest-d-stem-all at half the default's Adam rate (5e-4 for G and D)", 1500,
                                     [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--lr", "5e-4"]),
+    "g-nearest-d-stem-all-lr5e-4-seed1": ("g-nearest-d-stem-all-lr5e-4, seed 1", 1500,
+                                          [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--lr",
+                                           "5e-4", "--seed", "1"]),
+    "d-stem-all-lr5e-4": ("d_stem=all at Adam 5e-4 with the default (transposed-conv) G", 1500,
+                          [*NEW, "--arch-opt", "d_stem=all", "--lr", "5e-4"]),
     "g-nearest-d-stem-all-lr2e-4": ("g-nearest-d-stem-all at Adam 2e-4 for G and D", 1500,
                                     [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--lr", "2e-4"]),
     "d-stem-all-spectral": ("the new default with SNGAN's standard-CNN D: a 3x3 stride-1 conv before every "
