@@ -103,15 +103,15 @@ class Discriminator(nn.Module):
                                    nn.LeakyReLU(0.2, True)]
         width = ndf
         every = stems == "all"
+
+        def block(c_in: int, c_out: int, kernel: int, stride: int) -> list[nn.Module]:
+            bn = [nn.BatchNorm2d(c_out)] if norm == "batch" else []
+            return [nn.Conv2d(c_in, c_out, kernel, stride, 1, bias=False), *bn, nn.LeakyReLU(0.2, True)]
+
         for _ in range(n - 1):
             if every:
-                layers += [nn.Conv2d(width, width * 2, 3, 1, 1, bias=False),
-                           *([nn.BatchNorm2d(width * 2)] if norm == "batch" else []), nn.LeakyReLU(0.2, True)]
-            layers += [
-                nn.Conv2d(width * 2 if every else width, width * 2, 4, 2, 1, bias=False),
-                *([nn.BatchNorm2d(width * 2)] if norm == "batch" else []),
-                nn.LeakyReLU(0.2, True),
-            ]
+                layers += block(width, width * 2, 3, 1)
+            layers += block(width * 2 if every else width, width * 2, 4, 2)
             width *= 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(width, 1, 4, 1, 0, bias=False)
