@@ -30,8 +30,9 @@ from ganzoo.api import NetConfig
 from ganzoo.bench import machine
 from ganzoo.data import read_split
 from ganzoo.metrics import embed, feature_net, real_images, resolve_metrics, score
+from ganzoo_plugins.datasets.shapes import KINDS
 
-POLYGONS = (1, 2)  # rectangle, triangle in the shapes dataset's KINDS
+POLYGONS = tuple(KINDS.index(kind) for kind in ("rectangle", "triangle"))  # labels of the largest shape
 D_BODIES = {  # name: dcgan --arch-opt values
     "dcgan D (the default)": {},
     "dcgan D, d_stem=first": {"d_stem": "first"},
