@@ -67,6 +67,15 @@ def resume_pair(tmp_path):
     return train
 
 
+def one_error_line(result) -> str:
+    """The output is exactly one ``Error:`` line (warnings and train's start line aside), and the command failed."""
+    lines = [line for line in result.output.splitlines()
+             if line.strip() and not line.startswith(("warning:", "training "))]
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
 def assert_same_logs(log_a: list[dict], log_b: list[dict], keys: tuple[str, ...]) -> None:
     """Step for step, the logged ``keys`` agree (float tolerance: the same ops, perhaps in another order)."""
     assert [r["step"] for r in log_a] == [r["step"] for r in log_b]

@@ -14,7 +14,7 @@ import torch
 from click.testing import CliRunner
 from skimage import io
 
-from conftest import PLUGINS, ganzoo_cli
+from conftest import PLUGINS, ganzoo_cli, one_error_line
 from ganzoo.cli import cli
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
@@ -34,14 +34,6 @@ def tiny(tmp_path: Path, name: str = "run", **overrides) -> RunConfig:
 
 def records(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-
-
-def one_error_line(result) -> str:
-    """The one Error line (beside `train`'s start line and its shared-CPU warning, printed before any step)."""
-    lines = [line for line in result.output.splitlines()
-             if line.strip() and not line.startswith(("training ", "warning: load average"))]
-    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
 
 
 EVAL = dict(eval_every=2, metrics=["memorization"], eval_num=8)

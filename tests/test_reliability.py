@@ -31,6 +31,7 @@ from ganzoo.cli import cli
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer
+from conftest import one_error_line
 
 NETS = ["--width", "8", "--nz", "16", "--batch-size", "4", "--n-samples", "4", "--no-progress", "--sample-every",
         "1000", "--device", "cpu"]
@@ -39,15 +40,6 @@ TINY = [*NETS, "--data-opt", "n=32"]
 
 def train(*args: str):
     return CliRunner().invoke(cli, ["train", *TINY, *args])
-
-
-def one_error_line(result) -> str:
-    """The output is exactly one ``Error:`` line (warnings and train's start line aside), and the command failed."""
-    lines = [line for line in result.output.splitlines()
-             if line.strip() and not line.startswith(("warning:", "training "))]
-    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def log_steps(run: Path) -> list[int]:

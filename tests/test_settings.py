@@ -16,6 +16,7 @@ from ganzoo.api import GanzooError
 from ganzoo.cli import SettingOption, bench_cmd, build_config, cli, train_cmd
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import SEED_MAX, SETTINGS, RunConfig, setting_help
+from conftest import one_error_line
 
 TINY = ["--steps", "1", "--width", "8", "--nz", "8", "--batch-size", "4", "--data-opt", "n=16", "--no-progress"]
 # The flags `ganzoo train` had before they were generated: scripts use them, so none may change.
@@ -24,12 +25,6 @@ FLAGS_BEFORE = """--arch --loss --task --dataset --data-root --image-size --chan
     --no-channels-last --compile --no-compile --kernels --seed --workers --download --no-download --skip-bad-images
     --no-skip-bad-images --out --log-every --sample-every --ckpt-every --progress --no-progress --arch-opt --loss-opt
     --task-opt --data-opt""".split()
-
-
-def one_error_line(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
 
 
 def setting_params(command: click.Command) -> list[SettingOption]:
