@@ -4,9 +4,10 @@ G: transposed-conv stack from ``z`` seen as a ``(nz, 1, 1)`` map, BN + ReLU, no
 conv bias, Tanh. 32 px follows seed 001 (4x4 -> 8 -> 16 -> 32 with widths 4ngf,
 2ngf, ngf); 64 px follows pytorch/examples (8ngf .. ngf). D mirrors it with
 LeakyReLU(0.2), BN on every layer but the first, and a final 4x4 conv to one
-logit. ``--arch-opt d_norm=spectral`` swaps D's BN for spectral norm on every
-conv (SNGAN's "standard CNN" way: real and fake batches no longer get
-separate batch statistics); ``d_norm=none`` drops normalisation.
+logit; it reads ``NetConfig.in_channels`` when set (``--pack m``, PacDCGAN).
+``--arch-opt d_norm=spectral`` swaps D's BN for spectral norm on every conv
+(SNGAN's "standard CNN" way: real and fake batches no longer get separate
+batch statistics); ``d_norm=none`` drops normalisation.
 ``d_stem=first`` adds a 3x3 stride-1 conv at full resolution before D's first
 downsampling, ``d_stem=all`` one before every downsampling (SNGAN's standard
 CNN pattern): DCGAN's D, which downsamples at once, barely learns to tell a
@@ -98,8 +99,9 @@ class Discriminator(nn.Module):
         self.num_classes = cfg.num_classes
         norm, stems = _choice(cfg, "d_norm", D_NORMS), _choice(cfg, "d_stem", D_STEMS)
         n, ndf = _levels(cfg.image_size), cfg.width
-        stem = [nn.Conv2d(cfg.channels, ndf, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True)] if stems != "none" else []
-        layers: list[nn.Module] = [*stem, nn.Conv2d(ndf if stem else cfg.channels, ndf, 4, 2, 1, bias=False),
+        c_in = cfg.in_channels or cfg.channels  # more than the image's under --pack m
+        stem = [nn.Conv2d(c_in, ndf, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True)] if stems != "none" else []
+        layers: list[nn.Module] = [*stem, nn.Conv2d(ndf if stem else c_in, ndf, 4, 2, 1, bias=False),
                                    nn.LeakyReLU(0.2, True)]
         width = ndf
         every = stems == "all"
@@ -142,7 +144,7 @@ def register_architectures(register: Register) -> None:
             discriminator=Discriminator,
             description="DCGAN (seed 001 / pytorch examples): ConvT G, LeakyReLU D, BN, N(0,0.02) init; 32 or 64 px",
             generator_input=("noise", "label"),
-            discriminator_input=("image", "label"),
+            discriminator_input=("image", "label", "channels"),
             options={"d_norm": "batch", "d_stem": "none", "g_up": "transposed"},
             image_sizes=(32, 64),
             channels=(1, 3),
