@@ -563,6 +563,11 @@ class Task:
         """
         raise GanzooError(f"task {type(self).__name__} has no evaluation yet")
 
+    def eval_option_defaults(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The options :meth:`evaluate` takes beyond ``ganzoo eval``'s own flags, with defaults: the keys of
+        ``ganzoo eval --eval-opt``, checked like ``--task-opt``; ``given`` may decide some (a mask's options)."""
+        return {}
+
     def figures(self, results: dict[str, Any]) -> dict[str, float]:
         """The flat numbers of an :meth:`evaluate` result that ``ganzoo bench`` tabulates (default: its top level)."""
         return {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

@@ -549,10 +549,14 @@ def _split_names(value: str | None) -> list[str] | None:
 @click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator when there is one.")
 @click.option("--metric-opt", "metric_options", multiple=True, metavar="NAME.K=V",
               help="Metric option, e.g. kid.subset_size=500 (repeatable).")
+@click.option("--eval-opt", "eval_options", multiple=True, metavar="K=V",
+              help="The task's own evaluation option (repeatable), e.g. for inpainting mask=thin, "
+                   "mask_area=[0.1,0.2], self_ensemble=true, split=train. A wrong key's error lists the task's "
+                   "options.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
 def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: str | None, classifier: str | None,
              out: str | None, seed: int, device: str, ema: bool, metric_options: tuple[str, ...],
-             json_path: str | None) -> None:
+             eval_options: tuple[str, ...], json_path: str | None) -> None:
     """Score a trained CHECKPOINT (file or run directory) with the task's metrics.
 
     \b
@@ -561,7 +565,9 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
       ganzoo eval runs/<run> --metrics fid,kid,pr,dc,modes,memorization --classifier mnist-clf.safetensors
       ganzoo eval runs/<run> --metrics stacked-mnist --classifier stacked-clf.safetensors   # 26,000 samples
       ganzoo eval runs/<run> --metrics fid,kid,is --classifier inception   # pip install 'ganzoo[inception]'
+      ganzoo eval runs/<inpainting run> --eval-opt mask=strokes --eval-opt self_ensemble=true
     """
+    from .api import check_options
     from .engine.config import parse_options
     from .engine.trainer import load_for_inference, resolve_device
     from .files import check_writable, write_atomic
@@ -573,6 +579,9 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
                                    classifier=classifier, out=out, seed=seed)
     if metric_options:
         options["metric_options"] = parse_options(metric_options, "--metric-opt")
+    given = parse_options(eval_options, "--eval-opt")
+    checked = check_options("--eval-opt", f"task '{asm.config.task}'", asm.task.eval_option_defaults(given), given)
+    options.update({key: checked[key] for key in given})
     results = asm.task.evaluate(nets, resolve_device(device), **options)
     _echo_results(results)
     if json_path:

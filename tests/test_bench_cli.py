@@ -16,6 +16,7 @@ from ganzoo.cli import cli
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer
+from conftest import one_error_line
 
 TINY_BENCH = ["--dataset", "shapes", "--data-opt", "n=64", "--width", "8", "--nz", "16", "--batch-size", "8",
               "--device", "cpu", "-n", "32"]
@@ -70,6 +71,13 @@ def test_eval_without_classifier_says_how_to_get_one(run_dir):
     assert "Traceback" not in result.output
     ok = invoke("eval", str(run_dir), "--metrics", "memorization", "-n", "16", "--device", "cpu")
     assert "memorization_ratio" in ok.output  # needs no classifier
+
+
+def test_eval_refuses_an_option_the_task_does_not_take(run_dir):
+    result = CliRunner().invoke(cli, ["eval", str(run_dir), "--device", "cpu", "--eval-opt", "mask=box"])
+    assert result.exit_code == 1
+    assert one_error_line(result) == ("Error: --eval-opt mask: task 'unconditional' has no such option "
+                                      "(its options: none)")
 
 
 def test_bench_table_files_and_reproducible_rows(classifier, tmp_path):

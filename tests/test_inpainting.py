@@ -20,7 +20,7 @@ from ganzoo.engine.trainer import Trainer, load_for_inference
 from ganzoo_plugins.architectures.unet import UNet
 from ganzoo import draw_masks, hole_fraction
 from ganzoo_plugins.tasks.inpainting import complete, self_ensemble, smooth_fill
-from conftest import assert_same_logs, assert_same_weights
+from conftest import assert_same_logs, assert_same_weights, one_error_line
 
 MASKS = [e.name for e in ganzoo.list("masks") if e.distribution == "ganzoo"]
 
@@ -253,6 +253,33 @@ def test_eval_cli_prints_one_table_row_per_bin_and_method(checkpoint, tmp_path):
     assert json.loads((tmp_path / "eval.json").read_text())["bins"]["20%-30%"]["count"] == 12
     refused = CliRunner().invoke(cli, ["eval", str(checkpoint), "-n", "12", "--metrics", "fid", "--device", "cpu"])
     assert refused.exit_code == 1 and "drop --metrics" in refused.output
+
+
+def test_eval_cli_takes_the_tasks_own_options(checkpoint, tmp_path):
+    def scored(*options: str) -> dict:
+        out = tmp_path / "eval.json"
+        result = CliRunner().invoke(cli, ["eval", str(checkpoint), "-n", "8", "--device", "cpu", "--json", str(out),
+                                          *options])
+        assert result.exit_code == 0, result.output
+        return json.loads(out.read_text())
+
+    plain = scored()
+    thick = scored("--eval-opt", "mask=thick")
+    assert thick["mask"]["kind"] == "thick" and thick["hole_area"]["min"] >= 0.3
+    smaller = scored("--eval-opt", "mask_area=0.1")  # the training kind, one option changed
+    assert smaller["mask"]["kind"] == "box" and smaller["hole_area"]["mean"] == pytest.approx(0.1, abs=0.02)
+    ensemble = scored("--eval-opt", "self_ensemble=true")
+    assert ensemble["mask"] == plain["mask"] and ensemble["hole_area"] == plain["hole_area"]  # same masks
+    assert ensemble["methods"]["biharmonic"] == plain["methods"]["biharmonic"]
+    assert ensemble["methods"]["ganzoo"]["hole_l1"] != plain["methods"]["ganzoo"]["hole_l1"]  # 8 views averaged
+
+    typo = CliRunner().invoke(cli, ["eval", str(checkpoint), "--device", "cpu", "--eval-opt", "mask_aera=0.1"])
+    assert typo.exit_code == 1
+    assert one_error_line(typo).startswith("Error: --eval-opt mask_aera (did you mean mask_area?): task 'inpainting' "
+                                           "has no such option (its options: mask=box, self_ensemble=false, ")
+    wrong = CliRunner().invoke(cli, ["eval", str(checkpoint), "--device", "cpu", "--eval-opt", "self_ensemble=yes"])
+    assert one_error_line(wrong) == ("Error: --eval-opt self_ensemble=yes: task 'inpainting' expects true or false "
+                                     "for self_ensemble (default false)")
 
 
 def _png(path: Path, array: np.ndarray) -> Path:

@@ -234,6 +234,14 @@ class Inpainting(Task):
     def sample_nrow(self, n: int) -> int:
         return max(1, min(COLUMNS, n // 3))
 
+    def eval_option_defaults(self, given: dict[str, Any]) -> dict[str, Any]:
+        """``mask`` (the training masks by default) and its ``mask_<opt>`` options, ``self_ensemble`` (average the
+        fills of the 8 flips and turns) and ``split``."""
+        kind = str(given.get("mask", self.mask_kind))
+        trained = self.mask_options if kind == self.mask_kind else {}
+        return {"mask": self.mask_kind, "self_ensemble": False, "split": "test",
+                **{MASK_PREFIX + k: trained.get(k, v) for k, v in ganzoo.get("masks", kind).options.items()}}
+
     def evaluate(self, nets: dict[str, nn.Module], device: torch.device, **options: Any) -> dict[str, Any]:
         """Hole and composite PSNR/SSIM/L1 for ganzoo, biharmonic, smooth and mean fill, per mask-area bin.
 
