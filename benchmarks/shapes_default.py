@@ -110,6 +110,14 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
                                  "--reg-opt", "r1.gamma=1", "--reg-opt", "r1.interval=4"]),
     "g-nearest-d-stem-all-lr-d": ("g-nearest-d-stem-all with D at a quarter of G's rate (2.5e-4)", 1500,
                                   [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--lr-d", "2.5e-4"]),
+    "pack2": ("the default with PacGAN packing: D judges pairs of samples (`--pack 2`), against palette collapse",
+              1500, [*NEW, "--pack", "2"]),
+    "g-nearest-d-stem-all-lr5e-4-pack2": ("g-nearest-d-stem-all-lr5e-4 with `--pack 2`", 1500,
+                                          [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all", "--lr",
+                                           "5e-4", "--pack", "2"]),
+    "g-nearest-d-stem-all-lr5e-4-pack2-seed1": ("g-nearest-d-stem-all-lr5e-4-pack2, seed 1", 1500,
+                                                [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all",
+                                                 "--lr", "5e-4", "--pack", "2", "--seed", "1"]),
 }
 EVAL_EVERY = 300
 
