@@ -277,6 +277,9 @@ def test_eval_cli_takes_the_tasks_own_options(checkpoint, tmp_path):
     assert typo.exit_code == 1
     assert one_error_line(typo).startswith("Error: --eval-opt mask_aera (did you mean mask_area?): task 'inpainting' "
                                            "has no such option (its options: mask=box, self_ensemble=false, ")
+    other = CliRunner().invoke(cli, ["eval", str(checkpoint), "--device", "cpu", "--eval-opt", "mask=thin",
+                                     "--eval-opt", "mask_wdth=0.1"])
+    assert "mask_width=[0.02,0.06], mask_area=[0.05,0.25]" in one_error_line(other), "that kind's options, as TOML"
     wrong = CliRunner().invoke(cli, ["eval", str(checkpoint), "--device", "cpu", "--eval-opt", "self_ensemble=yes"])
     assert one_error_line(wrong) == ("Error: --eval-opt self_ensemble=yes: task 'inpainting' expects true or false "
                                      "for self_ensemble (default false)")
