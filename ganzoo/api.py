@@ -57,7 +57,7 @@ _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a s
 
 
 def _spelled(value: Any) -> Any:
-    """A default as the flag takes it, in TOML (``true`` and ``[0.1,0.2]``, not Python's ``True`` and ``(0.1, 0.2)``)."""
+    """A default as the flag takes it, in TOML: ``true`` and ``[0.1,0.2]``, not Python's ``True`` and ``(0.1, 0.2)``."""
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(str(_spelled(v)) for v in value) + "]"
     return str(value).lower() if isinstance(value, bool) else value
