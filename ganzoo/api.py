@@ -54,6 +54,7 @@ def set_options(obj: Any, flag: str, kind: str, options: dict[str, Any]) -> None
 
 
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_PLURALS = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
 
 
 def _spelled(value: Any) -> Any:
@@ -63,11 +64,26 @@ def _spelled(value: Any) -> Any:
     return str(value).lower() if isinstance(value, bool) else value
 
 
+def _as_list_of(flag: str, owner: str, key: str, default: list | tuple, value: Any) -> Any:
+    """``value`` as a list of ``len(default)`` items, each as its default's type (a range such as ``[0.05,0.25]``)."""
+    if isinstance(value, (list, tuple)) and len(value) == len(default):
+        try:
+            return type(default)(_as_type_of(flag, owner, key, d, v) for d, v in zip(default, value, strict=True))
+        except GanzooError:
+            pass
+    kinds = {type(d) for d in default}
+    what = f"{len(default)} {_PLURALS[kinds.pop()] if len(kinds) == 1 else 'items'}"
+    raise GanzooError(f"{flag} {key}={_spelled(value)}: {owner} expects a list of {what} for {key}, such as the "
+                      f"default {_spelled(default)}")
+
+
 def _as_type_of(flag: str, owner: str, key: str, default: Any, value: Any) -> Any:
     """``value`` as ``type(default)``: TOML and the command line give ints for floats, strings for booleans."""
     kind = type(default)
+    if isinstance(default, (list, tuple)) and default and all(type(d) in _KINDS for d in default):
+        return _as_list_of(flag, owner, key, default, value)
     if default is None or kind not in _KINDS:
-        return value  # no default type to hold it to (lists, optional settings): the owner checks it
+        return value  # no default type to hold it to (optional settings, empty lists): the owner checks it
     if kind is bool:
         if isinstance(value, bool):
             return value

@@ -280,6 +280,11 @@ def test_eval_cli_takes_the_tasks_own_options(checkpoint, tmp_path):
     other = CliRunner().invoke(cli, ["eval", str(checkpoint), "--device", "cpu", "--eval-opt", "mask=thin",
                                      "--eval-opt", "mask_wdth=0.1"])
     assert "mask_width=[0.02,0.06], mask_area=[0.05,0.25]" in one_error_line(other), "that kind's options, as TOML"
+    for value in ("0.3", "[0.1]", "[0.1,true]"):  # a range is two numbers
+        scalar = CliRunner().invoke(cli, ["eval", str(checkpoint), "--device", "cpu", "--eval-opt", "mask=thin",
+                                          "--eval-opt", f"mask_area={value}"])
+        assert one_error_line(scalar).endswith(": task 'inpainting' expects a list of 2 numbers for mask_area, "
+                                               "such as the default [0.05,0.25]")
     wrong = CliRunner().invoke(cli, ["eval", str(checkpoint), "--device", "cpu", "--eval-opt", "self_ensemble=yes"])
     assert one_error_line(wrong) == ("Error: --eval-opt self_ensemble=yes: task 'inpainting' expects true or false "
                                      "for self_ensemble (default false)")
