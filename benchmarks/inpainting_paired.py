@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> None:
 
     asm, nets = load_for_inference(args.run, "cpu")
     images, _ = ganzoo.read_split(asm.config, "test", limit=args.num)
-    masks = ganzoo.draw_masks(args.kind, len(images), tuple(images.shape[-2:]), np.random.default_rng(args.seed))
+    trained = asm.task.mask_options if args.kind == asm.task.mask_kind else {}  # as `ganzoo eval` draws them
+    masks = ganzoo.draw_masks(args.kind, len(images), tuple(images.shape[-2:]), np.random.default_rng(args.seed),
+                              **trained)
     mask_t = torch.from_numpy(masks[:, None].astype(np.float32))
     truth = to_unit(images)
     baseline = biharmonic_fill(truth, masks)

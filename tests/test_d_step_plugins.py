@@ -149,8 +149,9 @@ def test_packing_stacks_samples_into_d_channels(tmp_path):
     assert math.isfinite(logs["d_loss"].item())
 
 
-def test_dcgan_d_takes_packed_samples(tmp_path):
-    trainer = Trainer(tiny(tmp_path, pack=2, arch_options={"d_stem": "all"}))
+@pytest.mark.parametrize("stem", ["none", "all"])
+def test_dcgan_d_takes_packed_samples(tmp_path, stem):
+    trainer = Trainer(tiny(tmp_path, pack=2, arch_options={"d_stem": stem}))
     seen = []
     trainer.eager["D"].register_forward_pre_hook(lambda module, args: seen.append(args[0].shape))
     trainer.train_step(trainer.batch_stream())
@@ -159,7 +160,8 @@ def test_dcgan_d_takes_packed_samples(tmp_path):
 
 def test_packing_refuses_a_d_that_cannot_take_it(tmp_path):
     with pytest.raises(IncompatibleError, match=r"--pack 2: architecture 'mlp' cannot take packed samples \(its D's "
-                                                r"input channels cannot be set.*architectures that can: dcgan, .*pacgan-table3"):
+                                                r"input channels cannot be set.*architectures that can: dcgan, "
+                                                r".*pacgan-table3"):
         assemble(tiny(tmp_path, arch="mlp", pack=2))
     with pytest.raises(GanzooError, match="--pack 3: --batch-size 8 is not a multiple of it"):
         assemble(tiny(tmp_path, arch="pacgan-table3", dataset="stacked-mnist", image_size=28, pack=3))

@@ -255,6 +255,17 @@ def test_eval_cli_prints_one_table_row_per_bin_and_method(checkpoint, tmp_path):
     assert refused.exit_code == 1 and "drop --metrics" in refused.output
 
 
+def test_eval_keeps_the_trained_mask_options_unless_told_otherwise(tmp_path):
+    run = Trainer(tiny(tmp_path, steps=1, task_options={"mask": "box", "mask_area": 0.4})).fit()
+    asm, _ = load_for_inference(run, "cpu")
+    assert asm.task.eval_option_defaults({})["mask_area"] == 0.4
+    assert asm.task.eval_option_defaults({"mask": "thin"})["mask_area"] == (0.05, 0.25)  # another kind: its own
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(cli, ["eval", str(run), "-n", "8", "--device", "cpu", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["hole_area"]["mean"] == pytest.approx(0.4, abs=0.02)
+
+
 def test_eval_cli_takes_the_tasks_own_options(checkpoint, tmp_path):
     def scored(*options: str) -> dict:
         out = tmp_path / "eval.json"
