@@ -19,7 +19,7 @@ import torch
 
 import ganzoo
 from ganzoo.engine.trainer import load_for_inference
-from ganzoo_plugins.tasks.inpainting import AREA_BIN, biharmonic_fill, fill_metrics, to_unit
+from ganzoo_plugins.tasks.inpainting import AREA_BIN, biharmonic_fill, fill_metrics, split_mask_options, to_unit
 
 RESAMPLES = 2000
 
@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> None:
 
     asm, nets = load_for_inference(args.run, "cpu")
     images, _ = ganzoo.read_split(asm.config, "test", limit=args.num)
-    trained = asm.task.mask_options if args.kind == asm.task.mask_kind else {}  # as `ganzoo eval` draws them
+    _, options = split_mask_options(asm.task.eval_option_defaults({"mask": args.kind}))  # as `ganzoo eval` draws
     masks = ganzoo.draw_masks(args.kind, len(images), tuple(images.shape[-2:]), np.random.default_rng(args.seed),
-                              **trained)
+                              **options)
     mask_t = torch.from_numpy(masks[:, None].astype(np.float32))
     truth = to_unit(images)
     baseline = biharmonic_fill(truth, masks)

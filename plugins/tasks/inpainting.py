@@ -236,8 +236,9 @@ class Inpainting(Task):
 
     def eval_option_defaults(self, given: dict[str, Any]) -> dict[str, Any]:
         """``mask`` (the training masks by default) and its ``mask_<opt>`` options, ``self_ensemble`` (average the
-        fills of the 8 flips and turns) and ``split``."""
-        kind = str(given.get("mask", self.mask_kind))
+        fills of the 8 flips and turns) and ``split``; :meth:`evaluate` fills in what its caller leaves out from
+        here, so the training kind keeps the options it was trained with."""
+        kind = str(given.get("mask") or self.mask_kind)
         trained = self.mask_options if kind == self.mask_kind else {}
         return {"mask": self.mask_kind, "self_ensemble": False, "split": "test",
                 **{MASK_PREFIX + k: trained.get(k, v) for k, v in ganzoo.get("masks", kind).options.items()}}
@@ -257,14 +258,13 @@ class Inpainting(Task):
                               "not by generation metrics; drop --metrics (--classifier adds accuracy on the fills)")
 
         cfg = self.config
-        trained = {"mask": self.mask_kind, **{MASK_PREFIX + k: v for k, v in self.mask_options.items()}}
-        same_kind = options.get("mask") in (None, self.mask_kind)
-        kind, mask_options = split_mask_options({**(trained if same_kind else {}), **options})
-        num, seed, split = int(options.get("num") or 1000), int(options.get("seed") or 0), options.get("split", "test")
+        chosen = {**self.eval_option_defaults(options), **options}
+        kind, mask_options = split_mask_options(chosen)
+        num, seed, split = int(options.get("num") or 1000), int(options.get("seed") or 0), chosen["split"]
         images, labels = ganzoo.read_split(cfg, split, data_root=options.get("data_root"), limit=num)
         masks = ganzoo.draw_masks(kind, len(images), tuple(images.shape[-2:]), np.random.default_rng(seed), **mask_options)
         mask_t = torch.from_numpy(masks[:, None].astype(np.float32))
-        ensemble = bool(options.get("self_ensemble"))
+        ensemble = bool(chosen["self_ensemble"])
         with torch.no_grad():
             ours = torch.cat([
                 self.complete(nets["G"], x.to(device), m.to(device), ensemble)[1].float().cpu()
