@@ -99,9 +99,9 @@ class Discriminator(nn.Module):
         self.num_classes = cfg.num_classes
         norm, stems = _choice(cfg, "d_norm", D_NORMS), _choice(cfg, "d_stem", D_STEMS)
         n, ndf = _levels(cfg.image_size), cfg.width
-        c_in = cfg.in_channels or cfg.channels  # more than the image's under --pack m
-        stem = [nn.Conv2d(c_in, ndf, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True)] if stems != "none" else []
-        layers: list[nn.Module] = [*stem, nn.Conv2d(ndf if stem else c_in, ndf, 4, 2, 1, bias=False),
+        d_in = cfg.in_channels or cfg.channels  # more than the image's under --pack m
+        stem = [nn.Conv2d(d_in, ndf, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True)] if stems != "none" else []
+        layers: list[nn.Module] = [*stem, nn.Conv2d(ndf if stem else d_in, ndf, 4, 2, 1, bias=False),
                                    nn.LeakyReLU(0.2, True)]
         width = ndf
         every = stems == "all"
