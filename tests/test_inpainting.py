@@ -204,6 +204,8 @@ def test_impossible_combinations_are_refused(tmp_path):
         Trainer(tiny(tmp_path, task_options={"l2_hole": 1}))
     with pytest.raises(GanzooError, match=r"--task-opt mask_sides \(did you mean mask_area\?\): task 'inpainting' has no"):
         Trainer(tiny(tmp_path, task_options={"mask_sides": 2}))
+    with pytest.raises(GanzooError, match="^--task-opt mask=thinn: unknown mask 'thinn'. Did you mean: thin"):
+        Trainer(tiny(tmp_path, task_options={"mask": "thinn"}))
     with pytest.raises(GanzooError, match="--task-opt mask_area=abc: task 'inpainting' expects a number"):
         Trainer(tiny(tmp_path, task_options={"mask_area": "abc"}))
     with pytest.raises(GanzooError, match="--task-opt l1_hole=x: task .inpainting. expects a number"):
@@ -260,6 +262,7 @@ def test_eval_keeps_the_trained_mask_options_unless_told_otherwise(tmp_path):
     asm, _ = load_for_inference(run, "cpu")
     assert asm.task.eval_option_defaults({})["mask_area"] == 0.4
     assert asm.task.eval_option_defaults({"mask": "thin"})["mask_area"] == (0.05, 0.25)  # another kind: its own
+    assert asm.task.eval_option_defaults({"mask": "mask-boxes:box"})["mask_area"] == 0.4  # the same kind, qualified
     out = tmp_path / "eval.json"
     result = CliRunner().invoke(cli, ["eval", str(run), "-n", "8", "--device", "cpu", "--json", str(out)])
     assert result.exit_code == 0, result.output
@@ -296,6 +299,8 @@ def test_eval_cli_takes_the_tasks_own_options(checkpoint, tmp_path):
                                           "--eval-opt", f"mask_area={value}"])
         assert one_error_line(scalar).endswith(": task 'inpainting' expects a list of 2 numbers for mask_area, "
                                                "such as the default [0.05,0.25]")
+    unknown = CliRunner().invoke(cli, ["eval", str(checkpoint), "--device", "cpu", "--eval-opt", "mask=thinn"])
+    assert one_error_line(unknown).startswith("Error: --eval-opt mask=thinn: unknown mask 'thinn'. Did you mean: thin")
     wrong = CliRunner().invoke(cli, ["eval", str(checkpoint), "--device", "cpu", "--eval-opt", "self_ensemble=yes"])
     assert one_error_line(wrong) == ("Error: --eval-opt self_ensemble=yes: task 'inpainting' expects true or false "
                                      "for self_ensemble (default false)")

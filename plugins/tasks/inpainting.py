@@ -59,6 +59,14 @@ def split_mask_options(options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return kind, {k[len(MASK_PREFIX) :]: v for k, v in options.items() if k.startswith(MASK_PREFIX)}
 
 
+def mask_plugin(kind: str, flag: str) -> Any:
+    """The registered mask ``kind``; an unknown name is a one-line error that also names the flag it came from."""
+    try:
+        return ganzoo.get("masks", kind)
+    except GanzooError as error:
+        raise GanzooError(f"{flag} mask={kind}: {error}") from None
+
+
 def numpy_rng(generator: torch.Generator) -> np.random.Generator:
     """A numpy generator seeded from a torch generator (the engine's), so masks follow its state."""
     return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
@@ -163,7 +171,7 @@ class Inpainting(Task):
         """The declared options plus the chosen mask's, each prefixed ``mask_`` (e.g. ``mask_area``)."""
         kind, _ = split_mask_options(given)
         return {**super().option_defaults(given),
-                **{MASK_PREFIX + key: value for key, value in ganzoo.get("masks", kind).options.items()}}
+                **{MASK_PREFIX + key: value for key, value in mask_plugin(kind, "--task-opt").options.items()}}
 
     def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:
         super().__init__(arch, config, dataset, **options)
@@ -238,10 +246,10 @@ class Inpainting(Task):
         """``mask`` (the training masks by default) and its ``mask_<opt>`` options, ``self_ensemble`` (average the
         fills of the 8 flips and turns) and ``split``; :meth:`evaluate` fills in what its caller leaves out from
         here, so the training kind keeps the options it was trained with."""
-        kind = str(given.get("mask") or self.mask_kind)
-        trained = self.mask_options if kind == self.mask_kind else {}
+        mask = mask_plugin(str(given.get("mask") or self.mask_kind), "--eval-opt")
+        trained = self.mask_options if mask is ganzoo.get("masks", self.mask_kind) else {}  # 'thin' or 'dist:thin'
         return {"mask": self.mask_kind, "self_ensemble": False, "split": "test",
-                **{MASK_PREFIX + k: trained.get(k, v) for k, v in ganzoo.get("masks", kind).options.items()}}
+                **{MASK_PREFIX + k: trained.get(k, v) for k, v in mask.options.items()}}
 
     def evaluate(self, nets: dict[str, nn.Module], device: torch.device, **options: Any) -> dict[str, Any]:
         """Hole and composite PSNR/SSIM/L1 for ganzoo, biharmonic, smooth and mean fill, per mask-area bin.
