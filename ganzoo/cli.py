@@ -94,6 +94,19 @@ class GanzooGroup(click.Group):
                 return super().invoke(ctx)
             except GanzooError as exc:
                 raise click.ClickException(str(exc)) from None
+            except click.UsageError as exc:
+                if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+                    raise  # click >= 8.2 shows the help for a bare group: that is no error
+                raise _one_line(exc) from None
+
+
+def _one_line(exc: click.UsageError) -> click.ClickException:
+    """click's usage error (a bad flag or value) as one ``Error:`` line, like ganzoo's own, pointing at the
+    command's help instead of printing its usage; the exit status stays click's 2."""
+    hint = f" See `{exc.ctx.command_path} -h`." if exc.ctx is not None else ""
+    error = click.ClickException(exc.format_message() + hint)
+    error.exit_code = exc.exit_code
+    return error
 
 
 _python_show_warning = warnings.showwarning
@@ -313,6 +326,14 @@ class SettingsCommand(click.Command):
 def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[RunConfig, set[str]]:
     """Defaults < TOML file < command line; also returns the settings given (by the file or the command line)."""
     values: dict[str, Any] = load_toml(config_file) if config_file else {}
+    if {"steps", "epochs"} <= set(values):
+        raise GanzooError(f"config file '{config_file}' sets both steps and epochs, which both say how long to train; "
+                          "keep one")
+    budgets = [key for key in ("steps", "epochs") if cli_values.get(key) is not None]
+    if len(budgets) == 2:
+        raise GanzooError("--steps and --epochs both say how long to train; give one")
+    for budget in budgets:  # the command line's budget replaces the file's, whichever kind it is
+        values.pop("epochs" if budget == "steps" else "steps", None)
     for key, value in cli_values.items():
         if key.endswith("_options"):
             if value:
@@ -331,7 +352,7 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
 def _check_steps_left(step: int, steps: int) -> None:
     """A resumed run with nothing to train is an error (exit 1), so a script notices, not a silent no-op."""
     if step >= steps:
-        raise GanzooError(f"the run is at step {step}, already past --steps {steps}: nothing to train; pass a "
+        raise GanzooError(f"the run is at step {step} and --steps is {steps}: nothing to train; pass a "
                           f"--steps above {step} to go on")
 
 
@@ -644,6 +665,7 @@ def bench_cmd(ctx: click.Context, archs: str | None, losses: str | None, variant
 
     from .bench import (BenchSpec, PLOT_HINT, markdown_report, markdown_table, plot_curves, row_label, run_bench,
                         table_rows)
+    from .files import check_writable, write_atomic
 
     # Read like train's options; bench scores the runs itself, so no logging, grids or checkpoints in between.
     base, given = build_config(None, {**settings, "log_every": 10**9, "sample_every": 10**9, "ckpt_every": 10**9})
@@ -653,6 +675,9 @@ def bench_cmd(ctx: click.Context, archs: str | None, losses: str | None, variant
                      seconds=seconds, repeats=repeats, evals=evals, metrics=_split_names(metrics),
                      curve_metric=curve_metric, num=num, classifier=classifier,
                      out=out or f"runs/bench-{time.strftime('%Y%m%d-%H%M%S')}")
+    for path, flag in ((json_path, "--json"), (markdown_path, "--markdown"), (plot_path, "--plot")):
+        if path:  # before the training, not after it
+            check_writable(path, flag)
     if plot_path:
         try:
             import matplotlib  # noqa: F401
@@ -664,11 +689,9 @@ def bench_cmd(ctx: click.Context, archs: str | None, losses: str | None, variant
     for row in rows:
         click.echo(f"# {row_label(row)} s{row['seed']}: {row['train_command']} && {row['eval_command']}")
     if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps({"command": _command_line(ctx), "rows": rows}, indent=2) + "\n")
+        write_atomic(json_path, json.dumps({"command": _command_line(ctx), "rows": rows}, indent=2) + "\n")
     if markdown_path:
-        Path(markdown_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(markdown_path).write_text(markdown_report(rows, spec, _command_line(ctx)))
+        write_atomic(markdown_path, markdown_report(rows, spec, _command_line(ctx)))
     if plot_path:
         click.echo(f"wrote {plot_curves(rows, plot_path)}", err=True)
 

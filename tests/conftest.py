@@ -67,12 +67,12 @@ def resume_pair(tmp_path):
     return train
 
 
-def one_error_line(result) -> str:
+def one_error_line(result, exit_code: int = 1) -> str:
     """The output is exactly one ``Error:`` line (train's start line and its shared-CPU warning aside, both printed
-    before any step), and the command failed."""
+    before any step), and the command failed: exit status 1 for ganzoo's errors, 2 for click's usage errors."""
     lines = [line for line in result.output.splitlines()
              if line.strip() and not line.startswith(("training ", "warning: load average"))]
-    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert result.exit_code == exit_code and len(lines) == 1 and lines[0].startswith("Error: "), result.output
     assert "Traceback" not in result.output
     return lines[0]
 

@@ -161,6 +161,16 @@ def test_bench_refuses_bad_settings_before_training(tmp_path):
     runner = CliRunner()
     no_budget = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--out", str(tmp_path)])
     assert no_budget.exit_code == 1 and "--steps N or --seconds S" in no_budget.output
+    for budget, message in ((["--steps", "0"], "needs a budget above 0"), (["--seconds", "-1"], "budget above 0"),
+                            (["--steps", "1", "--seconds", "3"], "--steps N or --seconds S, not both")):
+        result = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", *budget, "--out", str(tmp_path)])
+        assert message in one_error_line(result)
+    (tmp_path / "a-file").write_text("")
+    for flag in ("--markdown", "--json", "--plot"):  # before the training, not after it
+        unwritable = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--steps", "1", flag,
+                                         str(tmp_path / "a-file" / "table"), "--out", str(tmp_path / "runs")])
+        assert one_error_line(unwritable).startswith(f"Error: {flag}: cannot write '{tmp_path / 'a-file' / 'table'}'")
+    (tmp_path / "a-file").unlink()
     bad = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce,hnge", "--steps", "1",
                               "--out", str(tmp_path)])
     assert bad.exit_code == 1 and "Did you mean: hinge" in bad.output

@@ -278,7 +278,7 @@ def test_resume_past_the_end_says_so_and_data_root_is_stored_absolute(tmp_path, 
     assert runner.invoke(cli, [*args, "--steps", "2"]).exit_code == 0
     assert f'data_root = "{root.resolve()}"' in (tmp_path / "run" / "config.toml").read_text()
     result = runner.invoke(cli, ["train", "--resume", "run", "--steps", "1", "--no-progress"])
-    assert result.exit_code == 1 and "at step 2, already past --steps 1" in result.output
+    assert result.exit_code == 1 and "at step 2 and --steps is 1: nothing to train" in result.output
 
 
 def test_sample_refuses_lossy_or_nameless_outputs_and_empty_grids(tmp_path):

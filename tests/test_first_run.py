@@ -45,7 +45,7 @@ def test_resume_with_nothing_to_train_fails_after_its_notice_and_shows_no_progre
     result = CliRunner().invoke(cli, ["train", "--resume", str(out), "--steps", "2"])  # progress bar on
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: the run is at step 2, already past --steps 2: nothing to train; pass a --steps above 2 to go on"]
+        "Error: the run is at step 2 and --steps is 2: nothing to train; pass a --steps above 2 to go on"]
 
 
 def test_sample_with_seed_plus_one_redraws_the_training_grid_exactly(run, tmp_path):

@@ -534,6 +534,19 @@ def test_unreadable_config_files_and_absurd_sample_options_are_one_line(finished
         assert result.exit_code == 2 and wrong in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["train", "--steps", "abc"], "Invalid value for '--steps': 'abc' is not a valid integer. See `ganzoo train -h`."),
+    (["train", "--precision", "fp8"], "'fp8' is not one of 'fp32', 'bf16', 'fp16'. See `ganzoo train -h`."),
+    (["train", "--nproc", "0"], "'--nproc': 0 is not in the range x>=1. See `ganzoo train -h`."),
+    (["plugins", "--jsn"], "No such option '--jsn'. Did you mean '--json'? See `ganzoo plugins -h`."),
+    (["trian"], "No such command 'trian'. Did you mean 'train'? See `ganzoo -h`."),
+    (["features", "train", "--epochs", "x"], "'x' is not a valid float. See `ganzoo features train -h`."),
+])
+def test_a_bad_flag_or_value_is_one_error_line_pointing_at_the_help(args, message):
+    """click's usage errors read like ganzoo's own: one line, no usage block; exit status 2 as click gives."""
+    assert one_error_line(CliRunner().invoke(cli, args, prog_name="ganzoo"), exit_code=2).endswith(message)
+
+
 def test_translate_refuses_images_above_its_size_limit_before_translating(cyclegan_run, tmp_path):
     """Item 16: above --max-pixels (4.2 MP by default) an image is refused with the way out, before any work."""
     small, large = tmp_path / "in" / "a.png", tmp_path / "in" / "b.png"

@@ -124,7 +124,8 @@ def test_regularisers_given_as_a_list_or_by_repeating_the_flag_are_all_kept(args
     (["--loss", "wgan-gp", "--loss-opt", "gp_weight=nan"], "(--loss-opt): gp_weight = nan must be a finite number"),
 ])
 def test_non_finite_and_overflowing_settings_are_one_line(tmp_path, args, message):
-    result = CliRunner().invoke(cli, ["train", *TINY, "--out", str(tmp_path / "run"), *args])
+    budget = TINY[2:] if "--epochs" in args else TINY  # --steps and --epochs together are refused (below)
+    result = CliRunner().invoke(cli, ["train", *budget, "--out", str(tmp_path / "run"), *args])
     assert message in one_error_line(result)
     assert not (tmp_path / "run").exists()
 
@@ -144,6 +145,21 @@ def test_a_config_file_is_checked_by_the_same_validator(tmp_path, toml, message)
                                       "--out", str(tmp_path / "run")])
     assert message in one_error_line(result)
     assert not (tmp_path / "run").exists()
+
+
+def test_one_budget_steps_or_epochs(tmp_path, capture_trainer):
+    both = CliRunner().invoke(cli, ["train", *TINY, "--epochs", "2", "--out", str(tmp_path / "run")])
+    assert one_error_line(both) == "Error: --steps and --epochs both say how long to train; give one"
+    (tmp_path / "both.toml").write_text("steps = 5\nepochs = 2\n")
+    result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "both.toml"), "--out", str(tmp_path / "r")])
+    assert f"config file '{tmp_path / 'both.toml'}' sets both steps and epochs" in one_error_line(result)
+    (tmp_path / "epochs.toml").write_text("epochs = 2\n")
+    result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "epochs.toml"), *TINY,
+                                      "--out", str(tmp_path / "run")])
+    assert "captured" in result.output
+    config = capture_trainer["config"]
+    assert (config.steps, config.epochs) == (1, None)  # the command line's budget replaces the file's
+    assert not (tmp_path / "r").exists()
 
 
 def test_the_bounds_are_what_torch_and_adam_take():
@@ -198,7 +214,7 @@ def test_resume_takes_the_settings_that_may_change(saved_run, tmp_path):
     # The run's own config file gives every setting, all as they were: accepted.
     again = CliRunner().invoke(cli, ["train", "--config", str(run / "config.toml"), "--resume", str(run),
                                      "--out", str(run), "--steps", "1"])
-    assert again.exit_code == 1 and "already past --steps 1" in again.output  # accepted, then nothing to train
+    assert again.exit_code == 1 and "and --steps is 1: nothing to train" in again.output
 
 
 def test_nproc_resume_is_checked_and_merged_before_the_processes_start(saved_run, monkeypatch):
