@@ -22,7 +22,7 @@ from ganzoo_plugins.datasets.style_benchmark import style_filter
 from ganzoo_plugins.tasks.cyclegan import ImagePool
 from ganzoo_plugins.tasks.translate import translate_image
 from ganzoo_plugins.architectures.resnet_generator import upsampling
-from conftest import assert_same_logs, assert_same_weights
+from conftest import assert_same_logs, assert_same_weights, one_error_line
 
 
 def tiny(tmp_path: Path, name: str = "run", **overrides) -> RunConfig:
@@ -352,6 +352,11 @@ def test_translate_cli_folder_in_folder_out(trained, tmp_path):
                                 "--out", str(tmp_path / "o2"), "--device", "cpu"])
     assert clash.exit_code != 0 and "would both be written" in clash.output
     assert not (tmp_path / "o2").exists(), "nothing is written when the plan is refused"
+    as_file = runner.invoke(cli, ["translate", str(trained), str(single), "--out", str(tmp_path / "styled.jpg"),
+                                  "--device", "cpu"])
+    assert one_error_line(as_file) == (f"Error: --out {tmp_path / 'styled.jpg'}: translate writes a folder (one PNG "
+                                       f"per input, named after it); name a folder, e.g. --out {tmp_path / 'styled'}/")
+    assert not (tmp_path / "styled.jpg").exists()
 
 
 def test_translate_says_when_inputs_are_grayscale_for_an_rgb_model(trained, tmp_path):

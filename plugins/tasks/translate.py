@@ -19,7 +19,7 @@ from torch import Tensor, nn
 import ganzoo
 from ganzoo.api import GanzooError, GanzooWarning
 from ganzoo.hookspecs import hookimpl
-from ganzoo.images import list_images, read_image, save_image, verify_image
+from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_image, verify_image
 
 # the default limit: the generator's activations grow with the area (~1 KB per pixel at width 64),
 # so 2048x2048 needs a few GB; an 8000x8000 photo would need tens (--max-pixels raises the limit).
@@ -95,7 +95,8 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
                   help="Refuse larger images (width x height): memory grows with the area.")
     def translate_cmd(run: ganzoo.Run, inputs: tuple[str, ...], direction: str, out: str, max_pixels: int) -> None:
-        """Translate images (files or folders) with a cyclegan or pix2pix CHECKPOINT, at their own size.
+        """Translate images (files or folders) with a CHECKPOINT of an image-translation task (cyclegan, pix2pix), at
+        their own size.
 
         Folders are searched recursively and their layout is kept under --out;
         every result is written as PNG. Any image size up to --max-pixels works:
@@ -106,6 +107,9 @@ def register_commands(cli: click.Group) -> None:
           ganzoo translate runs/cyclegan-run photos/ --direction AtoB --out styled/
         """
         run.require_command("translate")
+        if Path(out).suffix.lower() in IMAGE_EXTENSIONS and not Path(out).is_dir():
+            raise GanzooError(f"--out {out}: translate writes a folder (one PNG per input, named after it); "
+                              f"name a folder, e.g. --out {Path(out).with_suffix('')}/")
         G = generator_for(run, direction)
         plan = _plan(inputs, Path(out))
         _check_sizes(plan, max_pixels)
