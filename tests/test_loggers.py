@@ -149,7 +149,14 @@ def test_a_missing_optional_dependency_is_one_line_naming_the_extra(tmp_path, mo
 def test_evaluation_settings_are_checked_before_training(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["train", *TINY_ARGS, *args, "--out", str(tmp_path / "run")])
     assert one_error_line(result).startswith(message)
-    assert not (tmp_path / "run" / "checkpoint.safetensors").exists(), "nothing trained"
+    assert not (tmp_path / "run").exists(), "no run folder is left behind"
+
+
+def test_a_missing_classifier_leaves_no_run_folder(tmp_path):
+    result = CliRunner().invoke(cli, ["train", *TINY_ARGS, "--eval-every", "1", "--metrics", "fid", "--classifier",
+                                      str(tmp_path / "nope.safetensors"), "--out", str(tmp_path / "run")])
+    assert "nope.safetensors' does not exist" in one_error_line(result)
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_logger_option_repeats_and_takes_commas(tmp_path):

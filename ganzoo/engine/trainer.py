@@ -685,10 +685,13 @@ class Trainer:
         good checkpoint kept.
         """
         source = self.source.parent if self.source is not None else None
+        first = None  # the curves' start; a bad --classifier or data path fails here, before the run folder is made
+        if self.rank == 0 and self.config.eval_every and self.step == 0:
+            first = evaluate_now(self.task, self.sample_nets(), self.device, self.config, self.step)
         lock = claim_run_dir(self.run_dir, self.overwrite, source) if self.rank == 0 else None
         try:  # the batches are closed on the way out, whatever it is: no DataLoader worker outlives fit
             with stop_signals(self.world == 1) as stop, contextlib.closing(self.batch_stream()) as batches:
-                return self._fit(stop, batches)
+                return self._fit(stop, batches, first)
         finally:  # also on an interruption or divergence: the loggers flush what they hold
             if self.loggers is not None:
                 self.loggers.close()
@@ -696,7 +699,7 @@ class Trainer:
             if lock is not None:
                 lock.release()
 
-    def _fit(self, stop: list[int], batches: Iterator[dict[str, torch.Tensor]]) -> Path:
+    def _fit(self, stop: list[int], batches: Iterator[dict[str, torch.Tensor]], first: dict[str, Any] | None) -> Path:
         from tqdm.auto import tqdm
 
         cfg = self.config
@@ -706,8 +709,8 @@ class Trainer:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
             save_toml(cfg, self.run_dir / "config.toml")
             self.loggers = RunLoggers(self.logger_classes, self.run_dir, cfg, self.step)
-            if cfg.eval_every and self.step == 0:  # the curves' start; a bad --classifier fails before training
-                self.loggers.log(evaluate_now(self.task, self.sample_nets(), self.device, cfg, self.step))
+            if first is not None:
+                self.loggers.log(first)
         fixed = self.fixed_inputs()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="step",
                    desc=f"{cfg.arch}+{cfg.loss} on {cfg.dataset}")

@@ -33,8 +33,8 @@ from ganzoo.images import resize
 from ganzoo.metrics import FeatureSpec
 
 KIND = "ganzoo-classifier"
-TRAIN_HINT = ("train one with `ganzoo features train --dataset mnist --data-root ../shared/data/mnist "
-              "--out mnist-classifier.safetensors`")
+TRAIN_HINT = ("train one on the run's dataset with `ganzoo features train --dataset NAME --out classifier.safetensors` "
+              "(e.g. --dataset shapes; --dataset mnist --data-root ../shared/data/mnist)")
 
 
 class DigitNet(nn.Module):
