@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -84,6 +85,12 @@ def test_explicit_options_override_the_recipe_and_tables_merge(tmp_path):
     toml.write_text('recipe = "sngan"\nbatch_size = 32\n')
     config, _ = build_config(str(toml), {"n_critic": 1})
     assert (config.arch, config.loss, config.batch_size, config.n_critic) == ("resnet-sn", "hinge", 32, 1)
+
+
+def test_readme_recipe_example_is_the_tested_one():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    source = (Path(__file__).parent / "plugins" / "ganzoo-recipe" / "ganzoo_recipe.py").read_text().rstrip()
+    assert source in readme, "README's recipe example drifted from tests/plugins/ganzoo-recipe/ganzoo_recipe.py"
 
 
 def test_unknown_recipe_and_a_recipe_whose_plugin_is_missing_are_one_line(installed, tmp_path):
