@@ -111,6 +111,10 @@ def _load_split(options: DataOptions, holdout: int) -> tuple[np.ndarray, np.ndar
     root = _root(options)
     if options.split == "test" and not holdout:
         loaded = _load_pair(root, "t10k", options.download)
+        if loaded is not None and _find(root, "train") is None:
+            warnings.warn(f"mnist: no train-* files in {root}, so 'test' is the t10k files a run here trains on: "
+                          "scores on it measure fit, not unseen digits; train with --data-opt holdout=2000 to keep "
+                          "2000 apart", GanzooWarning, stacklevel=3)
     else:
         loaded = _load_pair(root, "train", options.download)
         if loaded is None:
