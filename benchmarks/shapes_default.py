@@ -118,6 +118,12 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
     "g-nearest-d-stem-all-lr5e-4-pack2-seed1": ("g-nearest-d-stem-all-lr5e-4-pack2, seed 1", 1500,
                                                 [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_stem=all",
                                                  "--lr", "5e-4", "--pack", "2", "--seed", "1"]),
+    "d-max": ("the default with D downsampling by 3x3 conv + 2x2 max-pool (`--arch-opt d_down=max`), the pattern "
+              "that learns polygon-or-round fastest (shapes_yardsticks.md)", 1500, [*NEW, "--arch-opt", "d_down=max"]),
+    "g-nearest-d-max": ("d-max with G upsampling by nearest neighbour + 3x3 conv", 1500,
+                        [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max"]),
+    "g-nearest-d-max-lr-d": ("g-nearest-d-max with D at a quarter of G's rate (2.5e-4): that D wins the game at 1e-3",
+                             1500, [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max", "--lr-d", "2.5e-4"]),
 }
 EVAL_EVERY = 300
 

@@ -37,6 +37,7 @@ D_BODIES = {  # name: dcgan --arch-opt values
     "dcgan D (the default)": {},
     "dcgan D, d_stem=first": {"d_stem": "first"},
     "dcgan D, d_stem=all": {"d_stem": "all"},
+    "dcgan D, d_down=max": {"d_down": "max"},
 }
 
 
@@ -105,8 +106,9 @@ def probe(body: nn.Module, data: tuple[Tensor, Tensor, Tensor, Tensor], steps: i
     return curve, time.perf_counter() - start
 
 
-def d_probe(steps: int, seed: int) -> None:
-    """Print a markdown row per D body: its held-out accuracy on polygon-vs-round every 250 steps."""
+def d_probe(steps: int, seed: int, only: str | None = None) -> None:
+    """Print a markdown row per D body (those whose name holds ``only``, if given): its held-out accuracy on
+    polygon-vs-round every 250 steps."""
     x, labels = shapes("train", 8000)
     x_test, labels_test = shapes("test", 2000)
     data = (x, torch.isin(labels, torch.tensor(POLYGONS)).float(), x_test,
@@ -116,6 +118,8 @@ def d_probe(steps: int, seed: int) -> None:
               for name, opts in D_BODIES.items()}
     bodies["the shapes classifier's net (DigitNet, reference)"] = Reference
     for name, build in bodies.items():
+        if only and only not in name:
+            continue
         torch.manual_seed(seed)
         curve, seconds = probe(build(), data, steps, seed)
         print(f"| {name} | {' / '.join(f'{a:.3f}' for a in curve)} | {seconds:.0f} |", flush=True)
@@ -123,18 +127,22 @@ def d_probe(steps: int, seed: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--classifier", required=True, help="a `ganzoo features train --dataset shapes` file")
+    parser.add_argument("--classifier", help="a `ganzoo features train --dataset shapes` file (part 1)")
+    parser.add_argument("--body", help="part 2 only, for the D bodies whose name holds this text, e.g. d_down=max")
     parser.add_argument("--num", type=int, default=1000, help="images per set in part 1, as the runs are scored")
     parser.add_argument("--steps", type=int, default=1500, help="training steps of each D body in part 2")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     print(f"machine: {machine()}; torch {torch.__version__}; {time.strftime('%Y-%m-%d', time.gmtime())}")
-    print("| real shapes, degraded | FID | KID x1000 | confidence |\n|---|---|---|---|")
-    degradations(args.classifier, args.num)
+    if not args.body:
+        if not args.classifier:
+            parser.error("--classifier is needed for part 1 (or give --body for part 2 only)")
+        print("| real shapes, degraded | FID | KID x1000 | confidence |\n|---|---|---|---|")
+        degradations(args.classifier, args.num)
     steps = " / ".join(str(s) for s in range(250, args.steps + 1, 250))
     print(f"\n| D body (polygon or round?) | held-out accuracy at steps {steps} | seconds |\n|---|---|---|")
-    d_probe(args.steps, args.seed)
+    d_probe(args.steps, args.seed, args.body)
 
 
 if __name__ == "__main__":

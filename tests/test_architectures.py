@@ -166,6 +166,13 @@ def test_dcgan_d_stem_adds_full_resolution_convs(stem: str, expected: list) -> N
     assert _convs_seen(D, torch.randn(2, 3, 32, 32)) == expected
 
 
+def test_dcgan_d_down_max_pools_after_full_resolution_convs() -> None:
+    D = ganzoo.get("archs", "dcgan").discriminator(NetConfig(image_size=32, channels=3, width=8,
+                                                             options={"d_down": "max"}))
+    assert _convs_seen(D, torch.randn(2, 3, 32, 32)) == [(3, 1, 32), (3, 1, 16), (3, 1, 8), (4, 1, 1)]
+    assert sum(isinstance(m, nn.MaxPool2d) for m in D.modules()) == 3
+
+
 def test_dcgan_g_up_nearest_upsamples_without_transposed_convs() -> None:
     G = ganzoo.get("archs", "dcgan").generator(NetConfig(image_size=32, channels=3, width=8, nz=16,
                                                          options={"g_up": "nearest"}))
@@ -177,6 +184,7 @@ def test_dcgan_g_up_nearest_upsamples_without_transposed_convs() -> None:
 
 @pytest.mark.parametrize("key,value,known", [("d_norm", "layer", "batch, spectral, none"),
                                              ("d_stem", "every", "none, first, all"),
+                                             ("d_down", "avg", "conv, max"),
                                              ("g_up", "bilinear", "transposed, nearest")])
 def test_dcgan_refuses_an_unknown_option_value(key: str, value: str, known: str) -> None:
     arch = ganzoo.get("archs", "dcgan")

@@ -210,7 +210,7 @@ def test_cli_prints_ganzoo_warnings_as_one_line(tmp_path):
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--arch-opt", "foo=1"], "--arch-opt foo: architecture 'dcgan' has no such option (its options: "
-                              "d_norm=batch, d_stem=none, g_up=transposed)"),
+                              "d_norm=batch, d_stem=none, d_down=conv, g_up=transposed)"),
     (["--task", "cyclegan", "--arch", "resnet-6blocks", "--arch-opt", "n_layer=1"],
      "--arch-opt n_layer (did you mean n_layers?): architecture 'resnet-6blocks' has no such option"),
     (["--data-opt", "n=abc"], "--data-opt n=abc: dataset 'shapes' expects an integer for n (default 10000)"),
