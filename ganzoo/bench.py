@@ -272,9 +272,12 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
                 _sync(device)
             wall += time.perf_counter() - w0
             cpu += time.process_time() - c0
+        last = point == spec.evals
+        upcoming = round((point + 1) / spec.evals * spec.steps) if spec.steps and not last else None
+        if not last and (trainer.step == upcoming or (curve and curve[-1]["step"] == trainer.step)):
+            continue  # fewer steps than --evals points: each step is scored once
         if point:
             peak = max(peak, memory.peak_mb())  # training only: scoring's own memory is not the row's
-        last = point == spec.evals
         scores = score(spec.metrics if last else [curve_metric])
         source = scores
         if last and task.metric_plugins and curve_metric not in scores:  # e.g. pr: its figures are precision, recall

@@ -142,6 +142,16 @@ def test_bench_never_overwrites_earlier_runs(tmp_path):
     assert again.exit_code == 1 and f"--out {out} already holds bench runs (dcgan-bce-s0 ...)" in again.output
 
 
+def test_bench_scores_each_step_once_when_the_budget_is_shorter_than_the_evals(tmp_path):
+    result = invoke("bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps", "1", "--evals", "4",
+                    "--metrics", "memorization", "--curve-metric", "memorization", "--out", str(tmp_path / "bench"),
+                    "--json", str(tmp_path / "b.json"))
+    row = json.loads((tmp_path / "b.json").read_text())["rows"][0]
+    assert [p["step"] for p in row["curve"]] == [0, 1]
+    assert [line.split(":")[0] for line in result.output.splitlines() if " step " in line] == [
+        "  dcgan-bce-s0 step 0", "  dcgan-bce-s0 step 1"]
+
+
 def test_bench_runs_on_a_time_budget_without_matplotlib(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     result = invoke("bench", "--archs", "dcgan", "--losses", "wgan-gp", *TINY_BENCH, "--seconds", "0.2",
