@@ -48,7 +48,10 @@ def declared_options(cls: type) -> dict[str, Any]:
 def set_options(obj: Any, flag: str, kind: str, options: dict[str, Any]) -> None:
     """Check ``options`` against ``obj``'s declared ones (its class attributes) and set them on it: how every
     plugin class with options (losses, metrics, augmentations, regularisers) takes its ``flag`` values."""
-    owner = f"{kind} {type(obj).__name__}"
+    from .registry import registered_name  # here: the registry imports this module
+
+    name = registered_name(type(obj))
+    owner = f"{kind} '{name}'" if name else f"{kind} {type(obj).__name__}"
     for key, value in check_options(flag, owner, declared_options(type(obj)), options).items():
         setattr(obj, key, value)
 

@@ -301,6 +301,11 @@ class Registry:
         """Names registered by more than one plugin (none wins silently)."""
         return [found for kind in KINDS for found in self.entries[kind].values() if len(found) > 1]
 
+    def name_of(self, obj: Any) -> str | None:
+        """The name ``obj`` is registered under (the first, if several), for messages about it; None if none."""
+        return next((e.name for kind in KINDS for entries in self.entries[kind].values() for e in entries
+                     if e.obj is obj), None)
+
     def list(self, kind: str, pattern: str = "*") -> list[Entry]:
         """Entries of a kind whose name (or plugin:name) matches an fnmatch pattern, naturally sorted."""
         kind = canonical_kind(kind)
@@ -434,6 +439,11 @@ def get_registry() -> Registry:
 @lru_cache(maxsize=1)
 def _process_registry() -> Registry:
     return Registry()
+
+
+def registered_name(obj: Any) -> str | None:
+    """The name ``obj`` is registered under, for messages about it; None if it has none or plugins still register."""
+    return None if Registry.loading else get_registry().name_of(obj)
 
 
 def list_entries(kind: str, pattern: str = "*") -> list[Entry]:

@@ -215,7 +215,7 @@ def test_cli_prints_ganzoo_warnings_as_one_line(tmp_path):
      "--arch-opt n_layer (did you mean n_layers?): architecture 'resnet-6blocks' has no such option"),
     (["--data-opt", "n=abc"], "--data-opt n=abc: dataset 'shapes' expects an integer for n (default 10000)"),
     (["--task-opt", "foo=1"], "--task-opt foo: task 'unconditional' has no such option (its options: none)"),
-    (["--loss", "wgan-gp", "--loss-opt", "gp_weight=abc"], "--loss-opt gp_weight=abc: loss WGANGPLoss expects a number"),
+    (["--loss", "wgan-gp", "--loss-opt", "gp_weight=abc"], "--loss-opt gp_weight=abc: loss 'wgan-gp' expects a number"),
 ])
 def test_option_flags_refuse_unknown_keys_and_wrong_kinds(tmp_path, extra, message):
     """Every --*-opt flag is checked the same way, before training, in one Error line."""

@@ -150,7 +150,7 @@ def test_clip_option_is_honoured() -> None:
 
 
 def test_unknown_option_or_wrong_kind_of_value_is_refused() -> None:
-    with pytest.raises(ganzoo.GanzooError, match="--loss-opt lamda: loss WGANGPLoss has no such option .*gp_weight=10"):
+    with pytest.raises(ganzoo.GanzooError, match="--loss-opt lamda: loss 'wgan-gp' has no such option .*gp_weight=10"):
         loss("wgan-gp", lamda=5)
     with pytest.raises(ganzoo.GanzooError, match="--loss-opt gp_weight=abc: .* expects a number"):
         loss("wgan-gp", gp_weight="abc")

@@ -224,7 +224,7 @@ def test_score_is_seeded_and_leaves_the_callers_rng_alone():
 def test_metric_names_and_options_are_checked():
     with pytest.raises(GanzooError, match="Did you mean: fid"):
         resolve_metrics("fdi")
-    with pytest.raises(GanzooError, match="radius: metric PrecisionRecall has no such option .its options: k=3"):
+    with pytest.raises(GanzooError, match="radius: metric 'pr' has no such option .its options: k=3"):
         resolve_metrics(["pr"], {"pr.radius": 2})
     with pytest.raises(GanzooError, match="compute: .* no such option"):  # methods are not options
         resolve_metrics(["pr"], {"pr.compute": 2})
