@@ -326,9 +326,6 @@ class SettingsCommand(click.Command):
 def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[RunConfig, set[str]]:
     """Defaults < TOML file < command line; also returns the settings given (by the file or the command line)."""
     values: dict[str, Any] = load_toml(config_file) if config_file else {}
-    if {"steps", "epochs"} <= set(values):
-        raise GanzooError(f"config file '{config_file}' sets both steps and epochs, which both say how long to train; "
-                          "keep one")
     budgets = [key for key in ("steps", "epochs") if cli_values.get(key) is not None]
     if len(budgets) == 2:
         raise GanzooError("--steps and --epochs both say how long to train; give one")
