@@ -123,7 +123,8 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
     "g-nearest-d-max": ("d-max with G upsampling by nearest neighbour + 3x3 conv", 1500,
                         [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max"]),
     "g-nearest-d-max-lr-d": ("g-nearest-d-max with D at a quarter of G's rate (2.5e-4): that D wins the game at 1e-3",
-                             1500, [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max", "--lr-d", "2.5e-4"]),
+                             1500, [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max",
+                                    "--lr-d", "2.5e-4"]),
 }
 EVAL_EVERY = 300
 

@@ -118,15 +118,15 @@ class Discriminator(nn.Module):
         width = ndf
         every = stems == "all"
 
-        def block(c_in: int, c_out: int, conv: list[nn.Module]) -> list[nn.Module]:
+        def block(c_out: int, conv: list[nn.Module]) -> list[nn.Module]:
             bn = [nn.BatchNorm2d(c_out)] if norm == "batch" else []
             return [*conv, *bn, nn.LeakyReLU(0.2, True)]
 
         for _ in range(n - 1):
             if every:
-                layers += block(width, width * 2, [nn.Conv2d(width, width * 2, 3, 1, 1, bias=False)])
+                layers += block(width * 2, [nn.Conv2d(width, width * 2, 3, 1, 1, bias=False)])
             c_in = width * 2 if every else width
-            layers += block(c_in, width * 2, down(c_in, width * 2))
+            layers += block(width * 2, down(c_in, width * 2))
             width *= 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(width, 1, 4, 1, 0, bias=False)
