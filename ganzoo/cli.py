@@ -104,7 +104,7 @@ def _one_line(exc: click.UsageError) -> click.ClickException:
     """click's usage error (a bad flag or value) as one ``Error:`` line, like ganzoo's own, pointing at the
     command's help instead of printing its usage; the exit status stays click's 2."""
     hint = f" See `{exc.ctx.command_path} -h`." if exc.ctx is not None else ""
-    error = click.ClickException(exc.format_message() + hint)
+    error = click.ClickException(" ".join(exc.format_message().split()) + hint)  # a Choice lists one per line
     error.exit_code = exc.exit_code
     return error
 
