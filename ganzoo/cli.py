@@ -86,6 +86,13 @@ class GanzooGroup(click.Group):
                     if name.startswith(incomplete) and not cmd.hidden]
         return commands + click.Command.shell_complete(self, ctx, incomplete)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """The group's own options (``ganzoo --bogus``) fail in one line too, like a subcommand's."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         _quiet_third_party()
         with warnings.catch_warnings():
@@ -95,16 +102,19 @@ class GanzooGroup(click.Group):
             except GanzooError as exc:
                 raise click.ClickException(str(exc)) from None
             except click.UsageError as exc:
-                if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
-                    raise  # click >= 8.2 shows the help for a bare group: that is no error
                 raise _one_line(exc) from None
 
 
 def _one_line(exc: click.UsageError) -> click.ClickException:
     """click's usage error (a bad flag or value) as one ``Error:`` line, like ganzoo's own, pointing at the
-    command's help instead of printing its usage; the exit status stays click's 2."""
-    hint = f" See `{exc.ctx.command_path} -h`." if exc.ctx is not None else ""
-    error = click.ClickException(" ".join(exc.format_message().split()) + hint)  # a Choice lists one per line
+    command's help instead of printing its usage; the exit status stays click's 2. A bare group's help
+    (click >= 8.2 raises it as a usage error) is no error and passes through."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        return exc
+    message = " ".join(exc.format_message().split())  # a Choice lists one per line
+    if exc.ctx is not None:
+        message += f"{'' if message.endswith(('.', '?')) else '.'} See `{exc.ctx.command_path} -h`."
+    error = click.ClickException(message)
     error.exit_code = exc.exit_code
     return error
 

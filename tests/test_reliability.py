@@ -540,7 +540,8 @@ def test_unreadable_config_files_and_absurd_sample_options_are_one_line(finished
     (["train", "--nproc", "0"], "'--nproc': 0 is not in the range x>=1. See `ganzoo train -h`."),
     (["plugins", "--jsn"], "No such option '--jsn'. Did you mean '--json'? See `ganzoo plugins -h`."),
     (["trian"], "No such command 'trian'. Did you mean 'train'? See `ganzoo -h`."),
-    (["list"], "tasks See `ganzoo list -h`."),  # click lists the choices one per line
+    (["list"], "tasks. See `ganzoo list -h`."),  # click lists the choices one per line
+    (["--bogus"], "No such option '--bogus'. See `ganzoo -h`."),  # the group's own options too
     (["features", "train", "--epochs", "x"], "'x' is not a valid float. See `ganzoo features train -h`."),
 ])
 def test_a_bad_flag_or_value_is_one_error_line_pointing_at_the_help(args, message):
