@@ -357,6 +357,9 @@ def test_translate_cli_folder_in_folder_out(trained, tmp_path):
     assert one_error_line(as_file) == (f"Error: --out {tmp_path / 'styled.jpg'}: translate writes a folder (one PNG "
                                        f"per input, named after it); name a folder, e.g. --out {tmp_path / 'styled'}/")
     assert not (tmp_path / "styled.jpg").exists()
+    slash = runner.invoke(cli, ["translate", str(trained), str(single), "--out", f"{tmp_path / 'styled.jpg'}/",
+                                "--device", "cpu"])
+    assert slash.exit_code == 0 and (tmp_path / "styled.jpg").is_dir()  # a trailing slash says "folder"
 
 
 def test_translate_says_when_inputs_are_grayscale_for_an_rgb_model(trained, tmp_path):

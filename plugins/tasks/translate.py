@@ -8,6 +8,7 @@ generator (network name) each ``--direction`` runs, e.g. ``{"AtoB": "G_AB",
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -107,7 +108,8 @@ def register_commands(cli: click.Group) -> None:
           ganzoo translate runs/cyclegan-run photos/ --direction AtoB --out styled/
         """
         run.require_command("translate")
-        if Path(out).suffix.lower() in IMAGE_EXTENSIONS and not Path(out).is_dir():
+        named_as_folder = out.endswith(("/", os.sep)) or Path(out).is_dir()  # `--out styled.jpg/` is a folder
+        if Path(out).suffix.lower() in IMAGE_EXTENSIONS and not named_as_folder:
             raise GanzooError(f"--out {out}: translate writes a folder (one PNG per input, named after it); "
                               f"name a folder, e.g. --out {Path(out).with_suffix('')}/")
         G = generator_for(run, direction)
