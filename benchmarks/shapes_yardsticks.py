@@ -39,6 +39,7 @@ D_BODIES = {  # name: dcgan --arch-opt values
     "dcgan D, d_stem=all": {"d_stem": "all"},
     "dcgan D, d_down=max": {"d_down": "max"},
 }
+REFERENCE = "the shapes classifier's net (DigitNet, reference)"
 
 
 def shapes(split: str, limit: int, **options: object) -> tuple[Tensor, Tensor]:
@@ -116,7 +117,7 @@ def d_probe(steps: int, seed: int, only: str | None = None) -> None:
     arch = ganzoo.get("architectures", "dcgan")
     bodies = {name: lambda o=opts: arch.discriminator(NetConfig(image_size=32, channels=3, width=32, options=o))
               for name, opts in D_BODIES.items()}
-    bodies["the shapes classifier's net (DigitNet, reference)"] = Reference
+    bodies[REFERENCE] = Reference
     for name, build in bodies.items():
         if only and only not in name:
             continue
@@ -133,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=1500, help="training steps of each D body in part 2")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.body and not any(args.body in name for name in [*D_BODIES, REFERENCE]):
+        parser.error(f"--body {args.body} matches no D body; the bodies are: {'; '.join([*D_BODIES, REFERENCE])}")
     torch.set_num_threads(1)
     print(f"machine: {machine()}; torch {torch.__version__}; {time.strftime('%Y-%m-%d', time.gmtime())}")
     if not args.body:
