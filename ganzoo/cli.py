@@ -335,7 +335,8 @@ class SettingsCommand(click.Command):
 
 def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[RunConfig, set[str]]:
     """Defaults < TOML file < command line; also returns the settings given (by the file or the command line)."""
-    values: dict[str, Any] = load_toml(config_file) if config_file else {}
+    written: dict[str, Any] = load_toml(config_file) if config_file else {}
+    values = dict(written)
     budgets = [key for key in ("steps", "epochs") if cli_values.get(key) is not None]
     if len(budgets) == 2:
         raise GanzooError("--steps and --epochs both say how long to train; give one")
@@ -353,7 +354,8 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
                 values[key] = ",".join(names) if SETTINGS[key].repeatable else names
         elif value is not None:
             values[key] = value
-    return RunConfig.from_dict(apply_recipe(values), config_file or "command line"), set(values)
+    origins = {key: f"config file '{config_file}'" for key, value in written.items() if values.get(key) is value}
+    return RunConfig.from_dict(apply_recipe(values), config_file or "command line", origins), set(values)
 
 
 def _check_steps_left(step: int, steps: int) -> None:

@@ -143,8 +143,15 @@ def test_a_config_file_is_checked_by_the_same_validator(tmp_path, toml, message)
     (tmp_path / "run.toml").write_text(toml + "\n")
     result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "run.toml"), *TINY,
                                       "--out", str(tmp_path / "run")])
-    assert message in one_error_line(result)
+    assert f"Error: config file '{tmp_path / 'run.toml'}': {message}" in one_error_line(result)  # names the file
     assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_value_on_the_command_line_does_not_blame_the_config_file(tmp_path):
+    (tmp_path / "run.toml").write_text('lr = "fast"\n')
+    result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "run.toml"), *TINY, "--lr", "3",
+                                      "--out", str(tmp_path / "run")])
+    assert one_error_line(result).startswith("Error: lr = 3.0 (--lr): must be at most 1")  # the file's lr is replaced
 
 
 def test_one_budget_steps_or_epochs(tmp_path, capture_trainer):

@@ -236,16 +236,24 @@ class RunConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "RunConfig":
-        """Build from a mapping; unknown keys are an error naming the source and the key."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+    def from_dict(cls, data: dict[str, Any], source: str = "config",
+                  origins: dict[str, str] | None = None) -> "RunConfig":
+        """Build from a mapping; unknown keys are an error naming the source and the key. A bad value whose key
+        is in ``origins`` (key -> where it was written, e.g. a config file) names that place too."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
         if unknown:
             import difflib
 
-            hints = [difflib.get_close_matches(k, names, n=1) for k in unknown]
+            hints = [difflib.get_close_matches(k, fields, n=1) for k in unknown]
             parts = [f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in zip(unknown, hints)]
             raise GanzooError(f"{source}: unknown setting {', '.join(parts)}")
+        for key, origin in (origins or {}).items():
+            if data.get(key) is not None:
+                try:
+                    _checked(fields[key], data[key])
+                except GanzooError as exc:
+                    raise GanzooError(f"{origin}: {exc}") from None
         return cls(**data)
 
     @classmethod
