@@ -17,7 +17,7 @@ from typing import Iterator
 
 from .errors import GanzooError
 
-__all__ = ["append_line", "check_writable", "file_mode", "write_atomic", "write_error", "writing"]
+__all__ = ["append_line", "check_not_inputs", "check_writable", "file_mode", "write_atomic", "write_error", "writing"]
 
 _FIXES = {
     errno.ENOSPC: "the disk is full: free some space or write elsewhere",
@@ -90,6 +90,11 @@ def check_writable(path: str | Path, flag: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise GanzooError(f"{flag} {path}: it is a folder; name a file")
+    from .engine.checkpoint import CHECKPOINT_NAME  # here, not at the top: the engine imports this module
+
+    if path.name in (CHECKPOINT_NAME, "config.toml", "log.jsonl") and (path.parent / CHECKPOINT_NAME).is_file():
+        raise GanzooError(f"{flag} {path}: that is a run's own {path.name}, which sample, eval and --resume read; "
+                          "write elsewhere")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
@@ -99,3 +104,12 @@ def check_writable(path: str | Path, flag: str) -> Path:
     except OSError as exc:
         raise GanzooError(f"{flag}: {write_error(path, exc)}") from None
     return path
+
+
+def check_not_inputs(inputs: list[Path], outputs: list[Path], flag: str) -> None:
+    """Refuse, before any work, outputs among which is one of the input files: the command would replace the
+    user's originals with its results."""
+    originals = {path.resolve() for path in inputs}
+    for target in outputs:
+        if target.resolve() in originals:
+            raise GanzooError(f"{flag} would overwrite the input {target} with its result; write to another folder")

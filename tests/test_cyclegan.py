@@ -360,6 +360,10 @@ def test_translate_cli_folder_in_folder_out(trained, tmp_path):
     slash = runner.invoke(cli, ["translate", str(trained), str(single), "--out", f"{tmp_path / 'styled.jpg'}/",
                                 "--device", "cpu"])
     assert slash.exit_code == 0 and (tmp_path / "styled.jpg").is_dir()  # a trailing slash says "folder"
+    original = single.read_bytes()
+    in_place = runner.invoke(cli, ["translate", str(trained), str(single), "--out", str(single.parent), "--device", "cpu"])
+    assert one_error_line(in_place) == (f"Error: --out would overwrite the input {single} with its result; write to "
+                                        "another folder") and single.read_bytes() == original
 
 
 def test_translate_says_when_inputs_are_grayscale_for_an_rgb_model(trained, tmp_path):

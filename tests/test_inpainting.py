@@ -365,6 +365,23 @@ def test_cli_inpaint_folder(checkpoint, tmp_path):
         np.testing.assert_array_equal(io.imread(tmp_path / "out2" / rel)[keep], io.imread(src / rel)[keep])
 
 
+def test_cli_inpaint_never_overwrites_its_inputs(checkpoint, tmp_path):
+    """--out onto the images (or masks) themselves is refused before any work, and the originals stay as they were."""
+    src, masks = tmp_path / "images", tmp_path / "masks"
+    src.mkdir()
+    masks.mkdir()
+    image = _png(src / "a.png", np.full((16, 16), 128, dtype=np.uint8))
+    _png(masks / "a.png", np.where(np.arange(256).reshape(16, 16) % 3 == 0, 255, 0).astype(np.uint8))
+    before = image.read_bytes()
+    for args in ([str(src), "--mask-kind", "box", "--out", str(src)],
+                 [str(image), "--mask-kind", "box", "--out", str(image)],
+                 [str(image), "--mask-kind", "box", "--out", str(src)],
+                 [str(src), "--mask", str(masks), "--out", str(masks)]):
+        result = CliRunner().invoke(cli, ["inpaint", str(checkpoint), *args, "--device", "cpu"])
+        assert one_error_line(result).endswith("with its result; write to another folder"), args
+    assert image.read_bytes() == before
+
+
 def test_cli_inpaint_clear_errors(checkpoint, tmp_path):
     image = _png(tmp_path / "img.png", np.full((16, 16), 128, dtype=np.uint8))
     rgb = _png(tmp_path / "rgb.png", np.full((16, 16, 3), 128, dtype=np.uint8))

@@ -55,6 +55,18 @@ def finished(tmp_path_factory) -> Path:
     return run
 
 
+def test_no_command_writes_over_a_runs_own_files(finished):
+    """eval --json or features train --out naming a run's checkpoint, config or log is refused before any work."""
+    before = {name: (finished / name).read_bytes() for name in ("checkpoint.safetensors", "config.toml", "log.jsonl")}
+    for name in before:
+        for args in (["eval", str(finished), "--metrics", "fid", "--json", str(finished / name)],
+                     ["features", "train", "--dataset", "shapes", "--steps", "1", "--out", str(finished / name)]):
+            message = one_error_line(CliRunner().invoke(cli, args))
+            assert message.endswith(f"that is a run's own {name}, which sample, eval and --resume read; write "
+                                    "elsewhere"), args
+    assert before == {name: (finished / name).read_bytes() for name in before}
+
+
 def forge(source: Path, target: Path, meta: dict | None = None, drop: tuple[str, ...] = (),
           tensors: dict[str, torch.Tensor] | None = None, remove: tuple[str, ...] = ()) -> Path:
     """A copy of checkpoint ``source`` with metadata fields replaced (JSON values) or removed, tensors changed."""

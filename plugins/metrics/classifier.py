@@ -28,6 +28,7 @@ from torch import Tensor, nn
 import ganzoo
 from ganzoo.api import DataOptions, GanzooError
 from ganzoo.data import held_out_options, read_split
+from ganzoo.files import check_writable
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import resize
 from ganzoo.metrics import FeatureSpec
@@ -252,6 +253,7 @@ def register_commands(cli: Any) -> None:
           ganzoo features train --dataset mnist --data-root ../shared/data/mnist --out mnist-classifier.safetensors
           ganzoo features train --dataset stacked-mnist --data-root ../shared/data/mnist --out stacked.safetensors
         """
+        check_writable(out, "--out")  # before the training, not after it
         path = train_classifier(dataset, data_root, out, image_size, channels, epochs, steps, batch_size,
                                 width=width, data_options=ganzoo.parse_options(data_options, "--data-opt"),
                                 seed=seed, limit=limit, progress=True, download=download)

@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 import ganzoo
 from ganzoo.api import GanzooError, IncompatibleError, Judge, StepContext, Task
+from ganzoo.files import check_not_inputs
 from ganzoo.hookspecs import hookimpl
 from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_grid, save_image
 
@@ -492,6 +493,11 @@ def register_commands(cli: Any) -> None:
         else:
             target = dst if dst.suffix.lower() in IMAGE_EXTENSIONS else dst / f"{src.stem}.png"
             jobs = [(src, target, Path(src.name))]
+        inputs = [image_path for image_path, _, _ in jobs]
+        if mask_path is not None:
+            inputs += list_images(mask_path) if Path(mask_path).is_dir() else [Path(mask_path)]
+        outputs = [target for _, target, _ in jobs]
+        check_not_inputs(inputs, outputs + [t.with_suffix(".mask.png") for t in outputs if save_masks], "--out")
         mask_dir = Path(mask_path) if mask_path is not None and Path(mask_path).is_dir() else None
         run.require_command("inpaint")
         rng = np.random.default_rng(seed)

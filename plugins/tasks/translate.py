@@ -20,6 +20,7 @@ from torch import Tensor, nn
 import ganzoo
 from ganzoo.api import GanzooError, GanzooWarning
 from ganzoo.hookspecs import hookimpl
+from ganzoo.files import check_not_inputs
 from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_image, verify_image
 
 # the default limit: the generator's activations grow with the area (~1 KB per pixel at width 64),
@@ -65,6 +66,7 @@ def _plan(inputs: tuple[str, ...], out: Path) -> list[tuple[Path, Path]]:
             plan += [(f, out / f.relative_to(given).with_suffix(".png")) for f in files]
         else:
             plan.append((given, out / given.with_suffix(".png").name))
+    check_not_inputs([source for source, _ in plan], [target for _, target in plan], "--out")
     seen: dict[Path, Path] = {}
     for source, target in plan:
         if target in seen:
