@@ -253,10 +253,12 @@ def test_train_never_mixes_into_an_existing_run(tmp_path, monkeypatch):
     runner = CliRunner()
     run = tmp_path / "run"
     base = ["train", "--width", "8", "--batch-size", "4", "--data-opt", "n=16", "--no-progress", "--sample-every", "1"]
-    assert runner.invoke(cli, [*base, "--steps", "2", "--out", str(run)]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(cli, [*base, "--steps", "2", "--out", "run"]).exit_code == 0  # relative, as users type it
     before = (run / "checkpoint.safetensors").read_bytes()
     again = runner.invoke(cli, [*base, "--steps", "1", "--out", str(run)])
     assert again.exit_code == 1 and "already holds a run" in again.output and f"--resume {run}" in again.output
+    monkeypatch.chdir(run)  # the config's out is written absolute: the same run from any folder
     from_config = runner.invoke(cli, ["train", "--config", str(run / "config.toml"), "--steps", "1"])
     assert from_config.exit_code == 1 and f"(set by --config {run / 'config.toml'})" in from_config.output
     assert (run / "checkpoint.safetensors").read_bytes() == before

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from ganzoo.api import GanzooError
 from ganzoo.cli import SettingOption, bench_cmd, build_config, cli, train_cmd
 from ganzoo.engine.checkpoint import load_checkpoint
-from ganzoo.engine.config import SEED_MAX, SETTINGS, RunConfig, setting_help
+from ganzoo.engine.config import SEED_MAX, SETTINGS, RunConfig, save_toml, setting_help
 from conftest import one_error_line
 
 TINY = ["--steps", "1", "--width", "8", "--nz", "8", "--batch-size", "4", "--data-opt", "n=16", "--no-progress"]
@@ -101,6 +101,14 @@ def test_toml_and_command_line_give_the_same_config(tmp_path, capture_trainer):
     one_error_line(runner.invoke(cli, ["train", "--config", str(tmp_path / "run.toml"), "--seed", "8",
                                        "--data-opt", "holdout=4"]))
     assert capture_trainer["config"].seed == 8 and capture_trainer["config"].data_options == {"n": 64, "holdout": 4}
+
+
+def test_a_saved_config_with_dotted_option_keys_reads_back_the_same(tmp_path, capture_trainer):
+    """--reg-opt r1.gamma=1 is saved as a quoted key: bare, TOML reads `r1.gamma` as a nested table."""
+    config = RunConfig(reg="r1,lecam", reg_options={"r1.gamma": 1, "lecam.weight": 0.5}, data_options={"n": 16})
+    save_toml(config, tmp_path / "config.toml")
+    one_error_line(CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "config.toml")]))
+    assert capture_trainer["config"].to_json() == config.to_json()
 
 
 @pytest.mark.parametrize("args", [["--reg", "r1,lecam"], ["--reg", "r1", "--reg", "lecam"],

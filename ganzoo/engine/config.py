@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -435,8 +436,12 @@ def save_toml(config: RunConfig, path: Path) -> None:
             if value:
                 tables.append((key, value))
             continue
+        if key == "out":  # absolute, so `--config` names the same run from any folder (and refuses it: --resume)
+            value = str(Path(value).expanduser().resolve())
         lines.append(f"{key} = {json.dumps(value)}")
     for key, table in tables:
         lines.append(f"\n[{key}]")
-        lines.extend(f"{k} = {json.dumps(v)}" for k, v in table.items())
+        # a dotted key (--reg-opt r1.gamma=1) is quoted: bare, TOML would read it as a nested table
+        lines.extend(f"{k if re.fullmatch(r'[A-Za-z0-9_-]+', k) else json.dumps(k)} = {json.dumps(v)}"
+                     for k, v in table.items())
     write_atomic(path, "\n".join(lines) + "\n")
