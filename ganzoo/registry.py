@@ -359,9 +359,12 @@ class Registry:
                             "distribution": entry.distribution, "version": entry.version})
         return records
 
-    def check_provenance(self, records: Any, source: str = "the checkpoint") -> None:
+    def check_provenance(self, records: Any, source: str = "the checkpoint") -> dict[tuple[str, str], str]:
         """Refuse a run whose entries are no longer registered, naming the distribution to install; warn
-        (GanzooWarning) where another plugin or distribution now provides a recorded name."""
+        (GanzooWarning) where another plugin or distribution now provides a recorded name. Returns the
+        recorded names that another plugin now registers too, each with the qualified name of the one the
+        run was trained with: the record settles the clash, so the run still loads."""
+        settled: dict[tuple[str, str], str] = {}
         for record in _checked_records(records, source):
             kind, name = record["kind"], record["name"]
             was = f"plugin '{record['plugin']}' ({record['distribution']} {record['version']})"
@@ -369,12 +372,17 @@ class Registry:
             if not found:
                 raise GanzooError(f"{source} needs {SINGULAR[kind]} '{name}' from {was}, which is not registered: "
                                   f"{self._way_back(record)}")
+            trained_with = [e for e in found if (e.plugin, e.distribution) == (record["plugin"], record["distribution"])]
+            if len(found) > 1 and len(trained_with) == 1:
+                settled[(kind, name)] = trained_with[0].qualified
+                continue
             now = self.entry(kind, name)  # several providers: the usual clash error, with its way out
             if (now.plugin, now.distribution) != (record["plugin"], record["distribution"]):
                 warnings.warn(GanzooWarning(
                     f"{source} was trained with {SINGULAR[kind]} '{name}' from {was}; it is now provided by plugin "
                     f"'{now.plugin}' ({now.distribution} {now.version}), so it may not behave the same"
                 ), stacklevel=2)
+        return settled
 
     def _way_back(self, record: dict[str, str]) -> str:
         """How to get a recorded plugin's entries back."""
@@ -461,6 +469,6 @@ def provenance(uses: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
     return get_registry().provenance(uses)
 
 
-def check_provenance(records: Any, source: str = "the checkpoint") -> None:
+def check_provenance(records: Any, source: str = "the checkpoint") -> dict[tuple[str, str], str]:
     """Check records written by :func:`provenance`; see :meth:`Registry.check_provenance`."""
-    get_registry().check_provenance(records, source)
+    return get_registry().check_provenance(records, source)

@@ -147,6 +147,30 @@ def stderr_lines(capsys) -> list[str]:
     return capsys.readouterr().err.splitlines()
 
 
+def test_a_name_clash_installed_later_does_not_stop_the_runs_made_before(installed, tmp_path):
+    """The checkpoint records which plugin gave 'hinge': sample and --resume use that one, with no --loss to give."""
+    run, site = tmp_path / "run", [installed["ganzoo-dupe"]]
+    tiny = ["--width", "8", "--nz", "8", "--batch-size", "4", "--data-opt", "n=16", "--no-progress"]
+    assert ganzoo_cli("train", *tiny, "--steps", "1", "--out", str(run)).returncode == 0
+    sampled = ganzoo_cli("sample", str(run), "-n", "4", "--out", str(tmp_path / "grid.png"), sites=site)
+    assert sampled.returncode == 0 and (tmp_path / "grid.png").is_file(), sampled.stderr
+    resumed = ganzoo_cli("train", "--resume", str(run), "--steps", "2", "--no-progress", sites=site)
+    assert resumed.returncode == 0, resumed.stderr
+    fresh = ganzoo_cli("train", *tiny, "--steps", "1", "--out", str(tmp_path / "new"), sites=site)
+    assert fresh.returncode != 0 and "'dupe:hinge'" in fresh.stderr, "a new run must still choose"
+
+
+def test_a_settled_clash_qualifies_the_names_and_their_options():
+    from ganzoo.engine.config import RunConfig
+    from ganzoo.engine.trainer import settled_config
+
+    config = RunConfig(loss="hinge", reg="r1,lecam", reg_options={"r1.gamma": 1.0, "lecam.weight": 0.5})
+    out = settled_config(config, {("losses", "hinge"): "hinge:hinge", ("regularizers", "r1"): "r1:r1"})
+    assert (out.loss, out.arch, out.reg) == ("hinge:hinge", config.arch, "r1:r1,lecam")
+    assert out.reg_options == {"r1:r1.gamma": 1.0, "lecam.weight": 0.5}
+    assert settled_config(config, {}) is config
+
+
 def test_hooks_run_through_pluggy_in_its_order(registry_with, capsys):
     """Both plugins replace 'hinge'; the trylast one is called last, so its replacement wins whatever the load order."""
     registry = registry_with("ganzoo-order")

@@ -210,12 +210,28 @@ def plugin_uses(config: RunConfig) -> list[tuple[str, str]]:
     return uses + [("regularizers", name) for name in regularizer_names(config)]
 
 
-def check_plugins(meta: dict[str, Any], path: str | Path) -> None:
+def check_plugins(meta: dict[str, Any], path: str | Path) -> dict[tuple[str, str], str]:
     """Before building anything from a checkpoint: every plugin it was trained with is installed (else: which
     distribution to install), and a name now provided by another plugin is said (checkpoints from before
-    the record have none)."""
-    if "plugins" in meta:
-        check_provenance(meta["plugins"], source=str(path))
+    the record have none). Returns the names the record settles (see :func:`settled_config`)."""
+    return check_provenance(meta["plugins"], source=str(path)) if "plugins" in meta else {}
+
+
+def settled_config(config: RunConfig, settled: dict[tuple[str, str], str]) -> RunConfig:
+    """``config`` with each name that several plugins now register replaced by the qualified name of the one
+    the run was trained with (``plugin:name``), so that a plugin installed later with a clashing name does not
+    stop sample, eval or --resume of the runs made before it."""
+    if not settled:
+        return config
+    fields = {"task": "tasks", "arch": "archs", "loss": "losses", "dataset": "datasets", "augment": "augments"}
+    changes: dict[str, Any] = {field: settled[(kind, getattr(config, field))] for field, kind in fields.items()
+                               if (kind, getattr(config, field)) in settled}
+    regs = {name: settled.get(("regularizers", name), name) for name in regularizer_names(config)}
+    if any(regs[name] != name for name in regs):
+        changes["reg"] = ",".join(regs.values())
+        changes["reg_options"] = {f"{regs.get(name, name)}.{option}": value for key, value in config.reg_options.items()
+                                  for name, _, option in [key.partition(".")]}
+    return dataclasses.replace(config, **changes)
 
 
 def read_run(path: str | Path, resume: bool = False) -> RunCheckpoint:
@@ -223,7 +239,7 @@ def read_run(path: str | Path, resume: bool = False) -> RunCheckpoint:
     installed, and its tensor shapes checked against the networks its config builds, built on the meta
     device so that forged sizes allocate nothing. Read the weights with ``.tensors()`` after this."""
     ckpt = read_run_checkpoint(path, resume)
-    check_plugins(ckpt.meta, ckpt.path)
+    ckpt.config = settled_config(ckpt.config, check_plugins(ckpt.meta, ckpt.path))
     expected: dict[str, tuple[int, ...]] = {}
     with torch.device("meta"):
         asm = assemble(dataclasses.replace(ckpt.config))
