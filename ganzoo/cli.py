@@ -354,8 +354,9 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
                 values[key] = ",".join(names) if SETTINGS[key].repeatable else names
         elif value is not None:
             values[key] = value
-    origins = {key: f"config file '{config_file}'" for key, value in written.items() if values.get(key) is value}
-    return RunConfig.from_dict(apply_recipe(values), config_file or "command line", origins), set(values)
+    source = f"config file '{config_file}'" if config_file else "command line"
+    origins = {key: source for key, value in written.items() if values.get(key) is value}
+    return RunConfig.from_dict(apply_recipe(values), source, origins), set(values)
 
 
 def _check_steps_left(step: int, steps: int) -> None:

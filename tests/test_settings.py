@@ -155,6 +155,16 @@ def test_a_config_file_is_checked_by_the_same_validator(tmp_path, toml, message)
     assert not (tmp_path / "run").exists()
 
 
+def test_a_config_file_takes_names_in_either_form_and_flag_spellings_get_the_setting_name(tmp_path, capture_trainer):
+    (tmp_path / "run.toml").write_text('reg = ["r1", "lecam"]\nloggers = "csv,tensorboard"\n')
+    one_error_line(CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "run.toml")]))
+    assert (capture_trainer["config"].reg, capture_trainer["config"].loggers) == ("r1,lecam", ["csv", "tensorboard"])
+    (tmp_path / "flag.toml").write_text("data-opt = {n = 100}\n")
+    result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "flag.toml")])
+    assert one_error_line(result) == (f"Error: config file '{tmp_path / 'flag.toml'}': unknown setting 'data_opt' "
+                                      "(did you mean 'data_options'?)")
+
+
 def test_a_bad_value_on_the_command_line_does_not_blame_the_config_file(tmp_path):
     (tmp_path / "run.toml").write_text('lr = "fast"\n')
     result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "run.toml"), *TINY, "--lr", "3",

@@ -246,7 +246,8 @@ class RunConfig:
         if unknown:
             import difflib
 
-            hints = [difflib.get_close_matches(k, fields, n=1) for k in unknown]
+            by_flag = {option_flag(name)[2:].replace("-", "_"): name for name in fields}  # data_opt: data_options
+            hints = [[by_flag[k]] if k in by_flag else difflib.get_close_matches(k, fields, n=1) for k in unknown]
             parts = [f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in zip(unknown, hints)]
             raise GanzooError(f"{source}: unknown setting {', '.join(parts)}")
         for key, origin in (origins or {}).items():
@@ -302,6 +303,11 @@ def _checked(spec: dataclasses.Field, value: Any) -> Any:
     s: Setting = spec.metadata[SETTING]
     kind, expects = _KINDS[setting_kind(spec)]
     flag = f"{spec.name} = {value!r} ({option_flag(spec.name)})"
+    # Names take either form in a file, as on the command line: reg = ["r1", "lecam"] or "r1,lecam"
+    if s.repeatable and isinstance(value, list) and all(isinstance(item, str) for item in value):
+        value = ",".join(value)
+    elif kind is list and isinstance(value, str):
+        value = parse_names((value,))
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise GanzooError(f"{flag}: expects {expects}")
     if isinstance(value, dict):
