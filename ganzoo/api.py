@@ -182,9 +182,8 @@ class Architecture:
             sizes = ", ".join(str(s) for s in self.image_sizes)
             problems.append(f"--image-size {image_size} (it supports: {sizes})")
         elif self.image_sizes is None and (image_size % self.size_multiple or image_size < self.min_size):
-            problems.append(
-                f"--image-size {image_size} (it needs a multiple of {self.size_multiple}, at least {self.min_size})"
-            )
+            multiple = f"a multiple of {self.size_multiple}, " if self.size_multiple > 1 else ""
+            problems.append(f"--image-size {image_size} (it needs {multiple}at least {self.min_size})")
         if self.channels is not None and channels not in self.channels:
             problems.append(f"{channels} channels (it supports: {', '.join(map(str, self.channels))})")
         if problems:

@@ -23,7 +23,7 @@ def site(installed) -> list[Path]:
     return [installed["ganzoo-superres"]]
 
 
-def test_every_fitting_builtin_architecture_serves_it(site):
+def test_every_fitting_builtin_architecture_serves_it(site, tmp_path):
     listed = json.loads(ganzoo_cli("list", "tasks", "superres", "--json", sites=site).stdout)
     assert listed[0]["architectures"] == ["resnet-6blocks", "resnet-9blocks", "unet"]
     assert listed[0]["options"] == {"l1_weight": 100.0, "adv_weight": 1.0}
@@ -32,6 +32,8 @@ def test_every_fitting_builtin_architecture_serves_it(site):
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     assert "architecture 'dcgan' cannot serve task 'superres': it lacks G input 'image'. Architectures that serve" in (
         refused.stderr)
+    odd = ganzoo_cli(*TRAIN, "--image-size", "17", "--steps", "1", "--out", str(tmp_path / "odd"), sites=site)
+    assert odd.returncode == 0, odd.stderr  # the blurred input keeps an odd side
     typo = ganzoo_cli(*TRAIN, "--task-opt", "l1_wieght=5", "--steps", "1", sites=site)
     assert "--task-opt l1_wieght (did you mean l1_weight?): task 'superres' has no such option" in typo.stderr
 

@@ -19,8 +19,8 @@ import ganzoo
 
 def blur(images):
     """What G gets: the image at half size, blown up again with bilinear interpolation."""
-    small = F.avg_pool2d(images, 2)
-    return F.interpolate(small, scale_factor=2, mode="bilinear", align_corners=False)
+    small = F.avg_pool2d(images, 2)  # an odd side rounds down here, so size back to the image's own
+    return F.interpolate(small, size=images.shape[-2:], mode="bilinear", align_corners=False)
 
 
 class SuperResolution(ganzoo.Task):
