@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 import struct
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +15,7 @@ import torch
 
 import ganzoo
 from ganzoo.api import DataOptions, GanzooError, GanzooWarning
-from ganzoo.engine.checkpoint import save_checkpoint
+from ganzoo.engine.checkpoint import load_checkpoint, save_checkpoint
 from ganzoo.metrics import ImageSet, check_heldout, embed, evaluate_generator, resolve_metrics, score
 from ganzoo_plugins.metrics.classifier import DomainClassifier, load_classifier, train_classifier
 from ganzoo_plugins.metrics.prdc import density_coverage, precision_recall
@@ -248,6 +249,21 @@ def test_classifier_trains_saves_and_round_trips(tmp_path):
     torch.testing.assert_close(model(x), again(x))
     with pytest.raises(GanzooError, match="trained on 3-channel"):
         model.features(torch.zeros(2, 1, 16, 16))
+
+
+def test_a_classifier_nearer_chance_than_perfect_is_said_to_mean_little(tmp_path):
+    path = train_classifier("shapes", None, tmp_path / "clf.safetensors", image_size=16, epochs=1, steps=3,
+                            batch_size=16, width=4, data_options={"n": 48}, limit=48)
+    tensors, meta = load_checkpoint(path)
+    for accuracy, weak in ((0.62, True), (0.63, False)):  # 4 classes: halfway from chance (25%) to 100% is 62.5%
+        forged = save_checkpoint(tmp_path / f"{accuracy}.safetensors", tensors, {**meta, "test_accuracy": accuracy})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            load_classifier(forged)
+        said = [str(w.message) for w in caught if issubclass(w.category, GanzooWarning)]
+        assert said == ([f"classifier '{forged}' gets only 62.0% of held-out images right (25% is chance): its "
+                         "features barely tell the classes apart, so FID, KID and the other figures it scores mean "
+                         "little; train it longer (more --epochs, no --limit)"] if weak else [])
 
 
 def test_classifier_load_errors_are_clear(tmp_path):

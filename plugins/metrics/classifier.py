@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import ganzoo
-from ganzoo.api import DataOptions, GanzooError
+from ganzoo.api import DataOptions, GanzooError, GanzooWarning
 from ganzoo.data import held_out_options, read_split
 from ganzoo.files import check_writable
 from ganzoo.hookspecs import Register, hookimpl
@@ -211,6 +212,12 @@ def load_classifier(path: str | Path) -> DomainClassifier:
     model = DomainClassifier(meta["channels"], meta["num_classes"], meta["image_size"], meta["width"],
                              meta["per_channel"], meta)
     model.load_state_dict(tensors)
+    accuracy, chance = meta.get("test_accuracy"), 1 / meta["num_classes"]
+    if isinstance(accuracy, (int, float)) and accuracy < (1 + chance) / 2:  # nearer chance than perfect
+        warnings.warn(GanzooWarning(
+            f"classifier '{path}' gets only {accuracy:.1%} of held-out images right ({chance:.0%} is chance): its "
+            "features barely tell the classes apart, so FID, KID and the other figures it scores mean little; "
+            "train it longer (more --epochs, no --limit)"))
     return model.eval()
 
 
