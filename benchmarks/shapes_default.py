@@ -125,6 +125,9 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
     "g-nearest-d-max-lr-d": ("g-nearest-d-max with D at a quarter of G's rate (2.5e-4): that D wins the game at 1e-3",
                              1500, [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max",
                                     "--lr-d", "2.5e-4"]),
+    "g-nearest-d-max-bce": ("g-nearest-d-max with bce (non-saturating) instead of hinge: a hinge D that wins gets no "
+                            "gradient, a bce D keeps learning", 1500,
+                            [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max", "--loss", "bce"]),
 }
 EVAL_EVERY = 300
 

@@ -9,8 +9,12 @@ Part 2 trains discriminator bodies as plain classifiers on one question, "is the
 (0, 0.99)) and step count (1500): a D that cannot learn this with labels cannot push G towards corners either.
 The reference is the classifier's own net (DigitNet).
 
+Part 3 (`--g-fit STEPS`) asks whether G can draw corners at all: dcgan's G, with one learned latent per image,
+fitted to 512 real shapes by L1 (no D), with a grid of the fits beside the real shapes.
+
     ganzoo features train --dataset shapes --image-size 32 --epochs 5 --out shapes-classifier.safetensors
     OMP_NUM_THREADS=1 python benchmarks/shapes_yardsticks.py --classifier shapes-classifier.safetensors
+    OMP_NUM_THREADS=1 python benchmarks/shapes_yardsticks.py --g-fit 3000 --grid g_fit.png
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from skimage.filters import gaussian
 from torch import Tensor, nn
 
 import ganzoo
+from ganzoo import parse_options
 from ganzoo.api import NetConfig
 from ganzoo.bench import machine
 from ganzoo.data import read_split
+from ganzoo.images import save_grid
 from ganzoo.metrics import embed, feature_net, real_images, resolve_metrics, score
 from ganzoo_plugins.datasets.shapes import KINDS
 
@@ -126,6 +132,37 @@ def d_probe(steps: int, seed: int, only: str | None = None) -> None:
         print(f"| {name} | {' / '.join(f'{a:.3f}' for a in curve)} | {seconds:.0f} |", flush=True)
 
 
+def g_fit(steps: int, seed: int, arch_options: dict[str, str], grid: str | None, count: int = 512) -> None:
+    """Part 3: can dcgan's G draw corners at all? Fit it, with one learned latent per image (GLO, Bojanowski et
+    al. 2018), to ``count`` real shapes by L1 at the main job's batch and width; print the L1 every 500 steps and
+    write real shapes above their fits to ``grid``. No D is involved: this bounds what G can draw, not what the
+    game asks of it."""
+    x = shapes("train", count)[0]
+    torch.manual_seed(seed)
+    arch = ganzoo.get("architectures", "dcgan")
+    G = arch.generator(NetConfig(image_size=32, channels=3, nz=100, width=32, options=arch_options))
+    z = nn.Parameter(torch.randn(count, 100))
+    optimizer = torch.optim.Adam([{"params": G.parameters()}, {"params": [z], "lr": 1e-2}], 1e-3, betas=(0.5, 0.99))
+    curve = []
+    for step in range(1, steps + 1):
+        index = torch.randint(count, (64,))
+        loss = F.l1_loss(G(z[index]), x[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 500 == 0:
+            G.eval()
+            with torch.no_grad():
+                curve.append(F.l1_loss(G(z), x).item())
+            G.train()
+    options = " ".join(f"{k}={v}" for k, v in arch_options.items()) or "the default"
+    print(f"| dcgan G, {options} | {' / '.join(f'{v:.4f}' for v in curve)} |", flush=True)
+    if grid:
+        G.eval()
+        with torch.no_grad():
+            save_grid(torch.cat([x[:32], G(z[:32])]), grid, nrow=8)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--classifier", help="a `ganzoo features train --dataset shapes` file (part 1)")
@@ -133,11 +170,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num", type=int, default=1000, help="images per set in part 1, as the runs are scored")
     parser.add_argument("--steps", type=int, default=1500, help="training steps of each D body in part 2")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--g-fit", type=int, metavar="STEPS", help="part 3 only: fit G to real shapes for STEPS")
+    parser.add_argument("--arch-opt", action="append", default=[], help="part 3: a dcgan option for G, e.g. "
+                        "g_up=nearest (repeatable)")
+    parser.add_argument("--grid", help="part 3: write real shapes (top half) above G's fits (bottom half) here")
     args = parser.parse_args(argv)
     if args.body and not any(args.body in name for name in [*D_BODIES, REFERENCE]):
         parser.error(f"--body {args.body} matches no D body; the bodies are: {'; '.join([*D_BODIES, REFERENCE])}")
     torch.set_num_threads(1)
     print(f"machine: {machine()}; torch {torch.__version__}; {time.strftime('%Y-%m-%d', time.gmtime())}")
+    if args.g_fit:
+        steps = " / ".join(str(s) for s in range(500, args.g_fit + 1, 500))
+        print(f"| G fitted to 512 real shapes (GLO) | L1 over all 512 at steps {steps} |\n|---|---|")
+        g_fit(args.g_fit, args.seed, parse_options(tuple(args.arch_opt), "--arch-opt"), args.grid)
+        return
     if not args.body:
         if not args.classifier:
             parser.error("--classifier is needed for part 1 (or give --body for part 2 only)")
