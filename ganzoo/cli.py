@@ -215,8 +215,7 @@ def _entry_json(entry: Any) -> dict[str, Any]:
 @click.argument("pattern", default="*")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_cmd(kind: str, pattern: str, as_json: bool) -> None:
-    """List registered KIND entries matching an fnmatch PATTERN (archs, losses, tasks, datasets, metrics, masks,
-    features, loggers).
+    """List registered KIND entries matching an fnmatch PATTERN. KIND is one of: {kinds}.
 
     \b
     Examples:
@@ -235,6 +234,9 @@ def list_cmd(kind: str, pattern: str, as_json: bool) -> None:
     for e in entries:
         provider = e.plugin if e.distribution == "ganzoo" else f"{e.plugin} ({e.distribution})"
         click.echo(f"{e.name:<{width}}  {e.description}  [{provider}]")
+
+
+list_cmd.help = (list_cmd.help or "").replace("{kinds}", ", ".join(KINDS))  # every kind, as plugin kinds are added
 
 
 @cli.command("plugins", context_settings=CONTEXT)

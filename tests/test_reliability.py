@@ -546,6 +546,13 @@ def test_unreadable_config_files_and_absurd_sample_options_are_one_line(finished
         assert result.exit_code == 2 and wrong in result.output and "Traceback" not in result.output
 
 
+def test_list_help_names_every_plugin_kind():
+    from ganzoo.registry import KINDS
+
+    shown = " ".join(CliRunner().invoke(cli, ["list", "-h"]).output.split())
+    assert f"KIND is one of: {', '.join(KINDS)}." in shown and "recipes" in KINDS
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["train", "--steps", "abc"], "Invalid value for '--steps': 'abc' is not a valid integer. See `ganzoo train -h`."),
     (["train", "--precision", "fp8"], "'fp8' is not one of 'fp32', 'bf16', 'fp16'. See `ganzoo train -h`."),
