@@ -125,3 +125,22 @@ def test_probe_says_when_a_class_has_fewer_labels_than_asked(run_dir):
                                       "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "warning: --labels-per-class 150: the training split has only" in result.output
+
+
+def test_probe_says_when_the_gan_saw_the_images_it_tests_on(tmp_path):
+    """A folder run trained without test_fraction trained on every image, the probe's held-out ones too."""
+    from ganzoo.images import save_image
+
+    generator = torch.Generator().manual_seed(0)
+    for label in ("a", "b"):
+        for i in range(10):
+            save_image(torch.rand(3, 32, 32, generator=generator) * 2 - 1, tmp_path / "data" / label / f"{i}.png")
+    config = RunConfig(dataset="folder", data_root=str(tmp_path / "data"), batch_size=4, width=8, nz=16, steps=1,
+                       n_samples=4, progress=False, image_size=32, arch="dcgan", out=str(tmp_path / "run"),
+                       device="cpu")
+    run = Trainer(config).fit()
+    result = CliRunner().invoke(cli, ["probe", str(run), "--labels-per-class", "2", "--num-test", "4",
+                                      "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert ("warning: the run trained without --data-opt test_fraction=0.2, so its GAN saw the held-out images the "
+            "probe tests on" in " ".join(result.output.split()))

@@ -146,6 +146,12 @@ def probe(run: ganzoo.Run, labels_per_class: int = 100, num_test: int | None = 2
         raise GanzooError(f"ganzoo probe reads the discriminator of an unconditional GAN; '{run.checkpoint}' is a "
                           f"'{cfg.task}' run")
     options = held_out_options(cfg.dataset, cfg.data_options)
+    added = {key: value for key, value in options.items() if key not in cfg.data_options}
+    if added:  # the probe holds these images out; the GAN was trained on them
+        flags = " ".join(f"--data-opt {key}={value}" for key, value in added.items())
+        warnings.warn(f"the run trained without {flags}, so its GAN saw the held-out images the probe tests on: "
+                      f"the probe's accuracy may be optimistic; train with {flags} for a clean one", GanzooWarning,
+                      stacklevel=2)
     root = data_root or cfg.data_root
     num_classes = run.dataset.with_classes(cfg.dataset, DataOptions(root=root, options=options)).num_classes
     if not num_classes:
