@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 from types import SimpleNamespace
+from typing import Callable
 
 import numpy as np
 import torch
@@ -93,23 +94,33 @@ class Reference(nn.Module):
         return self.net(x)[1].flatten()
 
 
-def probe(body: nn.Module, data: tuple[Tensor, Tensor, Tensor, Tensor], steps: int, seed: int) -> tuple[list, float]:
-    """Train ``body`` on polygon-vs-round; held-out accuracy every 250 steps and the seconds it took."""
-    x, y, x_test, y_test = data
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(body.parameters(), 1e-3, betas=(0.0, 0.99))
-    curve, start = [], time.perf_counter()
+def fit(net: nn.Module, optimizer: torch.optim.Optimizer, loss_of: Callable[[Tensor], Tensor],
+        measure: Callable[[], float], count: int, steps: int, every: int,
+        generator: torch.Generator | None = None) -> list[float]:
+    """Minimise ``loss_of(index)`` over random batches of 64 of ``count`` items; ``measure()`` in eval mode
+    every ``every`` steps, the curve returned."""
+    curve = []
     for step in range(1, steps + 1):
-        index = torch.randint(len(x), (64,), generator=generator)
-        loss = F.binary_cross_entropy_with_logits(body(x[index]), y[index])
+        loss = loss_of(torch.randint(count, (64,), generator=generator))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step % 250 == 0:
-            body.eval()
+        if step % every == 0:
+            net.eval()
             with torch.no_grad():
-                curve.append(((body(x_test) > 0).float() == y_test).float().mean().item())
-            body.train()
+                curve.append(measure())
+            net.train()
+    return curve
+
+
+def probe(body: nn.Module, data: tuple[Tensor, Tensor, Tensor, Tensor], steps: int, seed: int) -> tuple[list, float]:
+    """Train ``body`` on polygon-vs-round; held-out accuracy every 250 steps and the seconds it took."""
+    x, y, x_test, y_test = data
+    optimizer = torch.optim.Adam(body.parameters(), 1e-3, betas=(0.0, 0.99))
+    start = time.perf_counter()
+    curve = fit(body, optimizer, lambda i: F.binary_cross_entropy_with_logits(body(x[i]), y[i]),
+                lambda: ((body(x_test) > 0).float() == y_test).float().mean().item(), len(x), steps, 250,
+                torch.Generator().manual_seed(seed))
     return curve, time.perf_counter() - start
 
 
@@ -143,18 +154,8 @@ def g_fit(steps: int, seed: int, arch_options: dict[str, str], grid: str | None,
     G = arch.generator(NetConfig(image_size=32, channels=3, nz=100, width=32, options=arch_options))
     z = nn.Parameter(torch.randn(count, 100))
     optimizer = torch.optim.Adam([{"params": G.parameters()}, {"params": [z], "lr": 1e-2}], 1e-3, betas=(0.5, 0.99))
-    curve = []
-    for step in range(1, steps + 1):
-        index = torch.randint(count, (64,))
-        loss = F.l1_loss(G(z[index]), x[index])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if step % 500 == 0:
-            G.eval()
-            with torch.no_grad():
-                curve.append(F.l1_loss(G(z), x).item())
-            G.train()
+    curve = fit(G, optimizer, lambda i: F.l1_loss(G(z[i]), x[i]), lambda: F.l1_loss(G(z), x).item(), count, steps,
+                500)
     options = " ".join(f"{k}={v}" for k, v in arch_options.items()) or "the default"
     print(f"| dcgan G, {options} | {' / '.join(f'{v:.4f}' for v in curve)} |", flush=True)
     if grid:
