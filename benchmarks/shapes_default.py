@@ -128,6 +128,10 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
     "g-nearest-d-max-bce": ("g-nearest-d-max with bce (non-saturating) instead of hinge: a hinge D that wins gets no "
                             "gradient, a bce D keeps learning", 1500,
                             [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max", "--loss", "bce"]),
+    "bcr": ("the default with balanced consistency regularisation (`--reg bcr`: D(T(x)) ~ D(x) for real and fake, "
+            "T = translation + flip; Zhao et al. 2020)", 1500, [*NEW, "--reg", "bcr"]),
+    "g-nearest-d-max-bcr": ("g-nearest-d-max with bCR: a D that sees corners, kept from keying on position",
+                            1500, [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max", "--reg", "bcr"]),
 }
 EVAL_EVERY = 300
 
