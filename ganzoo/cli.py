@@ -449,7 +449,9 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
             config = resume_config(saved.config, config, given, resume)
             if config.epochs is None:
                 _check_steps_left(saved.meta["step"], config.steps)
-        launch(nproc, config, resume, overwrite)
+        stopped = launch(nproc, config, resume, overwrite)
+        if stopped:  # the workers saved a checkpoint and said where
+            sys.exit(128 + stopped)
         return
     trainer = Trainer(config, resume=resume, given=given, overwrite=overwrite)
     _check_steps_left(trainer.step, trainer.config.steps)
@@ -460,7 +462,8 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
     try:
         run_dir = trainer.fit()
     except TrainingInterrupted as exc:  # not an error: the checkpoint is saved, say where and how to go on
-        click.echo(str(exc), err=True)
+        if trainer.rank == 0:  # once, not once per process
+            click.echo(str(exc), err=True)
         sys.exit(128 + exc.signum)
     if trainer.rank != 0:
         return

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,7 @@ def test_two_processes_equal_one_process_with_the_global_batch(tmp_path, monkeyp
                                out=str(tmp_path / "single"))).fit()
     ddp_log, single_log = read_log(tmp_path / "ddp"), read_log(single)
     assert [r["step"] for r in ddp_log] == [1, 2, 3], "one writer: rank 0"
-    for a, b in zip(ddp_log, single_log):
+    for a, b in zip(ddp_log, single_log, strict=True):
         for key in ("d_loss", "g_loss", "D(x)", "D(G(z))"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
     ddp_weights, _ = load_checkpoint(tmp_path / "ddp")
@@ -47,6 +49,37 @@ def test_two_processes_equal_one_process_with_the_global_batch(tmp_path, monkeyp
     for key in keys:
         torch.testing.assert_close(ddp_weights[key], single_weights[key], rtol=1e-4, atol=1e-5, msg=key)
     assert sorted(p.name for p in (tmp_path / "ddp" / "samples").iterdir()) == ["step_000003.png"]
+
+
+def test_ctrl_c_stops_both_processes_after_one_step_with_a_checkpoint_to_resume(tmp_path):
+    """SIGINT to `ganzoo train --nproc 2` (as Ctrl-C, or `kill -INT`): both workers stop after the same step,
+    rank 0 saves and says once how to go on, exit status 130, no process is left behind, and the run resumes."""
+    run = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "ganzoo", "train", "--nproc", "2", "--batch-size", "4", "--out",
+                                str(run), *COMMON, "--steps", "100000"], stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while not ((run / "log.jsonl").is_file() and (run / "log.jsonl").read_text().strip()):
+        assert process.poll() is None and time.monotonic() < deadline, "training did not start"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    said = [line for line in err.splitlines() if line.startswith("SIGINT: stopped at step")]
+    assert len(said) == 1 and said[0].endswith(f"continue with `ganzoo train --resume {run} --nproc 2`"), err
+    step = int(said[0].split()[4].rstrip(";"))
+    assert load_checkpoint(run)[1]["step"] == step and "Traceback" not in err
+    left = [p for p in Path("/proc").glob("[0-9]*") if str(run) in _cmdline(p)]
+    assert not left, "a worker outlived the run"
+    resumed = CliRunner().invoke(cli, ["train", "--resume", str(run), "--nproc", "2", "--steps", str(step + 1)])
+    assert resumed.exit_code == 0 and load_checkpoint(run)[1]["step"] == step + 1, resumed.output
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:  # gone meanwhile
+        return ""
 
 
 def test_sync_batchnorm_is_plain_batchnorm_in_one_process_and_keeps_checkpoint_names():

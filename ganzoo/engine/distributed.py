@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,16 @@ class World:
         stacked = torch.stack([v.detach().float() for v in values.values()])
         dist.all_reduce(stacked)
         return dict(zip(values, stacked / self.size))
+
+    def stop_signal(self, received: list[int], device: torch.device) -> int:
+        """The stop signal (SIGINT, SIGTERM) any rank has received, 0 if none: the same on every rank, so all
+        of them stop after the same step and the checkpoint they save is one state."""
+        mine = received[0] if received else 0
+        if self.size == 1:
+            return mine
+        flag = torch.tensor([mine], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return int(flag.item())
 
     def leave(self) -> None:
         """Wait for every rank, then destroy the group while the interpreter is still whole."""
@@ -151,19 +162,60 @@ def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
-def launch(nproc: int, config: RunConfig, resume: str | None = None, overwrite: bool = False) -> None:
-    """``ganzoo train --nproc N``: run this training under torchrun with N processes on this machine."""
+def launch(nproc: int, config: RunConfig, resume: str | None = None, overwrite: bool = False) -> int:
+    """``ganzoo train --nproc N``: run this training under torchrun with N processes on this machine. Returns
+    the signal that stopped it after the workers saved a checkpoint (Ctrl-C, SIGTERM), else 0."""
     if World.from_env().size > 1:
         raise GanzooError("--nproc given inside a torchrun job; drop --nproc (torchrun already started the processes)")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "config.toml"
         save_toml(config, path)
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+        command = [sys.executable, "-m", "ganzoo.engine.distributed", "--standalone", f"--nproc-per-node={nproc}",
                    "-m", "ganzoo", "train", "--config", str(path)]
         if resume is not None:
             command += ["--resume", str(resume)]
         if overwrite:
             command.append("--overwrite")
-        code = subprocess.run(command).returncode
+        code, signum = _run_forwarding_stops(command)
+    if signum and code == 128 + signum:
+        return signum  # the workers saved a checkpoint and rank 0 said where: no error
     if code:
         raise GanzooError(f"training with --nproc {nproc} failed (torchrun exit status {code}); see its output above")
+    return 0
+
+
+def _run_forwarding_stops(command: list[str]) -> tuple[int, int]:
+    """Run torchrun in a session of its own and hand it the first SIGINT/SIGTERM this process gets: torchrun
+    passes it to the workers, which save and stop together. (A terminal's Ctrl-C would otherwise reach torchrun
+    twice, and Python's default would kill it and leave the workers running.) Returns (exit status, signal)."""
+    process = subprocess.Popen(command, start_new_session=True)
+    received: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        if not received:
+            received.append(signum)
+            process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code, received[0] if received else 0
+
+
+def torchrun(argv: list[str]) -> None:
+    """torchrun, ending in exit status 128 + N when stopped by signal N, without its traceback (the workers
+    already said where their checkpoint is)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.run import main
+
+    try:
+        main(argv)
+    except SignalException as exc:
+        sys.exit(128 + int(exc.sigval))
+
+
+if __name__ == "__main__":
+    torchrun(sys.argv[1:])

@@ -706,7 +706,7 @@ class Trainer:
             first = evaluate_now(self.task, self.sample_nets(), self.device, self.config, self.step)
         lock = claim_run_dir(self.run_dir, self.overwrite, source) if self.rank == 0 else None
         try:  # the batches are closed on the way out, whatever it is: no DataLoader worker outlives fit
-            with stop_signals(self.world == 1) as stop, contextlib.closing(self.batch_stream()) as batches:
+            with stop_signals() as stop, contextlib.closing(self.batch_stream()) as batches:
                 return self._fit(stop, batches, first)
         finally:  # also on an interruption or divergence: the loggers flush what they hold
             if self.loggers is not None:
@@ -732,7 +732,11 @@ class Trainer:
                    desc=f"{cfg.arch}+{cfg.loss} on {cfg.dataset}")
         images_per_step = cfg.batch_size * self.loss.n_critic * self.world
         tick, tick_step = time.perf_counter(), self.step
-        while self.step < cfg.steps and not stop:
+        signum = 0
+        while self.step < cfg.steps:
+            signum = self.dist.stop_signal(stop, self.device)  # every rank stops at the same step
+            if signum:
+                break
             logs = self.train_step(batches)
             bar.update(1)
             last = self.step == cfg.steps
@@ -764,19 +768,25 @@ class Trainer:
             if self.step % cfg.ckpt_every == 0 or last:
                 self._checkpoint()
         bar.close()
-        if stop and self.step < cfg.steps:
+        if signum:
             if self.saved_step != self.step:
                 self._checkpoint()
-            name = signal.Signals(stop[0]).name
+            self._leave()
+            nproc = f" --nproc {self.world}" if self.world > 1 else ""
             raise TrainingInterrupted(
-                f"{name}: stopped at step {self.step}; checkpoint saved to {self.run_dir / CHECKPOINT_NAME}; "
-                f"continue with `ganzoo train --resume {self.run_dir}`", stop[0])
+                f"{signal.Signals(signum).name}: stopped at step {self.step}; checkpoint saved to "
+                f"{self.run_dir / CHECKPOINT_NAME}; continue with `ganzoo train --resume {self.run_dir}{nproc}`",
+                signum)
+        self._leave()
+        return self.run_dir
+
+    def _leave(self) -> None:
+        """Leave the process group (no-op in one process) once every rank is done."""
         if self.world > 1:
             # DDP's reducers hold the process group: drop them so leaving it stops gloo's threads
             # now, not in the interpreter's teardown (where a live thread aborts the process).
             self.ddp = self.nets = self.adversarial.ddp = self.adversarial.nets = self.eager
         self.dist.leave()
-        return self.run_dir
 
 
 def load_for_inference(path: str | Path, device: str = "auto", use_ema: bool = True) -> tuple[Assembly, dict[str, nn.Module]]:
