@@ -501,8 +501,11 @@ def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device
 
     from .api import StepContext
     from .engine.trainer import load_for_inference, resolve_device
-    from .images import save_grid
+    from .files import check_writable
+    from .images import LOSSLESS, save_grid
 
+    if Path(out).suffix.lower() in LOSSLESS:  # a name save_grid takes; and not a run's own grid (`sample .` in a run)
+        check_writable(out, "--out")
     asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
     if asm.task.command != "sample":
         raise GanzooError(f"checkpoint '{checkpoint}' was trained for task '{asm.config.task}'; "

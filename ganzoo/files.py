@@ -91,10 +91,10 @@ def check_writable(path: str | Path, flag: str) -> Path:
     if path.is_dir():
         raise GanzooError(f"{flag} {path}: it is a folder; name a file")
     from .engine.checkpoint import CHECKPOINT_NAME  # here, not at the top: the engine imports this module
+    from .engine.rundir import RUN_FILES
 
-    if path.name in (CHECKPOINT_NAME, "config.toml", "log.jsonl") and (path.parent / CHECKPOINT_NAME).is_file():
-        raise GanzooError(f"{flag} {path}: that is a run's own {path.name}, which sample, eval and --resume read; "
-                          "write elsewhere")
+    if path.name in RUN_FILES and (path.parent / CHECKPOINT_NAME).is_file():
+        raise GanzooError(f"{flag} {path}: that is a run's own {path.name}; write elsewhere")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):

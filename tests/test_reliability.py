@@ -56,14 +56,16 @@ def finished(tmp_path_factory) -> Path:
 
 
 def test_no_command_writes_over_a_runs_own_files(finished):
-    """eval --json or features train --out naming a run's checkpoint, config or log is refused before any work."""
-    before = {name: (finished / name).read_bytes() for name in ("checkpoint.safetensors", "config.toml", "log.jsonl")}
+    """eval --json, features train --out or sample --out naming a run's own file is refused before any work."""
+    before = {name: (finished / name).read_bytes() for name in ("checkpoint.safetensors", "config.toml", "log.jsonl",
+                                                                "samples.png")}
     for name in before:
         for args in (["eval", str(finished), "--metrics", "fid", "--json", str(finished / name)],
                      ["features", "train", "--dataset", "shapes", "--steps", "1", "--out", str(finished / name)]):
             message = one_error_line(CliRunner().invoke(cli, args))
-            assert message.endswith(f"that is a run's own {name}, which sample, eval and --resume read; write "
-                                    "elsewhere"), args
+            assert message.endswith(f"that is a run's own {name}; write elsewhere"), args
+    inside = CliRunner().invoke(cli, ["sample", str(finished), "--out", str(finished / "samples.png")])  # `sample .`
+    assert one_error_line(inside).endswith("that is a run's own samples.png; write elsewhere")
     assert before == {name: (finished / name).read_bytes() for name in before}
 
 
