@@ -12,6 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+import ganzoo
 from ganzoo.api import GanzooError
 from ganzoo.cli import SettingOption, bench_cmd, build_config, cli, train_cmd
 from ganzoo.engine.checkpoint import load_checkpoint
@@ -71,7 +72,12 @@ def test_every_setting_has_exactly_one_generated_train_option():
 def test_train_help_teaches_defaults_ranges_and_groups():
     assert setting_help("lr") == ("Adam learning rate. [1e-3 for unconditional generation, else 2e-4; wgan-gp: "
                                   "1e-4] (0 < x <= 1)")
-    assert setting_help("batch_size") == "Batch size per process. [64; 1 for cyclegan] (1 <= x <= 65536)"
+    assert setting_help("batch_size") == ("Batch size per process. [64; 1 for cyclegan and pix2pix] "
+                                          "(1 <= x <= 65536)")
+    for task in ganzoo.list("tasks"):  # the help's shown defaults name every task that changes them
+        for key in ("batch_size", "lr_policy"):
+            if key in task.obj.config_defaults:
+                assert task.name in setting_help(key), (task.name, key)
     assert setting_help("ema") == "Keep an EMA of G for sampling. [off; on for unconditional generation]"
     text = CliRunner().invoke(cli, ["train", "-h"]).output
     sections = [line for line in text.splitlines() if line.endswith(":") and not line.startswith(" ")]

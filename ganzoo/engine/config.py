@@ -139,7 +139,7 @@ class RunConfig:
     image_size: int | None = setting(help="Image side in pixels.", group=MODEL, shown="first size the arch supports",
                                      high=8192, **_SIZE)
     channels: int | None = setting(help="Image channels.", group=MODEL, shown="the dataset's own", high=1024, **_SIZE)
-    batch_size: int | None = setting(help="Batch size per process.", group=TRAINING, shown="64; 1 for cyclegan",
+    batch_size: int | None = setting(help="Batch size per process.", group=TRAINING, shown="64; 1 for cyclegan and pix2pix",
                                      recipe=64, high=2**16, **_SIZE)
     steps: int = setting(1500, help="Generator updates to train for.", group=TRAINING, resume=True, **_COUNT)
     epochs: float | None = setting(help="Train for this many passes over the data instead of --steps.",
@@ -155,7 +155,7 @@ class RunConfig:
                                   shown="0.99 for unconditional generation, else 0.999; wgan-gp: 0.9", recipe=0.999,
                                   **_ADAM_BETA)
     lr_policy: str | None = setting(help="LR schedule; linear: constant until --decay-start, then linear decay to 0.",
-                                    group=TRAINING, shown="constant; linear for cyclegan", recipe="constant",
+                                    group=TRAINING, shown="constant; linear for cyclegan and pix2pix", recipe="constant",
                                     choices=("constant", "linear"))
     decay_start: float = setting(0.5, help="Fraction of the steps after which --lr-policy linear decays.",
                                  group=TRAINING, low=0, high=1)
