@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ import torch
 from click.testing import CliRunner
 
 import ganzoo
-from ganzoo.api import GanzooError
+from ganzoo.api import GanzooError, GanzooWarning
 from ganzoo.cli import SettingOption, bench_cmd, build_config, cli, train_cmd
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import SEED_MAX, SETTINGS, RunConfig, save_toml, setting_help
@@ -246,6 +247,19 @@ def test_resume_takes_the_settings_that_may_change(saved_run, tmp_path):
     again = CliRunner().invoke(cli, ["train", "--config", str(run / "config.toml"), "--resume", str(run),
                                      "--out", str(run), "--steps", "1"])
     assert again.exit_code == 1 and "and --steps is 1: nothing to train" in again.output
+
+
+def test_resuming_a_linear_lr_run_with_other_steps_says_the_schedule_stretches(tmp_path):
+    from ganzoo.engine.config import resume_config
+
+    saved = RunConfig(lr_policy="linear", steps=6, out=str(tmp_path))
+    with pytest.warns(GanzooWarning, match=r"decays linearly to 0 at its --steps \(6\); --steps 12 stretches"):
+        assert resume_config(saved, RunConfig(steps=12), {"steps"}, tmp_path).steps == 12
+    for kept, given in ((saved, RunConfig(steps=6)), (dataclasses.replace(saved, lr_policy="constant"),
+                                                         RunConfig(steps=12))):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            resume_config(kept, given, {"steps"}, tmp_path)
 
 
 def test_nproc_resume_is_checked_and_merged_before_the_processes_start(saved_run, monkeypatch):

@@ -14,11 +14,12 @@ import json
 import math
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection
 
-from ..errors import GanzooError
+from ..errors import GanzooError, GanzooWarning
 from ..files import write_atomic
 
 if sys.version_info >= (3, 11):
@@ -356,7 +357,13 @@ def resume_config(saved: RunConfig, given: RunConfig, explicit: Collection[str] 
         changes["epochs"] = None  # --steps N on resume means N steps, not the saved run's epoch count
     if changes.get("out") is None:
         changes["out"] = str(Path(resume).parent if Path(resume).is_file() else Path(resume))
-    return dataclasses.replace(saved, **changes)
+    resumed = dataclasses.replace(saved, **changes)
+    if resumed.lr_policy == "linear" and resumed.steps != saved.steps and "steps" in changes:
+        warnings.warn(GanzooWarning(
+            f"--resume {resume}: the run's LR decays linearly to 0 at its --steps ({saved.steps}); --steps "
+            f"{resumed.steps} stretches that schedule, so the LR jumps (back up, where the decay had begun); keep "
+            f"--steps {saved.steps} to go on with the same schedule"), stacklevel=2)
+    return resumed
 
 
 # Recipe settings that name a registered plugin, and its kind: a recipe from a plugin not installed is one line.
