@@ -607,6 +607,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
       ganzoo eval runs/<inpainting run> --eval-opt mask=strokes --eval-opt self_ensemble=true
     """
     from .api import check_options
+    from .engine.checkpoint import read_run_checkpoint
     from .engine.config import parse_options
     from .engine.trainer import load_for_inference, resolve_device
     from .files import check_writable, write_atomic
@@ -623,8 +624,11 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     options.update({key: checked[key] for key in given})
     results = asm.task.evaluate(nets, resolve_device(device), **options)
     _echo_results(results)
-    if json_path:
-        write_atomic(json_path, json.dumps(results, indent=2) + "\n")
+    if json_path:  # with what was scored, so a folder of these files can be traced back to its runs
+        run = read_run_checkpoint(checkpoint)
+        evaluated = {"checkpoint": str(run.path.resolve()), "step": run.meta["step"], "ema": ema, "seed": seed,
+                     "num": num, "metrics": metrics, "classifier": classifier, "eval_options": given}
+        write_atomic(json_path, json.dumps({**results, "evaluated": evaluated}, indent=2) + "\n")
         click.echo(f"wrote {json_path}")
 
 

@@ -61,7 +61,11 @@ def test_eval_writes_every_metric(run_dir, classifier, tmp_path):
     again = invoke("eval", str(run_dir), "--metrics", "fid,kid", "-n", "40", "--classifier", str(classifier),
                    "--device", "cpu", "--metric-opt", "kid.subsets=5", "--json", str(tmp_path / "again.json"))
     assert "fid" in again.output
-    assert json.loads((tmp_path / "again.json").read_text())["fid"] == pytest.approx(scores["fid"], rel=1e-6)
+    again_json = json.loads((tmp_path / "again.json").read_text())
+    assert again_json["fid"] == pytest.approx(scores["fid"], rel=1e-6)
+    assert again_json["evaluated"] == {  # what was scored, with what
+        "checkpoint": str((run_dir / "checkpoint.safetensors").resolve()), "step": load_checkpoint(run_dir)[1]["step"],
+        "ema": True, "seed": 0, "num": 40, "metrics": "fid,kid", "classifier": str(classifier), "eval_options": {}}
 
 
 def test_eval_without_classifier_says_how_to_get_one(run_dir):
