@@ -130,6 +130,12 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
                             [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max", "--loss", "bce"]),
     "bcr": ("the default with balanced consistency regularisation (`--reg bcr`: D(T(x)) ~ D(x) for real and fake, "
             "T = translation + flip; Zhao et al. 2020)", 1500, [*NEW, "--reg", "bcr"]),
+    "conditional-g-nearest-d-max": ("class-conditional with g-nearest-d-max: G need not morph one kind into another "
+                                    "across its latent space, and a D that sees corners can check the kind",
+                                    1500, [*NEW, "--task", "conditional", "--arch-opt", "g_up=nearest", "--arch-opt",
+                                           "d_down=max"]),
+    "conditional-d-max": ("class-conditional with d-max (transposed-conv G)", 1500,
+                          [*NEW, "--task", "conditional", "--arch-opt", "d_down=max"]),
     "g-nearest-d-max-bcr": ("g-nearest-d-max with bCR: a D that sees corners, kept from keying on position",
                             1500, [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max", "--reg", "bcr"]),
 }
