@@ -160,14 +160,15 @@ def test_a_name_clash_installed_later_does_not_stop_the_runs_made_before(install
     assert fresh.returncode != 0 and "'dupe:hinge'" in fresh.stderr, "a new run must still choose"
 
 
-def test_a_settled_clash_qualifies_the_names_and_their_options():
+def test_a_settled_clash_qualifies_the_names_code_does_not_key_on():
     from ganzoo.engine.config import RunConfig
     from ganzoo.engine.trainer import settled_config
 
-    config = RunConfig(loss="hinge", reg="r1,lecam", reg_options={"r1.gamma": 1.0, "lecam.weight": 0.5})
-    out = settled_config(config, {("losses", "hinge"): "hinge:hinge", ("regularizers", "r1"): "r1:r1"})
-    assert (out.loss, out.arch, out.reg) == ("hinge:hinge", config.arch, "r1:r1,lecam")
-    assert out.reg_options == {"r1:r1.gamma": 1.0, "lecam.weight": 0.5}
+    config = RunConfig(loss="hinge", reg="r1,lecam", reg_options={"r1.gamma": 1.0})
+    out = settled_config(config, {("losses", "hinge"): "hinge:hinge", ("regularizers", "r1"): "r1:r1",
+                                  ("tasks", "unconditional"): "unconditional:unconditional"})
+    assert (out.loss, out.arch, out.task, out.reg, out.reg_options) == (
+        "hinge:hinge", config.arch, config.task, "r1,lecam", {"r1.gamma": 1.0})  # saved state keys on reg names
     assert settled_config(config, {}) is config
 
 

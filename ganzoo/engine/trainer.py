@@ -218,20 +218,14 @@ def check_plugins(meta: dict[str, Any], path: str | Path) -> dict[tuple[str, str
 
 
 def settled_config(config: RunConfig, settled: dict[tuple[str, str], str]) -> RunConfig:
-    """``config`` with each name that several plugins now register replaced by the qualified name of the one
-    the run was trained with (``plugin:name``), so that a plugin installed later with a clashing name does not
-    stop sample, eval or --resume of the runs made before it."""
-    if not settled:
-        return config
-    fields = {"task": "tasks", "arch": "archs", "loss": "losses", "dataset": "datasets", "augment": "augments"}
-    changes: dict[str, Any] = {field: settled[(kind, getattr(config, field))] for field, kind in fields.items()
-                               if (kind, getattr(config, field)) in settled}
-    regs = {name: settled.get(("regularizers", name), name) for name in regularizer_names(config)}
-    if any(regs[name] != name for name in regs):
-        changes["reg"] = ",".join(regs.values())
-        changes["reg_options"] = {f"{regs.get(name, name)}.{option}": value for key, value in config.reg_options.items()
-                                  for name, _, option in [key.partition(".")]}
-    return dataclasses.replace(config, **changes)
+    """``config`` with its architecture, loss, dataset or augmentation, where several plugins now register that
+    name, replaced by the qualified name of the one the run was trained with (``plugin:name``), so that a plugin
+    installed later with a clashing name does not stop sample, eval or --resume of the runs made before it.
+    Tasks and regularizers keep their names (code and saved state key on them): a clash there stays an error."""
+    fields = {"arch": "archs", "loss": "losses", "dataset": "datasets", "augment": "augments"}
+    changes = {field: settled[(kind, getattr(config, field))] for field, kind in fields.items()
+               if (kind, getattr(config, field)) in settled}
+    return dataclasses.replace(config, **changes) if changes else config
 
 
 def read_run(path: str | Path, resume: bool = False) -> RunCheckpoint:
