@@ -446,7 +446,9 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
 
         if resume is not None:  # the processes read every setting back as given: check and merge them here
             saved = read_run(resume, resume=True)
-            config = resume_config(saved.config, config, given, resume)
+            with warnings.catch_warnings():  # what resuming implies is said by the processes' rank 0
+                warnings.simplefilter("ignore", GanzooWarning)
+                config = resume_config(saved.config, config, given, resume)
             if config.epochs is None:
                 _check_steps_left(saved.meta["step"], config.steps)
         stopped = launch(nproc, config, resume, overwrite)
@@ -614,6 +616,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
 
     if json_path:  # before a long evaluation, not after it
         check_writable(json_path, "--json")
+    scored = read_run_checkpoint(checkpoint)  # before: a run still training may save a newer one meanwhile
     asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
     options: dict[str, Any] = dict(metrics=_split_names(metrics), num=num, data_root=data_root,
                                    classifier=classifier, out=out, seed=seed)
@@ -625,9 +628,10 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     results = asm.task.evaluate(nets, resolve_device(device), **options)
     _echo_results(results)
     if json_path:  # with what was scored, so a folder of these files can be traced back to its runs
-        run = read_run_checkpoint(checkpoint)
-        evaluated = {"checkpoint": str(run.path.resolve()), "step": run.meta["step"], "ema": ema, "seed": seed,
-                     "num": num, "metrics": metrics, "classifier": classifier, "eval_options": given}
+        evaluated = {"checkpoint": str(scored.path.resolve()), "step": scored.meta["step"],
+                     "ema": ema and bool(scored.config.ema), "seed": seed, "num": num, "metrics": metrics,
+                     "metric_options": options.get("metric_options", {}), "classifier": classifier,
+                     "data_root": data_root, "eval_options": given}
         write_atomic(json_path, json.dumps({**results, "evaluated": evaluated}, indent=2) + "\n")
         click.echo(f"wrote {json_path}")
 

@@ -65,7 +65,8 @@ def test_eval_writes_every_metric(run_dir, classifier, tmp_path):
     assert again_json["fid"] == pytest.approx(scores["fid"], rel=1e-6)
     assert again_json["evaluated"] == {  # what was scored, with what
         "checkpoint": str((run_dir / "checkpoint.safetensors").resolve()), "step": load_checkpoint(run_dir)[1]["step"],
-        "ema": True, "seed": 0, "num": 40, "metrics": "fid,kid", "classifier": str(classifier), "eval_options": {}}
+        "ema": True, "seed": 0, "num": 40, "metrics": "fid,kid", "metric_options": {"kid.subsets": 5},
+        "classifier": str(classifier), "data_root": None, "eval_options": {}}
 
 
 def test_eval_without_classifier_says_how_to_get_one(run_dir):

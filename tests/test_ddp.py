@@ -62,6 +62,8 @@ def test_ctrl_c_stops_both_processes_after_one_step_with_a_checkpoint_to_resume(
     while not ((run / "log.jsonl").is_file() and (run / "log.jsonl").read_text().strip()):
         assert process.poll() is None and time.monotonic() < deadline, "training did not start"
         time.sleep(0.2)
+    family = _descendants(process.pid)  # torchrun and its two workers
+    assert len(family) >= 3, family
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
@@ -69,17 +71,26 @@ def test_ctrl_c_stops_both_processes_after_one_step_with_a_checkpoint_to_resume(
     assert len(said) == 1 and said[0].endswith(f"continue with `ganzoo train --resume {run} --nproc 2`"), err
     step = int(said[0].split()[4].rstrip(";"))
     assert load_checkpoint(run)[1]["step"] == step and "Traceback" not in err
-    left = [p for p in Path("/proc").glob("[0-9]*") if str(run) in _cmdline(p)]
-    assert not left, "a worker outlived the run"
+    assert not [pid for pid in family if Path(f"/proc/{pid}").exists()], "a process outlived the run"
     resumed = CliRunner().invoke(cli, ["train", "--resume", str(run), "--nproc", "2", "--steps", str(step + 1)])
     assert resumed.exit_code == 0 and load_checkpoint(run)[1]["step"] == step + 1, resumed.output
 
 
-def _cmdline(proc: Path) -> str:
-    try:
-        return (proc / "cmdline").read_bytes().decode(errors="replace")
-    except OSError:  # gone meanwhile
-        return ""
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root`` (Linux /proc), found by parent pid."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def test_sync_batchnorm_is_plain_batchnorm_in_one_process_and_keeps_checkpoint_names():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 import sys
 import warnings
@@ -358,11 +359,14 @@ def resume_config(saved: RunConfig, given: RunConfig, explicit: Collection[str] 
     if changes.get("out") is None:
         changes["out"] = str(Path(resume).parent if Path(resume).is_file() else Path(resume))
     resumed = dataclasses.replace(saved, **changes)
-    if resumed.lr_policy == "linear" and resumed.steps != saved.steps and "steps" in changes:
+    worker = int(os.environ.get("RANK", 0)) > 0  # under torchrun rank 0 says it, not every rank
+    if resumed.lr_policy == "linear" and resumed.steps != saved.steps and "steps" in changes and not worker:
+        longer = resumed.steps > saved.steps
         warnings.warn(GanzooWarning(
             f"--resume {resume}: the run's LR decays linearly to 0 at its --steps ({saved.steps}); --steps "
-            f"{resumed.steps} stretches that schedule, so the LR jumps (back up, where the decay had begun); keep "
-            f"--steps {saved.steps} to go on with the same schedule"), stacklevel=2)
+            f"{resumed.steps} {'stretches' if longer else 'shrinks'} that schedule, so the LR jumps "
+            f"{'back up' if longer else 'down'} where the decay has begun; keep --steps {saved.steps} to go on with "
+            "the same schedule"), stacklevel=2)
     return resumed
 
 

@@ -171,7 +171,7 @@ def launch(nproc: int, config: RunConfig, resume: str | None = None, overwrite: 
         path = Path(tmp) / "config.toml"
         save_toml(config, path)
         command = [sys.executable, "-m", "ganzoo.engine.distributed", "--standalone", f"--nproc-per-node={nproc}",
-                   "-m", "ganzoo", "train", "--config", str(path)]
+                   *_grace(), "-m", "ganzoo", "train", "--config", str(path)]
         if resume is not None:
             command += ["--resume", str(resume)]
         if overwrite:
@@ -184,22 +184,41 @@ def launch(nproc: int, config: RunConfig, resume: str | None = None, overwrite: 
     return 0
 
 
+STOP_GRACE_S = 3600  # how long torchrun lets the workers finish their step, evaluation and save before SIGKILL
+
+
+def _grace() -> list[str]:
+    """torchrun's --shutdown-timeout, where this torch has it (its default, 30 s, can cut a save short)."""
+    from torch.distributed.run import get_args_parser
+
+    known = {flag for action in get_args_parser()._actions for flag in action.option_strings}
+    return [f"--shutdown-timeout={STOP_GRACE_S}"] if "--shutdown-timeout" in known else []
+
+
 def _run_forwarding_stops(command: list[str]) -> tuple[int, int]:
-    """Run torchrun in a session of its own and hand it the first SIGINT/SIGTERM this process gets: torchrun
-    passes it to the workers, which save and stop together. (A terminal's Ctrl-C would otherwise reach torchrun
-    twice, and Python's default would kill it and leave the workers running.) Returns (exit status, signal)."""
-    process = subprocess.Popen(command, start_new_session=True)
+    """Run torchrun in a session of its own and hand it the first SIGINT, SIGTERM or SIGHUP (as SIGTERM) this
+    process gets: torchrun passes it to the workers, which save and stop together. In the terminal's process
+    group, a Ctrl-C would reach torchrun twice, and the launcher's death would leave the workers running.
+    Returns (exit status, signal); the child is never left behind by an error here."""
     received: list[int] = []
+    process: subprocess.Popen | None = None
 
     def forward(signum: int, frame: object) -> None:
         if not received:
             received.append(signum)
-            process.send_signal(signum)
+            if process is not None:
+                process.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stops = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    previous = {sig: signal.signal(sig, forward) for sig in stops}  # before the child starts: no signal is lost
     try:
+        process = subprocess.Popen(command, start_new_session=True)
+        if received:  # came while it started
+            process.send_signal(signal.SIGTERM if received[0] == signal.SIGHUP else received[0])
         code = process.wait()
     finally:
+        if process is not None and process.poll() is None:
+            process.kill()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return code, received[0] if received else 0

@@ -256,11 +256,11 @@ class TrainingInterrupted(GanzooError):
 
 
 @contextlib.contextmanager
-def stop_signals(enabled: bool = True) -> Iterator[list[int]]:
+def stop_signals() -> Iterator[list[int]]:
     """While training, SIGINT (Ctrl-C) and SIGTERM only ask to stop: the list they fill tells the loop to save
     and leave. A second Ctrl-C exits at once. Only the main thread can take signals; elsewhere this does nothing."""
     received: list[int] = []
-    if not enabled or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield received
         return
 
@@ -728,7 +728,8 @@ class Trainer:
         tick, tick_step = time.perf_counter(), self.step
         signum = 0
         while self.step < cfg.steps:
-            signum = self.dist.stop_signal(stop, self.device)  # every rank stops at the same step
+            if self.world == 1 or self.step % cfg.log_every == 0:  # ranks agree at log intervals: no extra sync
+                signum = self.dist.stop_signal(stop, self.device)  # every rank stops after the same step
             if signum:
                 break
             logs = self.train_step(batches)
