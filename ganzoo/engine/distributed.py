@@ -205,16 +205,16 @@ def _run_forwarding_stops(command: list[str]) -> tuple[int, int]:
 
     def forward(signum: int, frame: object) -> None:
         if not received:
-            received.append(signum)
+            received.append(signal.SIGTERM if signum == signal.SIGHUP else signum)  # what torchrun is sent
             if process is not None:
-                process.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
+                process.send_signal(received[0])
 
     stops = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
     previous = {sig: signal.signal(sig, forward) for sig in stops}  # before the child starts: no signal is lost
     try:
         process = subprocess.Popen(command, start_new_session=True)
         if received:  # came while it started
-            process.send_signal(signal.SIGTERM if received[0] == signal.SIGHUP else received[0])
+            process.send_signal(received[0])
         code = process.wait()
     finally:
         if process is not None and process.poll() is None:
