@@ -93,7 +93,8 @@ def check_writable(path: str | Path, flag: str) -> Path:
     from .engine.checkpoint import CHECKPOINT_NAME  # here, not at the top: the engine imports this module
     from .engine.rundir import RUN_FILES
 
-    if path.name in RUN_FILES and (path.parent / CHECKPOINT_NAME).is_file():
+    run_file = path.name in RUN_FILES and (path.parent / CHECKPOINT_NAME).is_file()
+    if run_file or (path.parent.name == "samples" and (path.parent.parent / CHECKPOINT_NAME).is_file()):
         raise GanzooError(f"{flag} {path}: that is a run's own {path.name}; write elsewhere")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

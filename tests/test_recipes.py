@@ -102,7 +102,7 @@ def test_unknown_recipe_and_a_recipe_whose_plugin_is_missing_are_one_line(instal
     assert "recipe 'tiny-smooth' needs arch 'tiny-conv', which is not installed" in missing.stderr
     left_out = ganzoo_cli("train", "--recipe", "tiny-smooth", "--steps", "1", sites=[*site, installed["ganzoo-example"]],
                           env={"GANZOO_LOAD_PLUGINS": "recipe"})
-    assert "which is not installed; installed plugins that GANZOO_LOAD_PLUGINS leaves out: " in left_out.stderr
+    assert "which is not registered; installed plugins that GANZOO_LOAD_PLUGINS leaves out: " in left_out.stderr
     assert "example" in left_out.stderr.split("leaves out: ")[1]
     both = ganzoo_cli("train", "--recipe", "tiny-smooth", "--steps", "1", "--batch-size", "8", "--data-opt", "n=16",
                       "--out", str(tmp_path / "run"), "--no-progress", sites=[*site, installed["ganzoo-example"]])

@@ -66,6 +66,10 @@ def test_no_command_writes_over_a_runs_own_files(finished):
             assert message.endswith(f"that is a run's own {name}; write elsewhere"), args
     inside = CliRunner().invoke(cli, ["sample", str(finished), "--out", str(finished / "samples.png")])  # `sample .`
     assert one_error_line(inside).endswith("that is a run's own samples.png; write elsewhere")
+    grid = next((finished / "samples").iterdir())  # a training grid
+    before[f"samples/{grid.name}"] = grid.read_bytes()
+    over = CliRunner().invoke(cli, ["sample", str(finished), "--out", str(grid)])
+    assert one_error_line(over).endswith(f"that is a run's own {grid.name}; write elsewhere")
     assert before == {name: (finished / name).read_bytes() for name in before}
 
 

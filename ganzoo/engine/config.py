@@ -396,8 +396,8 @@ def apply_recipe(values: dict[str, Any]) -> dict[str, Any]:
                 unselected = [p.name for p in registry.plugins if p.status == "disabled"]
                 where = (f"; installed plugins that GANZOO_LOAD_PLUGINS leaves out: {', '.join(unselected)}"
                          if unselected else "")
-                raise GanzooError(f"recipe '{name}' needs {key} '{wanted}', which is not installed{where} "
-                                  f"({exc})") from None
+                raise GanzooError(f"recipe '{name}' needs {key} '{wanted}', which is not "
+                                  f"{'registered' if unselected else 'installed'}{where} ({exc})") from None
     settings = dict(recipe.settings)
     for budget, other in (("steps", "epochs"), ("epochs", "steps")):
         if budget in values:  # a budget the user gives replaces the recipe's, whichever kind it is
