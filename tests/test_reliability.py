@@ -73,6 +73,16 @@ def test_no_command_writes_over_a_runs_own_files(finished):
     assert before == {name: (finished / name).read_bytes() for name in before}
 
 
+def test_a_run_folder_before_its_first_checkpoint_says_so(finished, tmp_path):
+    """--resume or sample of a run still training (config.toml written, no checkpoint yet) is told why."""
+    young = tmp_path / "young"
+    young.mkdir()
+    (young / "config.toml").write_bytes((finished / "config.toml").read_bytes())
+    for args in (["train", "--resume", str(young), "--steps", "5"], ["sample", str(young)]):
+        message = one_error_line(CliRunner().invoke(cli, args))
+        assert f"does not exist yet: the run in {young} is still training or stopped before its first save" in message
+
+
 def forge(source: Path, target: Path, meta: dict | None = None, drop: tuple[str, ...] = (),
           tensors: dict[str, torch.Tensor] | None = None, remove: tuple[str, ...] = ()) -> Path:
     """A copy of checkpoint ``source`` with metadata fields replaced (JSON values) or removed, tensors changed."""

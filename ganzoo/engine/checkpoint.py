@@ -85,6 +85,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
             state = ("holds a complete checkpoint: rename it to " + path.name + " to use it"
                      if _is_complete(tmp) else "is incomplete: delete it and train again")
             raise GanzooError(f"checkpoint '{path}' does not exist; '{tmp}', left by a crash during a save, {state}")
+        if (path.parent / "config.toml").is_file():  # a run folder whose first checkpoint is not written yet
+            raise GanzooError(f"checkpoint '{path}' does not exist yet: the run in {path.parent} is still training "
+                              "or stopped before its first save (see its log.jsonl); wait for a checkpoint, or "
+                              "train it again with --overwrite")
         raise GanzooError(f"checkpoint '{path}' does not exist; pass a .safetensors file or a run directory")
     return path
 
