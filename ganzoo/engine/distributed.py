@@ -201,20 +201,24 @@ def _run_forwarding_stops(command: list[str]) -> tuple[int, int]:
     group, a Ctrl-C would reach torchrun twice, and the launcher's death would leave the workers running.
     Returns (exit status, signal); the child is never left behind by an error here."""
     received: list[int] = []
+    sent: list[bool] = []
     process: subprocess.Popen | None = None
+
+    def pass_on() -> None:
+        if received and process is not None and not sent:
+            sent.append(True)
+            process.send_signal(received[0])
 
     def forward(signum: int, frame: object) -> None:
         if not received:
             received.append(signal.SIGTERM if signum == signal.SIGHUP else signum)  # what torchrun is sent
-            if process is not None:
-                process.send_signal(received[0])
+            pass_on()
 
     stops = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
     previous = {sig: signal.signal(sig, forward) for sig in stops}  # before the child starts: no signal is lost
     try:
         process = subprocess.Popen(command, start_new_session=True)
-        if received:  # came while it started
-            process.send_signal(received[0])
+        pass_on()  # one that came while it started
         code = process.wait()
     finally:
         if process is not None and process.poll() is None:
