@@ -170,6 +170,9 @@ def test_a_config_file_takes_names_in_either_form_and_flag_spellings_get_the_set
     result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "flag.toml")])
     assert one_error_line(result) == (f"Error: config file '{tmp_path / 'flag.toml'}': unknown setting 'data_opt' "
                                       "(did you mean 'data_options'?)")
+    (tmp_path / "other.toml").write_text("learning_rate = 0.1\n")  # another tool's name for it
+    result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "other.toml")])
+    assert one_error_line(result).endswith("unknown setting 'learning_rate' (did you mean 'lr'?)")
 
 
 def test_a_bad_value_on_the_command_line_does_not_blame_the_config_file(tmp_path):

@@ -248,7 +248,7 @@ class RunConfig:
         if unknown:
             import difflib
 
-            by_flag = {option_flag(name)[2:].replace("-", "_"): name for name in fields}  # data_opt: data_options
+            by_flag = {**COMMON_NAMES, **{option_flag(name)[2:].replace("-", "_"): name for name in fields}}
             hints = [[by_flag[k]] if k in by_flag else difflib.get_close_matches(k, fields, n=1) for k in unknown]
             parts = [f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in zip(unknown, hints)]
             raise GanzooError(f"{source}: unknown setting {', '.join(parts)}")
@@ -266,6 +266,9 @@ class RunConfig:
 
 
 SETTINGS: dict[str, Setting] = {f.name: f.metadata[SETTING] for f in dataclasses.fields(RunConfig)}
+# What other tools call a setting, for the did-you-mean of an unknown one (flag spellings such as data_opt are added)
+COMMON_NAMES = {"learning_rate": "lr", "lr_g": "lr", "batch": "batch_size", "iterations": "steps", "iters": "steps",
+                "num_steps": "steps", "z_dim": "nz", "latent_dim": "nz", "img_size": "image_size"}
 # Settings a recipe may choose (Loss.config_defaults, then Task.config_defaults); these apply where none does.
 ENGINE_DEFAULTS: dict[str, Any] = {name: s.recipe for name, s in SETTINGS.items() if s.recipe is not None}
 
