@@ -136,6 +136,11 @@ ALTERNATIVES: dict[str, tuple[str, int, list[str]]] = {
                                            "d_down=max"]),
     "conditional-d-max": ("class-conditional with d-max (transposed-conv G)", 1500,
                           [*NEW, "--task", "conditional", "--arch-opt", "d_down=max"]),
+    "bcr-light": ("bcr at a tenth of the paper's weights (1 for real and fake)", 1500,
+                  [*NEW, "--reg", "bcr", "--reg-opt", "bcr.weight_real=1", "--reg-opt", "bcr.weight_fake=1"]),
+    "g-nearest-d-max-bcr-light": ("g-nearest-d-max-bcr at weights 1", 1500,
+                                  [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max", "--reg", "bcr",
+                                   "--reg-opt", "bcr.weight_real=1", "--reg-opt", "bcr.weight_fake=1"]),
     "g-nearest-d-max-bcr": ("g-nearest-d-max with bCR: a D that sees corners, kept from keying on position",
                             1500, [*NEW, "--arch-opt", "g_up=nearest", "--arch-opt", "d_down=max", "--reg", "bcr"]),
 }
