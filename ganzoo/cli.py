@@ -446,9 +446,7 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
 
         if resume is not None:  # the processes read every setting back as given: check and merge them here
             saved = read_run(resume, resume=True)
-            with warnings.catch_warnings():  # what resuming implies is said by the processes' rank 0
-                warnings.simplefilter("ignore", GanzooWarning)
-                config = resume_config(saved.config, config, given, resume)
+            config = resume_config(saved.config, config, given, resume)
             if config.epochs is None:
                 _check_steps_left(saved.meta["step"], config.steps)
         stopped = launch(nproc, config, resume, overwrite)

@@ -253,16 +253,21 @@ def test_resume_takes_the_settings_that_may_change(saved_run, tmp_path):
 
 
 def test_resuming_a_linear_lr_run_with_other_steps_says_the_schedule_stretches(tmp_path):
-    from ganzoo.engine.config import resume_config
+    from ganzoo.engine.config import resume_config, warn_if_schedule_moves
+
+    def resumed(saved: RunConfig, given: RunConfig) -> RunConfig:
+        config = resume_config(saved, given, {"steps"}, tmp_path)
+        warn_if_schedule_moves(saved, config, tmp_path)
+        return config
 
     saved = RunConfig(lr_policy="linear", steps=6, out=str(tmp_path))
     with pytest.warns(GanzooWarning, match=r"decays linearly to 0 at its --steps \(6\); --steps 12 stretches"):
-        assert resume_config(saved, RunConfig(steps=12), {"steps"}, tmp_path).steps == 12
+        assert resumed(saved, RunConfig(steps=12)).steps == 12
     for kept, given in ((saved, RunConfig(steps=6)), (dataclasses.replace(saved, lr_policy="constant"),
                                                          RunConfig(steps=12))):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            resume_config(kept, given, {"steps"}, tmp_path)
+            resumed(kept, given)
 
 
 def test_nproc_resume_is_checked_and_merged_before_the_processes_start(saved_run, monkeypatch):

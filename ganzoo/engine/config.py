@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 import sys
 import warnings
@@ -141,8 +140,8 @@ class RunConfig:
     image_size: int | None = setting(help="Image side in pixels.", group=MODEL, shown="first size the arch supports",
                                      high=8192, **_SIZE)
     channels: int | None = setting(help="Image channels.", group=MODEL, shown="the dataset's own", high=1024, **_SIZE)
-    batch_size: int | None = setting(help="Batch size per process.", group=TRAINING, shown="64; 1 for cyclegan and pix2pix",
-                                     recipe=64, high=2**16, **_SIZE)
+    batch_size: int | None = setting(help="Batch size per process.", group=TRAINING,
+                                     shown="64; 1 for cyclegan and pix2pix", recipe=64, high=2**16, **_SIZE)
     steps: int = setting(1500, help="Generator updates to train for.", group=TRAINING, resume=True, **_COUNT)
     epochs: float | None = setting(help="Train for this many passes over the data instead of --steps.",
                                    group=TRAINING, resume=True, low=0, open_low=True, high=10**6)
@@ -157,7 +156,8 @@ class RunConfig:
                                   shown="0.99 for unconditional generation, else 0.999; wgan-gp: 0.9", recipe=0.999,
                                   **_ADAM_BETA)
     lr_policy: str | None = setting(help="LR schedule; linear: constant until --decay-start, then linear decay to 0.",
-                                    group=TRAINING, shown="constant; linear for cyclegan and pix2pix", recipe="constant",
+                                    group=TRAINING, shown="constant; linear for cyclegan and pix2pix",
+                                    recipe="constant",
                                     choices=("constant", "linear"))
     decay_start: float = setting(0.5, help="Fraction of the steps after which --lr-policy linear decays.",
                                  group=TRAINING, low=0, high=1)
@@ -361,16 +361,18 @@ def resume_config(saved: RunConfig, given: RunConfig, explicit: Collection[str] 
         changes["epochs"] = None  # --steps N on resume means N steps, not the saved run's epoch count
     if changes.get("out") is None:
         changes["out"] = str(Path(resume).parent if Path(resume).is_file() else Path(resume))
-    resumed = dataclasses.replace(saved, **changes)
-    worker = int(os.environ.get("RANK", 0)) > 0  # under torchrun rank 0 says it, not every rank
-    if resumed.lr_policy == "linear" and resumed.steps != saved.steps and "steps" in changes and not worker:
+    return dataclasses.replace(saved, **changes)
+
+
+def warn_if_schedule_moves(saved: RunConfig, resumed: RunConfig, resume: str | Path) -> None:
+    """A linear-LR run resumed with another --steps: its decay is recomputed, so the LR jumps; say so."""
+    if resumed.lr_policy == "linear" and resumed.steps != saved.steps:
         longer = resumed.steps > saved.steps
         warnings.warn(GanzooWarning(
             f"--resume {resume}: the run's LR decays linearly to 0 at its --steps ({saved.steps}); --steps "
             f"{resumed.steps} {'stretches' if longer else 'shrinks'} that schedule, so the LR jumps "
             f"{'back up' if longer else 'down'} where the decay has begun; keep --steps {saved.steps} to go on with "
-            "the same schedule"), stacklevel=2)
-    return resumed
+            "the same schedule"), stacklevel=3)
 
 
 # Recipe settings that name a registered plugin, and its kind: a recipe from a plugin not installed is one line.

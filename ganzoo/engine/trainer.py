@@ -50,7 +50,7 @@ from .checkpoint import (
     save_checkpoint,
     unflatten_optimizer,
 )
-from .config import ENGINE_DEFAULTS, RunConfig, resume_config, save_toml
+from .config import ENGINE_DEFAULTS, RunConfig, resume_config, save_toml, warn_if_schedule_moves
 from .distributed import World, convert_sync_batchnorm
 from .rundir import claim_run_dir
 from .runlog import RunLoggers, check_evaluation, evaluate_now, logger_classes
@@ -402,6 +402,8 @@ class Trainer:
         if resume is not None:
             ckpt = read_run(resume, resume=True)
             config = resume_config(ckpt.config, config, given, resume)
+            if World.from_env().main:  # once, not once per process
+                warn_if_schedule_moves(ckpt.config, config, resume)
             self.resume_state = (ckpt.tensors(), ckpt.meta)
             self.source = ckpt.path  # the checkpoint resumed from
         if config.data_root:  # absolute, so eval, probe and resume find the data from any directory
