@@ -614,7 +614,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
 
     if json_path:  # before a long evaluation, not after it
         check_writable(json_path, "--json")
-    scored = read_run_checkpoint(checkpoint)  # before: a run still training may save a newer one meanwhile
+    scored = read_run_checkpoint(checkpoint) if json_path else None  # before: a newer one may be saved meanwhile
     asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
     options: dict[str, Any] = dict(metrics=_split_names(metrics), num=num, data_root=data_root,
                                    classifier=classifier, out=out, seed=seed)
@@ -625,7 +625,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     options.update({key: checked[key] for key in given})
     results = asm.task.evaluate(nets, resolve_device(device), **options)
     _echo_results(results)
-    if json_path:  # with what was scored, so a folder of these files can be traced back to its runs
+    if scored is not None:  # --json, with what was scored, so a folder of these files traces back to its runs
         evaluated = {"checkpoint": str(scored.path.resolve()), "step": scored.meta["step"],
                      "ema": ema and bool(scored.config.ema), "seed": seed, "num": num, "metrics": metrics,
                      "metric_options": options.get("metric_options", {}), "classifier": classifier,
