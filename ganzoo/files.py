@@ -90,11 +90,10 @@ def check_writable(path: str | Path, flag: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise GanzooError(f"{flag} {path}: it is a folder; name a file")
-    from .engine.checkpoint import CHECKPOINT_NAME  # here, not at the top: the engine imports this module
-    from .engine.rundir import RUN_FILES
+    from .engine.rundir import RUN_FILES, holds_run  # here, not at the top: the engine imports this module
 
-    run_file = path.name in RUN_FILES and (path.parent / CHECKPOINT_NAME).is_file()
-    if run_file or (path.parent.name == "samples" and (path.parent.parent / CHECKPOINT_NAME).is_file()):
+    if (path.name in RUN_FILES and holds_run(path.parent)) or (path.parent.name == "samples" and
+                                                              holds_run(path.parent.parent)):
         raise GanzooError(f"{flag} {path}: that is a run's own {path.name}; write elsewhere")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -372,12 +372,13 @@ class Registry:
             if not found:
                 raise GanzooError(f"{source} needs {SINGULAR[kind]} '{name}' from {was}, which is not registered: "
                                   f"{self._way_back(record)}")
-            trained_with = [e for e in found if (e.plugin, e.distribution) == (record["plugin"], record["distribution"])]
+            recorded = (record["plugin"], record["distribution"])
+            trained_with = [e for e in found if (e.plugin, e.distribution) == recorded]
             if len(found) > 1 and len(trained_with) == 1:
                 settled[(kind, name)] = trained_with[0].qualified
                 continue
             now = self.entry(kind, name)  # several providers: the usual clash error, with its way out
-            if (now.plugin, now.distribution) != (record["plugin"], record["distribution"]):
+            if (now.plugin, now.distribution) != recorded:
                 warnings.warn(GanzooWarning(
                     f"{source} was trained with {SINGULAR[kind]} '{name}' from {was}; it is now provided by plugin "
                     f"'{now.plugin}' ({now.distribution} {now.version}), so it may not behave the same"
