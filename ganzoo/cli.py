@@ -433,12 +433,14 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
       ganzoo train --nproc 2 --device cpu        # = torchrun --nproc-per-node 2 -m ganzoo train ...
     """
     from .engine.checkpoint import resolve_checkpoint
-    from .engine.rundir import check_run_dir
+    from .engine.rundir import check_not_in_use, check_run_dir
     from .engine.trainer import Trainer, TrainingInterrupted, read_run
 
     config, given = build_config(config_file, values)
-    if config.out:  # refused before anything is built; the claim itself (lock, --overwrite) comes when training starts
-        source = resolve_checkpoint(resume).parent if resume is not None else None
+    source = resolve_checkpoint(resume).parent if resume is not None else None
+    if config.out or source is not None:  # refused before anything is built; the claim comes when training starts
+        check_not_in_use(Path(config.out) if config.out else source)
+    if config.out:
         check_run_dir(Path(config.out), overwrite, f" (set by --config {config_file})" if not values["out"] else "",
                       source)
     if nproc > 1:

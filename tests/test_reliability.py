@@ -236,10 +236,14 @@ def test_two_trainings_with_the_same_out_the_second_is_refused(forkserver, tmp_p
     """Item 2: while one training holds the run directory, another one is refused in one line and writes nothing;
     the first finishes with a log that is its own."""
     run = tmp_path / "run"
-    first = start(forkserver, ["--steps", "100000", "--log-every", "1", "--out", str(run)], tmp_path / "first.txt")
-    wait_for_step(run, 2, first)
+    first = start(forkserver, ["--steps", "100000", "--log-every", "1", "--ckpt-every", "1", "--out", str(run)],
+                  tmp_path / "first.txt")
+    wait_for_step(run, 2, first)  # its step-1 checkpoint is saved
     message = one_error_line(train("--steps", "3", "--log-every", "1", "--out", str(run)))
     assert f"--out {run} is in use by another training (pid {first.pid}" in message
+    for refused in (train("--steps", "3", "--overwrite", "--out", str(run)), train("--resume", str(run))):
+        assert "in use by another training" in one_error_line(refused)
+        assert refused.output.startswith("Error: ")  # refused before the start line, not after it
     os.kill(first.pid, signal.SIGTERM)
     assert finish(first) == 128 + signal.SIGTERM
     step = load_checkpoint(run)[1]["step"]

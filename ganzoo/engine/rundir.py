@@ -53,6 +53,30 @@ def check_run_dir(out: Path, overwrite: bool, origin: str = "", source: Path | N
     )
 
 
+def _in_use(out: Path, path: Path, fd: int) -> GanzooError:
+    owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+    return GanzooError(f"--out {out} is in use by another training (pid {owner}, lock {path}); wait for it to "
+                       "finish or pick another --out")
+
+
+def check_not_in_use(out: Path) -> None:
+    """Refuse at once a run directory another training holds, before a start line or step-0 evaluation.
+
+    A probe only: :class:`RunLock` takes the lock when training starts. A directory this process holds is
+    not probed, since closing a second descriptor of the lock file would drop this process's POSIX lock.
+    """
+    path = out / LOCK_NAME
+    if out.resolve() in _HELD or fcntl is None or not path.is_file():
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise _in_use(out, path, fd) from None
+    finally:
+        os.close(fd)
+
+
 class RunLock:
     """The exclusive lock on a run directory, held until :meth:`release` or the process's end."""
 
@@ -68,12 +92,9 @@ class RunLock:
             try:
                 fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                owner = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+                error = _in_use(out, path, self.fd)
                 os.close(self.fd)
-                raise GanzooError(
-                    f"--out {out} is in use by another training (pid {owner}, lock {path}); wait for it to "
-                    "finish or pick another --out"
-                ) from None
+                raise error from None
             os.ftruncate(self.fd, 0)
             os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
         _HELD.add(self.out)
