@@ -68,7 +68,10 @@ def check_not_in_use(out: Path) -> None:
     path = out / LOCK_NAME
     if out.resolve() in _HELD or fcntl is None or not path.is_file():
         return
-    fd = os.open(path, os.O_RDWR)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:  # unreadable or gone: RunLock says what is wrong when it claims the folder
+        return
     try:
         fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
