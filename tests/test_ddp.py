@@ -18,7 +18,7 @@ from ganzoo.cli import cli
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.distributed import SyncBatchNorm, convert_sync_batchnorm
-from ganzoo.engine.trainer import Trainer
+from ganzoo.engine.trainer import Trainer, resume_hint
 
 COMMON = ["--arch", "dcgan", "--loss", "bce", "--width", "8", "--nz", "16", "--steps", "3", "--log-every", "1",
           "--data-opt", "n=64", "--device", "cpu", "--no-progress", "--ema"]
@@ -103,6 +103,15 @@ def test_sync_batchnorm_is_plain_batchnorm_in_one_process_and_keeps_checkpoint_n
     x = torch.randn(5, 3, 8, 8)
     torch.testing.assert_close(net(x), reference(x))
     torch.testing.assert_close(net[1].running_var, reference[1].running_var)
+
+
+def test_the_resume_hint_names_nproc_on_one_machine_and_the_torchrun_job_across_nodes(monkeypatch):
+    run = Path("runs/r")
+    assert resume_hint(run, 1) == "continue with `ganzoo train --resume runs/r`"
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert resume_hint(run, 4) == "continue with `ganzoo train --resume runs/r --nproc 4`"
+    hint = resume_hint(run, 8)  # two nodes of 4: --nproc 8 would start 8 processes on one machine
+    assert "--nproc" not in hint and "same torchrun job on every node" in hint and "--resume runs/r" in hint
 
 
 def test_nproc_inside_torchrun_is_refused(tmp_path, monkeypatch):

@@ -366,6 +366,16 @@ def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
     return update
 
 
+def resume_hint(run_dir: Path, world: int) -> str:
+    """How to go on after a stop: with ``--nproc`` when all processes ran on this machine; a multi-node
+    torchrun job (LOCAL_WORLD_SIZE below the world size) is started again the way it was, with --resume."""
+    if world == 1:
+        return f"continue with `ganzoo train --resume {run_dir}`"
+    if int(os.environ.get("LOCAL_WORLD_SIZE", world)) == world:
+        return f"continue with `ganzoo train --resume {run_dir} --nproc {world}`"
+    return f"continue by starting the same torchrun job on every node with `-m ganzoo train --resume {run_dir}`"
+
+
 def update_ema(avg: AveragedModel, net: nn.Module) -> None:
     """``avg.update_parameters(net)`` without waiting for the device.
 
@@ -769,11 +779,9 @@ class Trainer:
             if self.saved_step != self.step:
                 self._checkpoint()
             self._leave()
-            nproc = f" --nproc {self.world}" if self.world > 1 else ""
             raise TrainingInterrupted(
                 f"{signal.Signals(signum).name}: stopped at step {self.step}; checkpoint saved to "
-                f"{self.run_dir / CHECKPOINT_NAME}; continue with `ganzoo train --resume {self.run_dir}{nproc}`",
-                signum)
+                f"{self.run_dir / CHECKPOINT_NAME}; {resume_hint(self.run_dir, self.world)}", signum)
         self._leave()
         return self.run_dir
 
