@@ -15,12 +15,14 @@ distributions, and an empty value loads none.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import fnmatch
 import os
 import re
 import sys
+import traceback
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -53,21 +55,23 @@ ALIASES = {"architectures": "archs", "arch": "archs", "loss": "losses", "task": 
            "metric": "metrics", "mask": "masks", "feature": "features",
            "augment": "augments", "augmentations": "augments", "regularizer": "regularizers", "reg": "regularizers",
            "recipe": "recipes", "logger": "loggers"}
-# What each kind registers: an instance of the ganzoo.api class (False) or a subclass of it (True). Named, not
-# imported: ganzoo.api imports torch, which the CLI needs no earlier than the first plugin does.
-EXPECTED: dict[str, tuple[str, bool]] = {
-    "archs": ("Architecture", False),
-    "losses": ("Loss", True),
-    "tasks": ("Task", True),
-    "datasets": ("DatasetSpec", False),
-    "metrics": ("Metric", True),
-    "masks": ("MaskSpec", False),
-    "features": ("FeatureSpec", False),
-    "augments": ("Augment", True),
-    "regularizers": ("Regularizer", True),
-    "recipes": ("Recipe", False),
-    "loggers": ("Logger", True),
+# What each kind registers: an instance of the ganzoo.api class (False) or a subclass of it (True), and the
+# methods a subclass must define (the base's raise NotImplementedError). Named, not imported: ganzoo.api imports
+# torch, which the CLI needs no earlier than the first plugin does.
+EXPECTED: dict[str, tuple[str, bool, tuple[str, ...]]] = {
+    "archs": ("Architecture", False, ()),
+    "losses": ("Loss", True, ("d_loss", "g_loss")),
+    "tasks": ("Task", True, ("generate", "judges", "fixed_inputs", "samples")),
+    "datasets": ("DatasetSpec", False, ()),
+    "metrics": ("Metric", True, ()),
+    "masks": ("MaskSpec", False, ()),
+    "features": ("FeatureSpec", False, ()),
+    "augments": ("Augment", True, ("forward",)),
+    "regularizers": ("Regularizer", True, ("forward",)),
+    "recipes": ("Recipe", False, ()),
+    "loggers": ("Logger", True, ("log",)),
 }
+HOOKS = (*KINDS.values(), "register_commands")
 # A name is selectable on the command line, qualifiable as plugin:name and safe as a path component.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SAFE_NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no ':' or '/')"
@@ -124,6 +128,36 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _load_problem(ep: Any, exc: BaseException) -> str:
+    """Why a plugin failed at import, in one line: a module its entry point names that does not exist, or the
+    exception with the plugin's file and line it came from."""
+    module = ep.value.partition(":")[0].strip()
+    if isinstance(exc, ModuleNotFoundError) and exc.name and module.startswith(exc.name):
+        return (f"its entry point {ep.name} = \"{ep.value}\" names module '{module}', which cannot be found; fix "
+                "the entry point in the plugin's pyproject.toml (or install the package that has it) and reinstall")
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if "importlib" not in f.filename and f.filename != __file__]
+    where = f" ({own[-1].filename}:{own[-1].lineno})" if own else ""
+    return _describe(exc) + where
+
+
+def _stray_hooks(module: Any) -> list[str]:
+    """Functions of a plugin module that look like hooks but are never called: a ganzoo hook without
+    ``@ganzoo.hookimpl``, or a ``register_*`` name that is no ganzoo hook (a typo)."""
+    problems = []
+    for name, value in sorted(vars(module).items()):
+        if not (name.startswith("register_") and callable(value) and getattr(value, "__module__", None)
+                == getattr(module, "__name__", None)):
+            continue
+        if name in HOOKS and not hasattr(value, "ganzoo_impl"):
+            problems.append(f"{name} lacks @ganzoo.hookimpl, so it is never called; decorate it")
+        elif name not in HOOKS:
+            close = difflib.get_close_matches(name, HOOKS, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"the hooks are {', '.join(HOOKS)}"
+            problems.append(f"{name} is no ganzoo hook, so it is never called ({hint})")
+    return problems
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -135,9 +169,13 @@ def _entry_problem(kind: str, name: Any, obj: Any) -> str | None:
         return f"a name must be {SAFE_NAME_RULE}"
     from . import api
 
-    name_of_class, subclass = EXPECTED[kind]
+    name_of_class, subclass, required = EXPECTED[kind]
     cls = getattr(api, name_of_class)
     if (isinstance(obj, type) and issubclass(obj, cls)) if subclass else isinstance(obj, cls):
+        missing = [method for method in required if getattr(obj, method) is getattr(cls, method)]
+        if missing:
+            return (f"the class {obj.__name__} does not define {', '.join(missing)}, which every "
+                    f"{cls.__module__}.{cls.__name__} must")
         return None
     got = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
     wanted = f"a subclass of {cls.__module__}.{cls.__name__}" if subclass else f"a {cls.__module__}.{cls.__name__}"
@@ -159,9 +197,10 @@ class Registry:
         self._replaced: set[tuple[str, str]] = set()
         self.problems: list[str] = []  # the lines reported (a plugin or entry skipped): the CLI caches no such load
         Registry.loading = True
-        try:
-            self._load()
-            self._collect()
+        try:  # a plugin's print() at import goes to stderr: stdout carries --json
+            with contextlib.redirect_stdout(sys.stderr):
+                self._load()
+                self._collect()
         finally:
             Registry.loading = False
 
@@ -196,14 +235,23 @@ class Registry:
                 continue
             try:
                 module = ep.load()
+            except (Exception, SystemExit) as exc:  # a broken plugin must not break the CLI, even by sys.exit
+                self._fail(info, _load_problem(ep, exc), exc)
+                continue
+            try:
                 if self.pm.is_registered(module):
                     raise GanzooError(f"{ep.value} is already plugin '{self.pm.get_name(module)}'")
                 self.pm.register(module, name=ep.name)
-            except (Exception, SystemExit) as exc:  # a broken plugin must not break the CLI, even by sys.exit
+            except (Exception, SystemExit) as exc:
                 self._fail(info, _describe(exc), exc)
                 continue
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(module) or ()))
             self.plugins.append(dataclasses.replace(info, hooks=hooks))
+            for problem in _stray_hooks(module):
+                where = f"plugin '{info.name}' from {info.distribution} {info.version}"
+                if self.strict:
+                    raise GanzooError(f"{where}: {problem}; GANZOO_STRICT_PLUGINS is set")
+                self._report(f"{where}: {problem}")
 
     def _report(self, line: str) -> None:
         """Say in one line on stderr what was skipped, and remember it."""

@@ -94,7 +94,7 @@ def test_broken_plugin_is_isolated(installed):
     result = ganzoo_cli("list", "archs", "--json", sites=sites)
     assert result.returncode == 0
     assert "tiny-conv" in {a["name"] for a in json.loads(result.stdout)}
-    warnings = [line for line in result.stderr.splitlines() if "broken" in line]
+    warnings = [line for line in result.stderr.splitlines() if "plugin 'broken'" in line]
     assert len(warnings) == 1
     assert "ganzoo-broken" in warnings[0] and "ganzoo_dependency_that_is_not_installed" in warnings[0]
 
@@ -102,6 +102,11 @@ def test_broken_plugin_is_isolated(installed):
     assert strict.returncode != 0
     assert "ModuleNotFoundError" in strict.stderr and "Traceback" not in strict.stderr
     assert "Error: plugin 'broken' from ganzoo-broken" in strict.stderr
+    assert "ganzoo_broken.py:3)" in warnings[0], "the plugin's own file and line that failed"
+    typo = [line for line in result.stderr.splitlines() if "'typo'" in line]
+    assert typo == ["ganzoo: skipping plugin 'typo' from ganzoo-broken 0.1.0: its entry point typo = \"ganzoo_brokne\" "
+                    "names module 'ganzoo_brokne', which cannot be found; fix the entry point in the plugin's "
+                    "pyproject.toml (or install the package that has it) and reinstall"]
 
 
 def test_duplicate_name_is_reported_with_a_way_out(installed):
@@ -264,10 +269,11 @@ def test_failing_register_commands_skips_only_that_plugin(registry_with, capsys,
                                     "commands (register_commands raised RuntimeError: commands went wrong)")
 
 
-def test_sys_exit_in_a_plugin_is_a_broken_plugin(registry_with, capsys):
+def test_sys_exit_in_a_plugin_is_a_broken_plugin(registry_with, capsys, installed):
     registry = registry_with("ganzoo-exits")
+    exits_at_import = installed["ganzoo-exits"] / "ganzoo_exits_at_import.py"
     assert stderr_lines(capsys) == [
-        "ganzoo: skipping plugin 'exits-at-import' from ganzoo-exits 0.1.0: SystemExit: 3",
+        f"ganzoo: skipping plugin 'exits-at-import' from ganzoo-exits 0.1.0: SystemExit: 3 ({exits_at_import}:5)",
         "ganzoo: skipping plugin 'exits-in-hook' from ganzoo-exits 0.1.0: register_losses raised SystemExit: giving up",
     ]
     status = {p.name: p.status for p in registry.plugins}
@@ -275,29 +281,42 @@ def test_sys_exit_in_a_plugin_is_a_broken_plugin(registry_with, capsys):
     assert registry.pm.is_blocked("exits-in-hook"), "pluggy calls none of its other hooks"
     assert "hinge" in registry.entries["losses"]
     with pytest.raises(GanzooError, match="plugin 'exits-at-import' from ganzoo-exits 0.1.0 failed to load "
-                                          r"\(SystemExit: 3\); GANZOO_STRICT_PLUGINS is set"):
+                                          r"\(SystemExit: 3 \(.*ganzoo_exits_at_import.py:5\)\); GANZOO_STRICT"):
         registry_with("ganzoo-exits", GANZOO_STRICT_PLUGINS="1")
 
 
 def test_bad_names_and_objects_are_skipped_at_registration(registry_with, capsys, monkeypatch):
     registry = registry_with("ganzoo-badentries")
+    out = capsys.readouterr()
+    assert out.out == "", "a plugin's print at import goes to stderr, not into --json output"
+    lines = [line for line in out.err.splitlines() if line != "badentries says hello on stdout"]
+    stray, skipped = lines[:2], lines[2:]
     rule = "a name must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no ':' or '/')"
     where = "ganzoo: plugin 'badentries' from ganzoo-badentries 0.1.0: skipping"
-    assert stderr_lines(capsys) == [
+    assert skipped == [
         f"{where} architecture 'text-arch': expected a ganzoo.api.Architecture, got a str",
         f"{where} loss 42: {rule}",
         f"{where} loss 'a:b': {rule}",
         f"{where} loss '../escape': {rule}",
         f"{where} loss 'loss-instance': expected a subclass of ganzoo.api.Loss, got a FineLoss",
+        f"{where} loss 'half-loss': the class HalfLoss does not define g_loss, which every ganzoo.api.Loss must",
         f"{where} task 'loss-as-task': expected a subclass of ganzoo.api.Task, got the class FineLoss",
+        f"{where} task 'no-judge': the class NoJudgeTask does not define judges, fixed_inputs, samples, which "
+        "every ganzoo.api.Task must",
+    ]
+    assert stray == [
+        "ganzoo: plugin 'badentries' from ganzoo-badentries 0.1.0: register_datasets lacks @ganzoo.hookimpl, so it "
+        "is never called; decorate it",
+        "ganzoo: plugin 'badentries' from ganzoo-badentries 0.1.0: register_loss is no ganzoo hook, so it is never "
+        "called (did you mean register_losses?)",
     ]
     assert registry.provided_by("badentries", "ganzoo-badentries") == {"losses": ["fine-loss"]}
     listed = cli_with(registry, monkeypatch, "list", "archs", "--json")
     assert listed.exit_code == 0 and "dcgan" in {a["name"] for a in json.loads(listed.stdout)}
     shown = cli_with(registry, monkeypatch, "plugins", "--json")
     assert shown.exit_code == 0 and "badentries" in {p["name"] for p in json.loads(shown.stdout)}
-    with pytest.raises(GanzooError, match="^plugin 'badentries' from ganzoo-badentries 0.1.0 registers architecture "
-                                          "'text-arch': expected a ganzoo.api.Architecture, got a str; GANZOO_STRICT"):
+    with pytest.raises(GanzooError, match="^plugin 'badentries' from ganzoo-badentries 0.1.0: register_datasets "
+                                          "lacks @ganzoo.hookimpl, so it is never called; decorate it; GANZOO_STRICT"):
         registry_with("ganzoo-badentries", GANZOO_STRICT_PLUGINS="1")
 
 

@@ -1,6 +1,9 @@
-"""Registers unsafe names and objects of the wrong type beside one good loss."""
+"""Registers unsafe names, objects of the wrong type and classes missing a method beside one good loss; prints at
+import; and misspells one hook and leaves another unmarked."""
 
 import ganzoo
+
+print("badentries says hello on stdout")
 
 
 class FineLoss(ganzoo.Loss):
@@ -11,6 +14,24 @@ class FineLoss(ganzoo.Loss):
 
     def g_loss(self, fake):
         return -fake.mean()
+
+
+class HalfLoss(ganzoo.Loss):
+    def d_loss(self, real, fake):
+        return fake.mean() - real.mean()
+
+
+class NoJudgeTask(ganzoo.Task):
+    def generate(self, ctx, batch):
+        return {}
+
+
+def register_loss(register):
+    register("never-registered", FineLoss)
+
+
+def register_datasets(register):
+    register("never-registered", FineLoss)
 
 
 @ganzoo.hookimpl
@@ -25,8 +46,10 @@ def register_losses(register):
     register("../escape", FineLoss)
     register("fine-loss", FineLoss)
     register("loss-instance", FineLoss())
+    register("half-loss", HalfLoss)
 
 
 @ganzoo.hookimpl
 def register_tasks(register):
     register("loss-as-task", FineLoss)
+    register("no-judge", NoJudgeTask)
