@@ -41,7 +41,7 @@ PUBLIC_MODULES = ("ganzoo", "ganzoo.api", "ganzoo.hookspecs", "ganzoo.images", "
 _LAZY = {
     **dict.fromkeys(["Architecture", "Augment", "DataOptions", "DatasetSpec", "FeatureSpec", "Judge", "Logger", "Loss",
                      "MaskSpec", "Metric", "NetConfig", "Recipe", "Regularizer", "StepContext", "Task",
-                     "check_options", "item_rng", "split_id"], "ganzoo.api"),
+                     "check_options", "item_count", "item_rng", "split_id"], "ganzoo.api"),
     "get": "ganzoo.registry",
     "list": "ganzoo.registry",  # ganzoo.list(kind, pattern) is registry.list_entries
     "RunConfig": "ganzoo.engine.config",
@@ -83,6 +83,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Architecture", "Augment", "DataOptions", "DatasetSpec", "FeatureSpec", "GanzooError", "GanzooWarning",
     "IncompatibleError", "Judge", "Logger", "Loss", "MaskSpec", "Metric", "NetConfig", "PUBLIC_MODULES", "Recipe",
-    "Register", "Regularizer", "StepContext", "Task", "check_options", "get", "hookimpl", "item_rng", "list",
+    "Register", "Regularizer", "StepContext", "Task", "check_options", "get", "hookimpl", "item_count", "item_rng",
+    "list",
     "split_id", "__version__", *_LAZY,
 ]

@@ -414,3 +414,33 @@ def test_folder_test_split_is_the_training_images_unless_a_fraction_is_kept_out(
     assert again.files == test.files, "the split does not depend on the run's seed"
     with pytest.raises(GanzooError, match="test_fraction=1.5: dataset 'folder' needs a share between 0 and 1"):
         build("folder", root=str(tmp_path), image_size=8, options={"test_fraction": 1.5})
+
+
+@pytest.mark.parametrize("item, message", [
+    ((torch.zeros(3, 8, 8), 0), "dataset 'mine' yields a tuple, not a dict"),
+    ({"image": torch.full((3, 8, 8), 255.0), "label": 0}, "yields 'image' as torch.float32 in [255, 255]; images must "
+                                                          "be float in [-1, 1]"),
+    ({"image": torch.zeros(3, 8, 8, dtype=torch.uint8)}, "yields 'image' as torch.uint8"),
+    ({"image": torch.zeros(1, 8, 8)}, "yields 'image' of shape (1, 8, 8) where --channels 3 --image-size 8 asks for "
+                                      "(3, 8, 8)"),
+    ({"image": torch.zeros(3, 16, 16)}, "yields 'image' of shape (3, 16, 16) where --channels 3 --image-size 8"),
+])
+def test_a_plugin_dataset_whose_items_break_the_layout_is_refused_at_load_naming_it(item, message):
+    spec = ganzoo.DatasetSpec(build=lambda options: [item, item], description="a plugin's mistake")
+    with pytest.raises(GanzooError) as caught:
+        spec.load("mine", DataOptions(image_size=8, channels=3))
+    assert message in str(caught.value)
+
+
+def test_a_negative_size_is_refused_in_one_line():
+    with pytest.raises(GanzooError, match="dataset 'shapes': --data-opt n is how many items it draws, at least 1; "
+                                          "got -3"):
+        ganzoo.get("datasets", "shapes").load("shapes", DataOptions(options={"n": -3}))
+
+    class Negative(list):
+        def __len__(self) -> int:
+            return -1
+
+    spec = ganzoo.DatasetSpec(build=lambda options: Negative(), description="a plugin's mistake")
+    with pytest.raises(GanzooError, match="dataset 'mine' cannot say how many items it has"):
+        spec.load("mine", DataOptions())

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
+from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_count, item_rng, split_id
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import LUMA, from_array, resize
 
@@ -84,7 +84,7 @@ class Shapes(Dataset):
         self.channels = options.channels or 3
         self.seed = options.seed
         self.split = split_id("shapes", options.split)
-        self.n = int(options.options["n"])
+        self.n = item_count("shapes", options)
         self.max_shapes = int(options.options["max_shapes"])
         self.gradient = float(options.options["gradient"])
         if not 1 <= self.max_shapes <= 3:

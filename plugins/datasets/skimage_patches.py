@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
+from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_count, item_rng, split_id
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import from_array, resize
 
@@ -49,7 +49,7 @@ class SkimagePatches(Dataset):
         self.channels = options.channels or 3
         self.seed = options.seed
         self.split = split_id("skimage-patches", options.split)
-        self.n = int(options.options["n"])
+        self.n = item_count("skimage-patches", options)
         self.min_scale = float(options.options["min_scale"])
         self.max_scale = float(options.options["max_scale"])
         if not 0 < self.min_scale <= self.max_scale <= 1:

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 import ganzoo
-from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_rng, split_id
+from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_count, item_rng, split_id
 from ganzoo.hookspecs import Register, hookimpl
 
 CHANNELS = 3
@@ -35,7 +35,7 @@ class StackedMnist(Dataset):
         items = [digits[i] for i in range(len(digits))]
         self.images = torch.stack([item["image"] for item in items])
         self.labels = [int(item["label"]) for item in items]
-        self.n = int(options.options["n"])
+        self.n = item_count("stacked-mnist", options)
 
     def __len__(self) -> int:
         return self.n
