@@ -144,7 +144,7 @@ class Architecture:
     new task works with every architecture that has it, without naming either.
     Generators return images in [-1, 1]. ``options`` declares its ``--arch-opt``
     keys with their defaults (None: depends on the run); leaving it None means
-    undeclared, and then no key is checked.
+    it takes none, and any ``--arch-opt`` is refused.
     """
 
     generator: Callable[[NetConfig], nn.Module]
@@ -324,6 +324,15 @@ class DataOptions:
 SPLITS = {"train": 0, "test": 1}
 
 
+def item_count(dataset: str, options: DataOptions, key: str = "n", least: int = 1) -> int:
+    """A dataset's size option (``--data-opt n=...``) as an int, refused in one line below ``least``."""
+    count = int(options.options[key])
+    if count < least:
+        raise GanzooError(f"dataset '{dataset}': --data-opt {key} is how many items it draws, at least {least}; "
+                          f"got {count}")
+    return count
+
+
 def split_id(dataset: str, split: str) -> int:
     """The number of a split, which keys per-item RNGs so train and test draw different streams."""
     if split not in SPLITS:
@@ -336,6 +345,25 @@ def item_rng(seed: int, split: int, index: int, length: int) -> np.random.Genera
     if not 0 <= index < length:
         raise IndexError(index)
     return np.random.default_rng((seed, split, index))
+
+
+def _check_item(name: str, item: Any, options: DataOptions) -> None:
+    """One dataset item as :class:`DatasetSpec` documents it: a dict of tensors, images float CxHxW in [-1, 1]."""
+    if not isinstance(item, dict):
+        raise GanzooError(f"dataset '{name}' yields a {type(item).__name__}, not a dict such as "
+                          "{'image': float CxHxW tensor in [-1, 1], 'label': int}; fix the plugin's __getitem__")
+    for key, value in item.items():
+        if not (isinstance(value, torch.Tensor) and value.dim() == 3):
+            continue
+        if not value.is_floating_point() or value.numel() and (value.min() < -1.001 or value.max() > 1.001):
+            low, high = (value.min().item(), value.max().item()) if value.numel() else (0, 0)
+            raise GanzooError(f"dataset '{name}' yields '{key}' as {value.dtype} in [{low:g}, {high:g}]; images "
+                              "must be float in [-1, 1] (e.g. x / 127.5 - 1 for 8-bit pixels); fix the plugin")
+        wanted = (options.channels or value.shape[0], options.image_size, options.image_size)
+        if key == "image" and tuple(value.shape) != wanted:
+            raise GanzooError(f"dataset '{name}' yields 'image' of shape {tuple(value.shape)} where --channels "
+                              f"{options.channels or 'any'} --image-size {options.image_size} asks for "
+                              f"{wanted}; fix the plugin (it must honour both options)")
 
 
 @dataclass(frozen=True)
@@ -374,8 +402,17 @@ class DatasetSpec:
         return check_options("--data-opt", f"dataset '{name}'", self.options, given)
 
     def load(self, name: str, options: DataOptions) -> torch.utils.data.Dataset:
-        """Build dataset ``name`` with its declared defaults filled in under ``options.options``."""
-        return self.build(replace(options, options=self.check_options(name, options.options)))
+        """Build dataset ``name`` with its declared defaults filled in under ``options.options``; its first item is
+        checked against the layout, so a plugin's mistake is one line naming it, not a shape error mid-step."""
+        dataset = self.build(replace(options, options=self.check_options(name, options.options)))
+        try:
+            size = len(dataset)
+        except (TypeError, ValueError) as exc:
+            raise GanzooError(f"dataset '{name}' cannot say how many items it has ({exc}); check its --data-opt "
+                              "values or the plugin's __len__") from None
+        if size:
+            _check_item(name, dataset[0], options)
+        return dataset
 
 
 @dataclass(frozen=True)
@@ -466,6 +503,24 @@ class StepContext:
             noise = torch.randn(n * self.world, *shape[1:], generator=self.generator, device="cpu")
             noise = noise[self.rank * n : (self.rank + 1) * n]
         return noise.to(self.device, non_blocking=True)
+
+
+def task_declaration_problem(task: type[Task]) -> str | None:
+    """What is wrong with a task class's capability declarations, in words a plugin author can act on; None if
+    nothing. Checked at registration, so a typo is not reported later as an architecture lacking it."""
+    for field_name, known in (("generator_input", GENERATOR_INPUTS), ("discriminator_input", DISCRIMINATOR_INPUTS),
+                              ("discriminator_output", DISCRIMINATOR_OUTPUTS)):
+        given = getattr(task, field_name)
+        if not isinstance(given, tuple) or not all(isinstance(item, str) for item in given):
+            return f"{field_name} must be a tuple of names, e.g. {tuple(known)[:2]!r}; got {given!r}"
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            return (f"{field_name} names {', '.join(unknown)}, which no architecture can have "
+                    f"(known: {', '.join(known)})")
+    for field_name in ("layout", "default_arch", "default_loss", "command"):
+        if not isinstance(getattr(task, field_name), str):
+            return f"{field_name} must be a name (a str); got {getattr(task, field_name)!r}"
+    return None
 
 
 class Task:
