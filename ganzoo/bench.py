@@ -120,7 +120,8 @@ def planned_rows(spec: BenchSpec) -> list[tuple[str, RunConfig]]:
                                             f"--variant '{variant}'")))
     for name in spec.recipes:
         values = {key: getattr(spec.base, key) for key in spec.given | _BENCH_OWNS}
-        config = RunConfig.from_dict(apply_recipe({**values, "recipe": name}), f"recipe '{name}'")
+        merged, origins = apply_recipe({**values, "recipe": name})
+        config = RunConfig.from_dict(merged, f"recipe '{name}'", origins)
         rows.append((f"recipe {name}", replace(config, lr_policy=None)))
     for variant, config in rows:
         for key in ("task", "dataset"):

@@ -358,7 +358,8 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
             values[key] = value
     source = f"config file '{config_file}'" if config_file else "command line"
     origins = {key: source for key, value in written.items() if values.get(key) is value}
-    return RunConfig.from_dict(apply_recipe(values), source, origins), set(values)
+    merged, from_recipe = apply_recipe(values)
+    return RunConfig.from_dict(merged, source, {**from_recipe, **origins}), set(values)
 
 
 def _check_steps_left(step: int, steps: int) -> None:

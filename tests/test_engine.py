@@ -299,3 +299,27 @@ def test_a_dataset_smaller_than_one_batch_is_refused(tmp_path):
     result = CliRunner().invoke(cli, ["train", "--data-opt", "n=3", "--batch-size", "4", "--steps", "1",
                                       "--no-progress", "--out", str(tmp_path / "run")])
     assert result.exit_code == 1 and "dataset 'shapes' has 3 item(s), fewer than one batch of 4" in result.output
+
+
+def test_a_generator_that_makes_the_wrong_size_is_one_error_line_before_d_runs(tmp_path):
+    trainer = Trainer(tiny(tmp_path))
+    G = trainer.eager["G"]
+    full = G.forward
+    G.forward = lambda z, *rest: full(z, *rest)[:, :, :16, :16]  # a plugin G that ignores --image-size
+    with pytest.raises(GanzooError, match=r"^D is shown real images of shape \(3, 32, 32\) and generated ones of "
+                                          r"shape \(3, 16, 16\): architecture 'dcgan' does not make 3-channel 32 px"):
+        trainer.fit()
+
+
+def test_an_architecture_that_declares_no_options_refuses_arch_opt(tmp_path, monkeypatch):
+    import dataclasses
+
+    from ganzoo.registry import get_registry
+
+    entries = get_registry().entries["archs"]
+    entry = entries["dcgan"][0]
+    monkeypatch.setitem(entries, "dcgan", [dataclasses.replace(entry, obj=dataclasses.replace(entry.obj, options=None))])
+    result = CliRunner().invoke(cli, ["train", "--steps", "1", "--arch-opt", "widht=16", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and not (tmp_path / "run").exists()
+    assert ("Error: --arch-opt widht: architecture 'dcgan' takes no options (it declares none); drop --arch-opt"
+            in result.output)

@@ -12,6 +12,7 @@ import ganzoo
 from conftest import ganzoo_cli
 from ganzoo.cli import build_config, cli
 from ganzoo.engine.checkpoint import load_checkpoint
+from ganzoo.engine.trainer import assemble
 
 RECIPES = [e.name for e in ganzoo.list("recipes") if e.distribution == "ganzoo"]
 SMALL = ["--width", "8", "--steps", "2", "--log-every", "1", "--no-progress", "--device", "cpu"]
@@ -107,3 +108,29 @@ def test_unknown_recipe_and_a_recipe_whose_plugin_is_missing_are_one_line(instal
     both = ganzoo_cli("train", "--recipe", "tiny-smooth", "--steps", "1", "--batch-size", "8", "--data-opt", "n=16",
                       "--out", str(tmp_path / "run"), "--no-progress", sites=[*site, installed["ganzoo-example"]])
     assert both.returncode == 0, both.stderr
+
+
+def test_a_recipes_bad_value_or_unknown_key_names_the_recipe(monkeypatch):
+    settings = ganzoo.get("recipes", "sngan").settings
+    monkeypatch.setitem(settings, "width", -4)
+    with pytest.raises(ganzoo.GanzooError, match=r"^recipe 'sngan': width = -4 \(--width\): "):
+        build_config(None, {"recipe": "sngan"})
+    monkeypatch.delitem(settings, "width")
+    monkeypatch.setitem(settings, "archh", "dcgan")
+    with pytest.raises(ganzoo.GanzooError, match=r"^recipe 'sngan' sets 'archh' \(did you mean 'arch'\?\), which are "
+                                                 "no run settings; fix the recipe"):
+        build_config(None, {"recipe": "sngan"})
+
+
+@pytest.mark.parametrize("defaults, message", [
+    ({"batchsize": 8}, "task 'unconditional' config_defaults sets 'batchsize' (did you mean 'batch_size'?), which are "
+                       "no run settings; fix the plugin"),
+    ({"steps": 8}, "task 'unconditional' config_defaults sets steps, which a plugin may not choose (it may choose "
+                   "batch_size, lr, "),
+    ({"lr": "fast"}, "task 'unconditional' config_defaults: lr = 'fast' (--lr): expects a number; fix the plugin"),
+])
+def test_a_plugins_config_defaults_are_checked_like_the_users_settings(defaults, message, monkeypatch, tmp_path):
+    monkeypatch.setattr(ganzoo.get("tasks", "unconditional"), "config_defaults", defaults)
+    with pytest.raises(ganzoo.GanzooError) as caught:
+        assemble(ganzoo.RunConfig(out=str(tmp_path / "run")))
+    assert message in str(caught.value)

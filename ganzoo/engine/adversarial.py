@@ -44,6 +44,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..api import Augment, Judge, Loss, Regularizer, StepContext, Task
+from ..errors import GanzooError
 
 Batch = dict[str, Tensor]
 CAPTURE_MODES = {"step": "captured step", "graphs": "captured step + CUDA graphs"}
@@ -159,6 +160,13 @@ class AdversarialStep:
             # update's backward through the same fakes needs (one autograd node, backward twice)
             torch._dynamo.graph_break()
         judges = self.task.judges(batch, out)
+        for j in judges:  # shapes are known on the host: no sync, and a static guard under compile
+            if j.fake.shape[1:] != j.real.shape[1:]:
+                c = self.task.config
+                raise GanzooError(
+                    f"{j.d} is shown real images of shape {tuple(j.real.shape[1:])} and generated ones of shape "
+                    f"{tuple(j.fake.shape[1:])}: architecture '{c.arch}' does not make {c.channels}-channel "
+                    f"{c.image_size} px images; fix its G, or train with --channels/--image-size it supports")
         fakes = [self.task.fake_for_d(ctx, j, j.fake.detach()) for j in judges]
         total: Tensor | float = 0.0
         logs: dict[str, Tensor] = {}

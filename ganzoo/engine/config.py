@@ -246,12 +246,7 @@ class RunConfig:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(fields))
         if unknown:
-            import difflib
-
-            by_flag = {**COMMON_NAMES, **{option_flag(name)[2:].replace("-", "_"): name for name in fields}}
-            hints = [[by_flag[k]] if k in by_flag else difflib.get_close_matches(k, fields, n=1) for k in unknown]
-            parts = [f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in zip(unknown, hints)]
-            raise GanzooError(f"{source}: unknown setting {', '.join(parts)}")
+            raise GanzooError(f"{source}: unknown setting {unknown_settings(unknown)}")
         for key, origin in (origins or {}).items():
             if data.get(key) is not None:
                 try:
@@ -266,6 +261,15 @@ class RunConfig:
 
 
 SETTINGS: dict[str, Setting] = {f.name: f.metadata[SETTING] for f in dataclasses.fields(RunConfig)}
+
+
+def unknown_settings(keys: list[str]) -> str:
+    """Names that are no run setting, each with its did-you-mean: ``'batch' (did you mean 'batch_size'?)``."""
+    import difflib
+
+    by_flag = {**COMMON_NAMES, **{option_flag(name)[2:].replace("-", "_"): name for name in SETTINGS}}
+    hints = [[by_flag[k]] if k in by_flag else difflib.get_close_matches(k, SETTINGS, n=1) for k in keys]
+    return ", ".join(f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in zip(keys, hints, strict=True))
 # What other tools call a setting, for the did-you-mean of an unknown one (flag spellings such as data_opt are added)
 COMMON_NAMES = {"learning_rate": "lr", "lr_g": "lr", "batch": "batch_size", "iterations": "steps", "iters": "steps",
                 "num_steps": "steps", "z_dim": "nz", "latent_dim": "nz", "img_size": "image_size"}
@@ -379,11 +383,31 @@ def warn_if_schedule_moves(saved: RunConfig, resumed: RunConfig, resume: str | P
 RECIPE_NAMES = {"task": "tasks", "arch": "archs", "loss": "losses", "dataset": "datasets", "augment": "augments"}
 
 
-def apply_recipe(values: dict[str, Any]) -> dict[str, Any]:
+def check_plugin_defaults(owner: str, defaults: dict[str, Any]) -> None:
+    """A loss's or task's ``config_defaults``: only settings a plugin may choose (``ENGINE_DEFAULTS``), with values
+    those settings take; anything else is one line naming the plugin, as a bad value from the user is."""
+    fields = {f.name: f for f in dataclasses.fields(RunConfig)}
+    strangers = sorted(key for key in defaults if key not in fields)
+    if strangers:
+        raise GanzooError(f"{owner} config_defaults sets {unknown_settings(strangers)}, which are no run settings; "
+                          "fix the plugin")
+    fixed = sorted(key for key in defaults if key not in ENGINE_DEFAULTS)
+    if fixed:
+        raise GanzooError(f"{owner} config_defaults sets {', '.join(fixed)}, which a plugin may not choose (it may "
+                          f"choose {', '.join(ENGINE_DEFAULTS)}); fix the plugin")
+    for key, value in defaults.items():
+        try:
+            _checked(fields[key], value)
+        except GanzooError as exc:
+            raise GanzooError(f"{owner} config_defaults: {exc}; fix the plugin") from None
+
+
+def apply_recipe(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """``values`` (TOML and command line) over the settings of the recipe they name, ``*_options`` tables merged
-    key by key; without a recipe, ``values`` as they are."""
+    key by key; without a recipe, ``values`` as they are. Also returns the keys whose values the recipe set, each
+    with ``recipe 'NAME'``, so a bad value names the recipe (``origins`` of :meth:`RunConfig.from_dict`)."""
     if not values.get("recipe"):
-        return values
+        return values, {}
     from ..registry import get_registry
 
     registry = get_registry()
@@ -391,7 +415,8 @@ def apply_recipe(values: dict[str, Any]) -> dict[str, Any]:
     recipe = registry.get("recipes", name)
     unknown = sorted(set(recipe.settings) - {f.name for f in dataclasses.fields(RunConfig)})
     if unknown:
-        raise GanzooError(f"recipe '{name}' sets {', '.join(unknown)}, which are no run settings; fix the recipe")
+        raise GanzooError(f"recipe '{name}' sets {unknown_settings(unknown)}, which are no run settings; fix the "
+                          "recipe")
     for key, kind in RECIPE_NAMES.items():
         wanted = recipe.settings.get(key)
         if wanted and key not in values:
@@ -411,7 +436,7 @@ def apply_recipe(values: dict[str, Any]) -> dict[str, Any]:
     for key, table in recipe.settings.items():
         if isinstance(table, dict) and isinstance(values.get(key), dict):
             merged[key] = {**table, **values[key]}
-    return merged
+    return merged, {key: f"recipe '{name}'" for key in settings if key not in values}
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -50,7 +50,8 @@ from .checkpoint import (
     save_checkpoint,
     unflatten_optimizer,
 )
-from .config import ENGINE_DEFAULTS, RunConfig, resume_config, save_toml, warn_if_schedule_moves
+from .config import (ENGINE_DEFAULTS, RunConfig, check_plugin_defaults, resume_config, save_toml,
+                     warn_if_schedule_moves)
 from .distributed import World, convert_sync_batchnorm
 from .rundir import claim_run_dir
 from .runlog import RunLoggers, check_evaluation, evaluate_now, logger_classes
@@ -157,8 +158,13 @@ def assemble(config: RunConfig) -> Assembly:
     arch = registry.get("archs", config.arch)
     if arch.options is not None:
         check_options("--arch-opt", f"architecture '{config.arch}'", arch.options, config.arch_options)
+    elif config.arch_options:
+        raise GanzooError(f"--arch-opt {', '.join(config.arch_options)}: architecture '{config.arch}' takes no "
+                          "options (it declares none); drop --arch-opt")
     loss_name = config.loss or task_cls.default_loss
     loss_cls = registry.get("losses", loss_name)
+    check_plugin_defaults(f"loss '{loss_name}'", loss_cls.config_defaults)
+    check_plugin_defaults(f"task '{config.task}'", task_cls.config_defaults)
     for key, value in ENGINE_DEFAULTS.items():
         if getattr(config, key) is None:
             setattr(config, key, loss_cls.config_defaults.get(key, task_cls.config_defaults.get(key, value)))
