@@ -176,7 +176,7 @@ def _entry_problem(kind: str, name: Any, obj: Any) -> str | None:
         if missing:
             return (f"the class {obj.__name__} does not define {', '.join(missing)}, which every "
                     f"{cls.__module__}.{cls.__name__} must")
-        return None
+        return api.task_declaration_problem(obj) if kind == "tasks" else None
     got = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
     wanted = f"a subclass of {cls.__module__}.{cls.__name__}" if subclass else f"a {cls.__module__}.{cls.__name__}"
     return f"expected {wanted}, got {got}"

@@ -303,6 +303,9 @@ def test_bad_names_and_objects_are_skipped_at_registration(registry_with, capsys
         f"{where} task 'loss-as-task': expected a subclass of ganzoo.api.Task, got the class FineLoss",
         f"{where} task 'no-judge': the class NoJudgeTask does not define judges, fixed_inputs, samples, which "
         "every ganzoo.api.Task must",
+        f"{where} task 'string-input': generator_input must be a tuple of names, e.g. ('noise', 'label'); got 'noise'",
+        f"{where} task 'typo-input': discriminator_input names lable, which no architecture can have (known: image, "
+        "label, channels)",
     ]
     assert stray == [
         "ganzoo: plugin 'badentries' from ganzoo-badentries 0.1.0: register_datasets lacks @ganzoo.hookimpl, so it "

@@ -26,6 +26,28 @@ class NoJudgeTask(ganzoo.Task):
         return {}
 
 
+class FineTask(ganzoo.Task):
+    def generate(self, ctx, batch):
+        return {}
+
+    def judges(self, batch, out):
+        return []
+
+    def fixed_inputs(self, ctx, batch, n):
+        return {}
+
+    def samples(self, nets, fixed):
+        return None
+
+
+class StringInputTask(FineTask):
+    generator_input = "noise"
+
+
+class TypoInputTask(FineTask):
+    discriminator_input = ("image", "lable")
+
+
 def register_loss(register):
     register("never-registered", FineLoss)
 
@@ -53,3 +75,5 @@ def register_losses(register):
 def register_tasks(register):
     register("loss-as-task", FineLoss)
     register("no-judge", NoJudgeTask)
+    register("string-input", StringInputTask)
+    register("typo-input", TypoInputTask)
