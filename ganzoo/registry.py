@@ -431,6 +431,12 @@ class Registry:
                     f"{source} was trained with {SINGULAR[kind]} '{name}' from {was}; it is now provided by plugin "
                     f"'{now.plugin}' ({now.distribution} {now.version}), so it may not behave the same"
                 ), stacklevel=2)
+            elif now.version != record["version"] and now.distribution != BUILTIN_DIST:
+                warnings.warn(GanzooWarning(
+                    f"{source} was trained with {SINGULAR[kind]} '{name}' from {was}; {now.distribution} "
+                    f"{now.version} is installed now, whose code or option defaults may differ (options the run did "
+                    f"not set are not recorded); pip install '{now.distribution}=={record['version']}' to match"
+                ), stacklevel=2)
         return settled
 
     def _way_back(self, record: dict[str, str]) -> str:

@@ -248,6 +248,14 @@ def test_provenance_warns_when_another_plugin_now_provides_a_name(registry_with)
         f"run/checkpoint.safetensors was trained with loss 'hinge' from plugin 'hinge' (ganzoo {ganzoo.__version__}); "
         "it is now provided by plugin 'aa-last' (ganzoo-order 0.1.0), so it may not behave the same"
     ]
+    older = [{**record, "version": "0.0.9"} for record in replaced.provenance([("losses", "hinge")])]
+    with pytest.warns(GanzooWarning) as caught:
+        replaced.check_provenance(older, source="run/checkpoint.safetensors")
+    assert [str(w.message) for w in caught] == [
+        "run/checkpoint.safetensors was trained with loss 'hinge' from plugin 'aa-last' (ganzoo-order 0.0.9); "
+        "ganzoo-order 0.1.0 is installed now, whose code or option defaults may differ (options the run did not set "
+        "are not recorded); pip install 'ganzoo-order==0.0.9' to match"
+    ]
 
 
 def test_failing_register_commands_skips_only_that_plugin(registry_with, capsys, installed):
