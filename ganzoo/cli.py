@@ -28,7 +28,7 @@ from .engine.config import (
     setting_help, setting_kind,
 )
 from .registry import KINDS, ALIASES, Registry, get_registry
-from .runs import CONTEXT
+from .runs import CONTEXT, require_command
 
 
 
@@ -510,9 +510,7 @@ def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device
     if Path(out).suffix.lower() in LOSSLESS:  # a name save_grid takes; and not a run's own grid (`sample .` in a run)
         check_writable(out, "--out")
     asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
-    if asm.task.command != "sample":
-        raise GanzooError(f"checkpoint '{checkpoint}' was trained for task '{asm.config.task}'; "
-                          f"use `ganzoo {asm.task.command}` for it, not sample")
+    require_command(checkpoint, asm.config.task, asm.task.command, "sample")
     ctx = StepContext(nets, nets, asm.loss, resolve_device(device), torch.Generator().manual_seed(seed))
     fixed = asm.task.fixed_inputs(ctx, None, num)
     images = asm.task.samples(nets, fixed)

@@ -50,9 +50,23 @@ class Run:
 
     def require_command(self, command: str) -> None:
         """Refuse, naming the right command, a run whose task is put to use by another command than ``command``."""
-        if self.task.command != command:
-            raise GanzooError(f"checkpoint '{self.checkpoint}' was trained for task '{self.config.task}'; use "
-                              f"`ganzoo {self.task.command}` for it, not {command}")
+        require_command(self.checkpoint, self.config.task, self.task.command, command)
+
+
+def require_command(checkpoint: str, task: str, wanted: str, used: str) -> None:
+    """Refuse a run of ``task`` (put to use by ``ganzoo wanted``) given to ``ganzoo used``: name the right command,
+    or, where no installed plugin adds it, say so instead of pointing at a command that is not there."""
+    if wanted == used:
+        return
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        root = context.find_root()
+        if root.command.get_command(root, wanted) is None:
+            raise GanzooError(f"checkpoint '{checkpoint}' was trained for task '{task}', which is put to use by "
+                              f"`ganzoo {wanted}`, a command no installed plugin adds (see `ganzoo --help`); install "
+                              "the plugin that adds it, or fix the task's `command`")
+    raise GanzooError(f"checkpoint '{checkpoint}' was trained for task '{task}'; use `ganzoo {wanted}` for it, "
+                      f"not {used}")
 
 
 def load_run(checkpoint: str, device: str = "auto", ema: bool = True) -> Run:

@@ -323,3 +323,12 @@ def test_an_architecture_that_declares_no_options_refuses_arch_opt(tmp_path, mon
     assert result.exit_code == 1 and not (tmp_path / "run").exists()
     assert ("Error: --arch-opt widht: architecture 'dcgan' takes no options (it declares none); drop --arch-opt"
             in result.output)
+
+
+def test_a_task_whose_command_no_plugin_adds_is_told_so_not_sent_to_it(tmp_path, monkeypatch):
+    run = Trainer(tiny(tmp_path, steps=1)).fit()
+    monkeypatch.setattr(ganzoo.get("tasks", "unconditional"), "command", "paint")
+    result = CliRunner().invoke(cli, ["sample", str(run), "--out", str(tmp_path / "grid.png")])
+    assert result.exit_code == 1 and not (tmp_path / "grid.png").exists()
+    assert ("was trained for task 'unconditional', which is put to use by `ganzoo paint`, a command no installed "
+            "plugin adds (see `ganzoo --help`)") in result.output
