@@ -617,6 +617,10 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
         check_writable(json_path, "--json")
     scored = read_run_checkpoint(checkpoint) if json_path else None  # before: a newer one may be saved meanwhile
     asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
+    if (metrics or metric_options) and not asm.task.metric_plugins:  # the same rule as train --metrics
+        flag = "--metrics" if metrics else "--metric-opt"
+        raise GanzooError(f"{flag}: task '{asm.config.task}' is scored by its own evaluation, not by metric "
+                          f"plugins; drop {flag} (ganzoo eval prints the task's own figures)")
     options: dict[str, Any] = dict(metrics=_split_names(metrics), num=num, data_root=data_root,
                                    classifier=classifier, out=out, seed=seed)
     if metric_options:

@@ -255,6 +255,9 @@ def test_eval_cli_prints_one_table_row_per_bin_and_method(checkpoint, tmp_path):
     assert json.loads((tmp_path / "eval.json").read_text())["bins"]["20%-30%"]["count"] == 12
     refused = CliRunner().invoke(cli, ["eval", str(checkpoint), "-n", "12", "--metrics", "fid", "--device", "cpu"])
     assert refused.exit_code == 1 and "drop --metrics" in refused.output
+    ignored = CliRunner().invoke(cli, ["eval", str(checkpoint), "--metric-opt", "kid.subset_size=4"])
+    assert ignored.exit_code == 1 and ("Error: --metric-opt: task 'inpainting' is scored by its own evaluation, not by "
+                                       "metric plugins; drop --metric-opt") in ignored.output
 
 
 def test_eval_keeps_the_trained_mask_options_unless_told_otherwise(tmp_path):
