@@ -158,7 +158,10 @@ def test_mnist_reads_real_test_set():
 
 
 @needs_mnist
-def test_mnist_holdout_resize_and_channels():
+def test_mnist_holdout_resize_and_channels(monkeypatch):
+    from ganzoo_plugins.datasets import mnist
+
+    monkeypatch.setattr(mnist, "_WARNED", set())
     with pytest.warns(UserWarning, match="last 1000"):
         train = build("mnist", root=str(MNIST_DIR), image_size=32, channels=3, options={"holdout": 1000})
     test = build("mnist", root=str(MNIST_DIR), image_size=32, split="test", options={"holdout": 1000})
@@ -171,11 +174,13 @@ def test_mnist_holdout_resize_and_channels():
     assert torch.equal(train[8999]["image"][0], full[8999]["image"][0])
     with pytest.warns(UserWarning, match="so 'test' is the t10k files a run here trains on: scores on it measure fit"):
         assert len(build("mnist", root=str(MNIST_DIR), split="test")) == 10000  # no holdout: the t10k files
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once per process, not at every --eval-every evaluation
+        build("mnist", root=str(MNIST_DIR), split="test")
     with pytest.raises(GanzooError, match="holdout"):
         build("mnist", root=str(MNIST_DIR), split="test", options={"holdout": 10000})
 
 
-@needs_mnist
 @needs_mnist
 def test_mnist_train_size_keeps_the_first_training_digits_and_the_same_test_split():
     small = build("mnist", root=str(MNIST_DIR), options={"holdout": 2000, "train_size": 1000})

@@ -106,12 +106,16 @@ def _missing(root: Path) -> GanzooError:
     )
 
 
+_WARNED: set[Path] = set()  # roots whose "scores measure fit" warning this process has given
+
+
 def _load_split(options: DataOptions, holdout: int) -> tuple[np.ndarray, np.ndarray]:
     """The source a split is cut from: t10k for "test" without holdout, else train-* (t10k if absent)."""
     root = _root(options)
     if options.split == "test" and not holdout:
         loaded = _load_pair(root, "t10k", options.download)
-        if loaded is not None and _find(root, "train") is None:
+        if loaded is not None and _find(root, "train") is None and root not in _WARNED:
+            _WARNED.add(root)  # once per process: a run with --eval-every reads the split at every evaluation
             warnings.warn(f"mnist: no train-* files in {root}, so 'test' is the t10k files a run here trains on: "
                           "scores on it measure fit, not unseen digits; train with --data-opt holdout=2000 to keep "
                           "2000 apart", GanzooWarning, stacklevel=3)
