@@ -332,3 +332,23 @@ def test_a_task_whose_command_no_plugin_adds_is_told_so_not_sent_to_it(tmp_path,
     assert result.exit_code == 1 and not (tmp_path / "grid.png").exists()
     assert ("was trained for task 'unconditional', which is put to use by `ganzoo paint`, a command no installed "
             "plugin adds (see `ganzoo --help`)") in result.output
+
+
+def test_a_tasks_unregistered_default_is_named_as_the_tasks_not_the_users(tmp_path, monkeypatch):
+    task = ganzoo.get("tasks", "unconditional")
+    monkeypatch.setattr(task, "default_arch", "nosuch-arch")
+    with pytest.raises(GanzooError, match="^task 'unconditional' trains architecture 'nosuch-arch' by default, which "
+                                          "is not registered; pass --arch NAME. Architectures that serve it: "):
+        Trainer(tiny(tmp_path))
+    monkeypatch.setattr(task, "default_loss", "nosuch-loss")
+    with pytest.raises(GanzooError, match="^task 'unconditional' trains loss 'nosuch-loss' by default, which is not "
+                                          "registered; pass --loss NAME. Losses: bce, "):
+        Trainer(tiny(tmp_path, arch="dcgan", loss=None))
+    with pytest.raises(GanzooError, match="unknown architecture 'nosuch-arch'"):  # one the user typed: as before
+        Trainer(tiny(tmp_path, arch="nosuch-arch"))
+
+
+def test_a_dataset_of_another_layout_names_the_datasets_that_fit(tmp_path):
+    with pytest.raises(IncompatibleError, match="dataset 'shapes' yields 'image' items but task 'cyclegan' needs "
+                                                "'unaligned' items; datasets that yield them: .*style-benchmark"):
+        Trainer(tiny(tmp_path, task="cyclegan"))

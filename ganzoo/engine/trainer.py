@@ -150,19 +150,32 @@ def _d_step_plugins(config: RunConfig, arch: Any, task_cls: type[Task]) -> tuple
     return augment, regularizers
 
 
+def _task_default(registry: Any, kind: str, name: str, given: str | None, task: str, task_cls: type[Task]) -> Any:
+    """The registered ``kind`` entry ``name``; when the user gave none and the task's default is not registered, the
+    error names the task's default and the flag to pass, not a name the user never typed."""
+    if given is not None or registry.list(kind, name):
+        return registry.get(kind, name)
+    flag, noun = ("--arch", "architecture") if kind == "archs" else ("--loss", "loss")
+    hint = (serving_hint(task_cls) if kind == "archs"
+            else f"Losses: {', '.join(sorted({e.name for e in registry.list(kind)}))}.")
+    raise GanzooError(f"task '{task}' trains {noun} '{name}' by default, which is not registered; pass {flag} NAME. "
+                      f"{hint}")
+
+
 def assemble(config: RunConfig) -> Assembly:
     """Resolve names through the registry and refuse impossible combinations before training."""
     registry = get_registry()
     task_cls = registry.get("tasks", config.task)
+    chosen = {"arch": config.arch, "loss": config.loss}
     config.arch = config.arch or task_cls.default_arch
-    arch = registry.get("archs", config.arch)
+    arch = _task_default(registry, "archs", config.arch, chosen["arch"], config.task, task_cls)
     if arch.options is not None:
         check_options("--arch-opt", f"architecture '{config.arch}'", arch.options, config.arch_options)
     elif config.arch_options:
         raise GanzooError(f"--arch-opt {', '.join(config.arch_options)}: architecture '{config.arch}' takes no "
                           "options (it declares none); drop --arch-opt")
     loss_name = config.loss or task_cls.default_loss
-    loss_cls = registry.get("losses", loss_name)
+    loss_cls = _task_default(registry, "losses", loss_name, chosen["loss"], config.task, task_cls)
     check_plugin_defaults(f"loss '{loss_name}'", loss_cls.config_defaults)
     check_plugin_defaults(f"task '{config.task}'", task_cls.config_defaults)
     for key, value in ENGINE_DEFAULTS.items():
@@ -173,9 +186,10 @@ def assemble(config: RunConfig) -> Assembly:
         loss.n_critic = config.n_critic
     spec = registry.get("datasets", config.dataset)
     if spec.layout != task_cls.layout:
+        fitting = [e.name for e in registry.list("datasets") if e.obj.layout == task_cls.layout]
         raise IncompatibleError(
             f"dataset '{config.dataset}' yields '{spec.layout}' items but task '{config.task}' needs "
-            f"'{task_cls.layout}' items; pick a dataset listed by `ganzoo list datasets`"
+            f"'{task_cls.layout}' items; datasets that yield them: {', '.join(fitting) or 'none installed'}"
         )
     lacking = arch.lacks(task_cls)
     if lacking:
