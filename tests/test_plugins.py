@@ -115,6 +115,9 @@ def test_duplicate_name_is_reported_with_a_way_out(installed):
     assert result.returncode != 0
     assert "plugin 'hinge' (ganzoo)" in result.stderr and "plugin 'dupe' (ganzoo-dupe)" in result.stderr
     assert "'dupe:hinge'" in result.stderr and "replace=True" in result.stderr
+    plain = ganzoo_cli("train", "--steps", "1", sites=site)  # hinge is the default: the user typed no loss
+    assert plain.returncode != 0 and ("Error: task 'unconditional' trains loss 'hinge' by default (--loss chooses "
+                                      "another): loss 'hinge' is registered by both") in plain.stderr
 
     plugins = json.loads(ganzoo_cli("plugins", "--json", sites=site).stdout)  # a list, conflicts or not
     assert {p["name"]: p["conflicts"] for p in plugins}["dupe"] == ["dupe:hinge"]

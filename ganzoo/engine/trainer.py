@@ -153,9 +153,15 @@ def _d_step_plugins(config: RunConfig, arch: Any, task_cls: type[Task]) -> tuple
 def _task_default(registry: Any, kind: str, name: str, given: str | None, task: str, task_cls: type[Task]) -> Any:
     """The registered ``kind`` entry ``name``; when the user gave none and the task's default is not registered, the
     error names the task's default and the flag to pass, not a name the user never typed."""
-    if given is not None or registry.list(kind, name):
-        return registry.get(kind, name)
     flag, noun = ("--arch", "architecture") if kind == "archs" else ("--loss", "loss")
+    if given is not None:
+        return registry.get(kind, name)
+    if registry.list(kind, name):
+        try:
+            return registry.get(kind, name)
+        except GanzooError as exc:  # two plugins register the task's default: say it is the default, not a typo
+            raise GanzooError(f"task '{task}' trains {noun} '{name}' by default ({flag} chooses another): {exc}") \
+                from None
     hint = (serving_hint(task_cls) if kind == "archs"
             else f"Losses: {', '.join(sorted({e.name for e in registry.list(kind)}))}.")
     raise GanzooError(f"task '{task}' trains {noun} '{name}' by default, which is not registered; pass {flag} NAME. "
