@@ -636,7 +636,8 @@ class Task:
         for. Top-level numbers are the figures ``ganzoo bench`` puts in its table
         and curves; nested dicts are tables (``ganzoo eval`` prints them).
         """
-        raise GanzooError(f"task {type(self).__name__} has no evaluation yet")
+        raise GanzooError(f"task '{self.config.task}' has no evaluation (its plugin defines no evaluate); "
+                          "look at its samples instead")
 
     def eval_option_defaults(self, given: dict[str, Any]) -> dict[str, Any]:
         """The options :meth:`evaluate` takes beyond ``ganzoo eval``'s own flags, with defaults: the keys of

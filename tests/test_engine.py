@@ -352,3 +352,11 @@ def test_a_dataset_of_another_layout_names_the_datasets_that_fit(tmp_path):
     with pytest.raises(IncompatibleError, match="dataset 'shapes' yields 'image' items but task 'cyclegan' needs "
                                                 "'unaligned' items; datasets that yield them: .*style-benchmark"):
         Trainer(tiny(tmp_path, task="cyclegan"))
+
+
+def test_eval_of_a_task_without_an_evaluation_names_the_task(tmp_path, monkeypatch):
+    run = Trainer(tiny(tmp_path, steps=1)).fit()
+    monkeypatch.setattr(ganzoo.get("tasks", "unconditional"), "evaluate", ganzoo.Task.evaluate)
+    result = CliRunner().invoke(cli, ["eval", str(run)])
+    assert result.exit_code == 1 and ("Error: task 'unconditional' has no evaluation (its plugin defines no evaluate)"
+                                      in result.output)
