@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import platform
 import re
 import resource
@@ -64,8 +65,9 @@ class BenchSpec:
         if (self.steps is None) == (self.seconds is None):
             both = ", not both" if self.steps is not None else ""
             raise GanzooError(f"ganzoo bench needs one budget: --steps N or --seconds S{both}")
-        if (self.steps is not None and self.steps < 1) or (self.seconds is not None and self.seconds <= 0):
-            raise GanzooError("ganzoo bench needs a budget above 0: --steps 1 or more, or --seconds above 0")
+        if (self.steps is not None and self.steps < 1) or (self.seconds is not None
+                                                           and not 0 < self.seconds < math.inf):  # nan: False
+            raise GanzooError("ganzoo bench needs a finite budget above 0: --steps 1 or more, or --seconds above 0")
         if self.base.lr_policy not in (None, "constant"):
             raise GanzooError("ganzoo bench trains with a constant LR (the budget decides the length of each run)")
         if self.evals < 1 or self.repeats < 1:

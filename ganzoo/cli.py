@@ -28,7 +28,7 @@ from .engine.config import (
     setting_help, setting_kind,
 )
 from .registry import KINDS, ALIASES, Registry, get_registry
-from .runs import CONTEXT, require_command
+from .runs import CONTEXT, SEED, require_command
 
 
 
@@ -484,7 +484,7 @@ MAX_GRID = int(SETTINGS["n_samples"].high)  # images in one grid, as in a run's 
 @click.option("-n", "--num", type=click.IntRange(1, MAX_GRID), default=64, show_default=True,
               help="Number of images (one grid; draw several grids with other --seed values for more).")
 @click.option("--out", default="samples.png", show_default=True, type=click.Path(dir_okay=False), help="Grid PNG to write.")
-@click.option("--seed", default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Noise seed; the run's --seed + 1 (and -n its --n-samples) redraws its training grid exactly.")
 @click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator when the checkpoint has one.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
@@ -584,7 +584,8 @@ def _split_names(value: str | None) -> list[str] | None:
               help="Feature net for fid, kid, is, pr, dc, modes: a file from `ganzoo features train`, or "
                    "`inception` / `inception:PATH` for the standard FID Inception weights already on disk.")
 @click.option("--out", type=click.Path(file_okay=False), help="Directory for images the evaluation writes, if any.")
-@click.option("--seed", default=0, show_default=True, help="Seed for the generated samples and metric subsets.")
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="Seed for the generated samples and metric subsets.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--ema/--no-ema", default=True, show_default=True, help="Use the EMA generator when there is one.")
 @click.option("--metric-opt", "metric_options", multiple=True, metavar="NAME.K=V",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from .engine.config import RunConfig
+from .engine.config import SEED_MAX, RunConfig
 from .errors import GanzooError
 
 if TYPE_CHECKING:  # the CLI reads CONTEXT from here before anything needs torch
@@ -67,6 +67,10 @@ def require_command(checkpoint: str, task: str, wanted: str, used: str) -> None:
                               "the plugin that adds it, or fix the task's `command`")
     raise GanzooError(f"checkpoint '{checkpoint}' was trained for task '{task}'; use `ganzoo {wanted}` for it, "
                       f"not {used}")
+
+
+# The --seed of every command: what train's --seed takes (torch seeds are 64-bit), refused in one line otherwise
+SEED = click.IntRange(0, SEED_MAX)
 
 
 def load_run(checkpoint: str, device: str = "auto", ema: bool = True) -> Run:

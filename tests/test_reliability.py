@@ -582,10 +582,45 @@ def test_list_help_names_every_plugin_kind():
     (["list"], "tasks. See `ganzoo list -h`."),  # click lists the choices one per line
     (["--bogus"], "No such option '--bogus'. See `ganzoo -h`."),  # the group's own options too
     (["features", "train", "--epochs", "x"], "'x' is not a valid float. See `ganzoo features train -h`."),
+    (["features", "train", "--steps", "0"], "'--steps': 0 is not in the range x>=1. See `ganzoo features train -h`."),
+    (["features", "train", "--batch-size", "-3"], "'--batch-size': -3 is not in the range x>=1. See `ganzoo features "
+                                                  "train -h`."),
+    (["features", "train", "--image-size", "3"], "'--image-size': 3 is not in the range x>=8. See `ganzoo features "
+                                                 "train -h`."),
+    (["sample", ".", "--seed", "99999999999999999999"], "'--seed': 99999999999999999999 is not in the range "
+                                                        "0<=x<=9223372036854775807. See `ganzoo sample -h`."),
+    (["eval", ".", "--seed", "-1"], "'--seed': -1 is not in the range 0<=x<=9223372036854775807. See `ganzoo eval "
+                                    "-h`."),
+    (["inpaint", ".", "x.png", "--seed", "-5"], "'--seed': -5 is not in the range 0<=x<=9223372036854775807. See "
+                                                "`ganzoo inpaint -h`."),
+    (["probe", ".", "--num-test", "-5"], "'--num-test': -5 is not in the range x>=1. See `ganzoo probe -h`."),
 ])
 def test_a_bad_flag_or_value_is_one_error_line_pointing_at_the_help(args, message):
     """click's usage errors read like ganzoo's own: one line, no usage block; exit status 2 as click gives."""
     assert one_error_line(CliRunner().invoke(cli, args, prog_name="ganzoo"), exit_code=2).endswith(message)
+
+
+def test_features_train_never_replaces_a_file_that_is_not_a_classifier(tmp_path):
+    picture = tmp_path / "digit.png"
+    picture.write_bytes(b"a user's picture")
+    disguised = tmp_path / "notes.safetensors"
+    disguised.write_bytes(b"not a classifier")
+    args = ["features", "train", "--dataset", "shapes", "--steps", "1", "--epochs", "nan"]
+    assert one_error_line(CliRunner().invoke(cli, [*args, "--out", str(picture)])).endswith(
+        f"--out {picture}: a feature classifier is a .safetensors file; name it e.g. digit.safetensors")
+    assert one_error_line(CliRunner().invoke(cli, [*args, "--out", str(disguised)])).endswith(
+        f"--out {disguised} exists and is not a feature classifier; pick another name (this would replace it)")
+    assert picture.read_bytes() == b"a user's picture" and disguised.read_bytes() == b"not a classifier"
+    assert one_error_line(CliRunner().invoke(cli, ["features", "train", "--dataset", "shapes", "--epochs", "nan",
+                                                   "--out", str(tmp_path / "c.safetensors")])).endswith(
+        "--epochs nan: give a finite number of passes above 0, or --steps")
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "0"])
+def test_bench_refuses_a_budget_that_never_ends_or_never_starts(seconds):
+    result = CliRunner().invoke(cli, ["bench", "--archs", "dcgan", "--losses", "hinge", "--seconds", seconds])
+    assert one_error_line(result).endswith("ganzoo bench needs a finite budget above 0: --steps 1 or more, or "
+                                           "--seconds above 0")
 
 
 def test_translate_refuses_images_above_its_size_limit_before_translating(cyclegan_run, tmp_path):

@@ -33,6 +33,7 @@ from ganzoo.files import check_writable
 from ganzoo.hookspecs import Register, hookimpl
 from ganzoo.images import resize
 from ganzoo.metrics import FeatureSpec
+from ganzoo.runs import SEED
 
 KIND = "ganzoo-classifier"
 TRAIN_HINT = ("train one on the run's dataset with `ganzoo features train --dataset NAME --out classifier.safetensors` "
@@ -239,14 +240,16 @@ def register_commands(cli: Any) -> None:
     @click.option("--dataset", required=True, help="A labelled image dataset (ganzoo list datasets).")
     @click.option("--data-root", help="Directory with the dataset files (e.g. ../shared/data/mnist).")
     @click.option("--out", default="classifier.safetensors", show_default=True, type=click.Path(dir_okay=False))
-    @click.option("--image-size", default=28, show_default=True, help="Side the classifier works at.")
+    @click.option("--image-size", default=28, show_default=True, type=click.IntRange(min=8),
+                  help="Side the classifier works at.")
     @click.option("--channels", type=int, help="Image channels. [the dataset's own]")
     @click.option("--epochs", default=3.0, show_default=True, help="Passes over the train split.")
-    @click.option("--steps", type=int, help="Optimiser steps (overrides --epochs).")
-    @click.option("--batch-size", default=64, show_default=True)
-    @click.option("--width", default=32, show_default=True, help="Base conv width; features are 4x this.")
-    @click.option("--seed", default=0, show_default=True)
-    @click.option("--limit", type=int, help="Use at most this many images per split (quick checks).")
+    @click.option("--steps", type=click.IntRange(min=1), help="Optimiser steps (overrides --epochs).")
+    @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+    @click.option("--width", default=32, show_default=True, type=click.IntRange(min=1),
+                  help="Base conv width; features are 4x this.")
+    @click.option("--seed", default=0, show_default=True, type=SEED)
+    @click.option("--limit", type=click.IntRange(min=1), help="Use at most this many images per split (quick checks).")
     @click.option("--data-opt", "data_options", multiple=True, metavar="K=V",
                   help="Dataset option. [mnist: holdout=2000, score on the last 2000; folder: test_fraction=0.2]")
     @click.option("--download", is_flag=True, help="Let the dataset fetch missing files (needs internet).")
@@ -261,6 +264,17 @@ def register_commands(cli: Any) -> None:
           ganzoo features train --dataset stacked-mnist --data-root ../shared/data/mnist --out stacked.safetensors
         """
         check_writable(out, "--out")  # before the training, not after it
+        if Path(out).suffix != ".safetensors":
+            raise GanzooError(f"--out {out}: a feature classifier is a .safetensors file; name it e.g. "
+                              f"{Path(out).with_suffix('.safetensors').name}")
+        if Path(out).exists():  # replacing an older classifier is fine, anything else is the user's file
+            try:
+                load_classifier(out)
+            except GanzooError:
+                raise GanzooError(f"--out {out} exists and is not a feature classifier; pick another name (this "
+                                  "would replace it)") from None
+        if steps is None and not 0 < epochs < math.inf:  # nan too
+            raise GanzooError(f"--epochs {epochs}: give a finite number of passes above 0, or --steps")
         path = train_classifier(dataset, data_root, out, image_size, channels, epochs, steps, batch_size,
                                 width=width, data_options=ganzoo.parse_options(data_options, "--data-opt"),
                                 seed=seed, limit=limit, progress=True, download=download)

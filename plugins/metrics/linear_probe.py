@@ -35,6 +35,7 @@ import ganzoo
 from ganzoo.api import DataOptions, GanzooError, GanzooWarning
 from ganzoo.data import held_out_options, read_split
 from ganzoo.hookspecs import hookimpl
+from ganzoo.runs import SEED
 
 POOL = 4
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
@@ -194,9 +195,11 @@ def register_commands(cli: Any) -> None:
     @ganzoo.run_command(cli, "probe", ema=False)
     @click.option("--labels-per-class", default=100, show_default=True, type=click.IntRange(min=2),
                   help="Labelled training images per class the linear classifier may use.")
-    @click.option("--num-test", default=2000, show_default=True, help="Held-out images to score on.")
+    @click.option("--num-test", default=2000, show_default=True, type=click.IntRange(min=1),
+                  help="Held-out images to score on.")
     @click.option("--data-root", help="Dataset directory. [the one the run was trained with]")
-    @click.option("--seed", default=0, show_default=True, help="Which labelled examples; the untrained D's init.")
+    @click.option("--seed", default=0, show_default=True, type=SEED,
+                  help="Which labelled examples; the untrained D's init.")
     @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
     @click.option("--solver", type=click.Choice(list(SOLVERS)), default="ridge", show_default=True,
                   help="ridge: ridge classifier, penalty by leave-one-out (seconds); svm: the DCGAN paper's linear "

@@ -43,6 +43,7 @@ from ganzoo.api import GanzooError, IncompatibleError, Judge, StepContext, Task
 from ganzoo.files import check_not_inputs
 from ganzoo.hookspecs import hookimpl
 from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_grid, save_image
+from ganzoo.runs import SEED
 
 DEFAULT_MASK = "box"
 MASK_PREFIX = "mask_"
@@ -457,7 +458,7 @@ def register_commands(cli: Any) -> None:
     @click.option("--mask-opt", "mask_opts", multiple=True, metavar="K=V", help="Option of --mask-kind, e.g. area=0.3.")
     @click.option("--out", required=True, type=click.Path(),
                   help="Output PNG for one image; a folder for a folder of images (or for one image).")
-    @click.option("--seed", default=0, show_default=True, help="Seed for --mask-kind masks.")
+    @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for --mask-kind masks.")
     @click.option("--save-masks", is_flag=True, help="Also write each mask used, as <output>.mask.png.")
     @click.option("--self-ensemble", is_flag=True,
                   help="Average G over the 8 flips and quarter turns of each image: 8x the time; for images with no "
