@@ -80,6 +80,13 @@ def test_corrupt_and_foreign_checkpoints_are_clear_errors(tmp_path):
         Trainer(tiny(tmp_path, arch="mlp"), resume=ckpt)
     with pytest.raises(GanzooError, match="does not exist"):
         load_for_inference(tmp_path / "nowhere.safetensors", "cpu")
+    classifier = tmp_path / "clf.safetensors"
+    result = CliRunner().invoke(cli, ["features", "train", "--dataset", "shapes", "--steps", "1", "--width", "4",
+                                      "--limit", "16", "--image-size", "16", "--out", str(classifier)])
+    assert result.exit_code == 0, result.output
+    with pytest.raises(GanzooError, match=r"clf.safetensors' is a ganzoo-classifier file, not a run's checkpoint; "
+                                          r"give this command a run directory .* \(a classifier goes to --classifier\)"):
+        load_for_inference(classifier, "cpu")
 
 
 def test_checkpoint_weights_from_another_architecture_are_refused(tmp_path):

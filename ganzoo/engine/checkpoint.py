@@ -191,6 +191,9 @@ def read_run_checkpoint(path: str | Path, resume: bool = False) -> RunCheckpoint
         return GanzooError(f"checkpoint '{path}': metadata '{field}' should be {want}, found {found}; the file is "
                            "damaged or was edited: use another checkpoint")
 
+    if "config" not in meta and isinstance(meta.get("kind"), str):  # another ganzoo file, e.g. a feature classifier
+        raise GanzooError(f"'{path}' is a {meta['kind']} file, not a run's checkpoint; give this command a run "
+                          "directory or its checkpoint.safetensors (a classifier goes to --classifier)")
     if not isinstance(meta.get("config"), dict):
         raise bad("config", "the run's settings (a JSON object)")
     try:
