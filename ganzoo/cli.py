@@ -612,7 +612,8 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     from .engine.checkpoint import read_run_checkpoint
     from .engine.config import parse_options
     from .engine.trainer import load_for_inference, resolve_device
-    from .files import check_writable, write_atomic
+    from .engine.rundir import holds_run
+    from .files import check_writable, write_atomic, write_error
 
     if json_path:  # before a long evaluation, not after it
         check_writable(json_path, "--json")
@@ -695,7 +696,8 @@ def bench_cmd(ctx: click.Context, archs: str | None, losses: str | None, variant
 
     from .bench import (BenchSpec, PLOT_HINT, markdown_report, markdown_table, plot_curves, row_label, run_bench,
                         table_rows)
-    from .files import check_writable, write_atomic
+    from .engine.rundir import holds_run
+    from .files import check_writable, write_atomic, write_error
 
     # Read like train's options; bench scores the runs itself, so no logging, grids or checkpoints in between.
     base, given = build_config(None, {**settings, "log_every": 10**9, "sample_every": 10**9, "ckpt_every": 10**9})
@@ -708,6 +710,12 @@ def bench_cmd(ctx: click.Context, archs: str | None, losses: str | None, variant
     for path, flag in ((json_path, "--json"), (markdown_path, "--markdown"), (plot_path, "--plot")):
         if path:  # before the training, not after it
             check_writable(path, flag)
+    if holds_run(Path(spec.out)):
+        raise GanzooError(f"--out {spec.out} holds a training run; bench writes its runs into a folder of their own")
+    try:
+        Path(spec.out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanzooError(f"--out: {write_error(spec.out, exc)}") from None
     if plot_path:
         try:
             import matplotlib  # noqa: F401

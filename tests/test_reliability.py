@@ -623,6 +623,15 @@ def test_bench_refuses_a_budget_that_never_ends_or_never_starts(seconds):
                                            "--seconds above 0")
 
 
+def test_bench_refuses_an_out_it_cannot_write_or_that_holds_a_run_before_training(finished, tmp_path):
+    args = ["bench", "--archs", "dcgan", "--losses", "hinge", "--steps", "1", "--out"]
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the folder would go")
+    assert "--out: cannot write" in one_error_line(CliRunner().invoke(cli, [*args, str(blocked / "bench")]))
+    assert one_error_line(CliRunner().invoke(cli, [*args, str(finished)])).endswith(
+        f"--out {finished} holds a training run; bench writes its runs into a folder of their own")
+
+
 def test_translate_refuses_images_above_its_size_limit_before_translating(cyclegan_run, tmp_path):
     """Item 16: above --max-pixels (4.2 MP by default) an image is refused with the way out, before any work."""
     small, large = tmp_path / "in" / "a.png", tmp_path / "in" / "b.png"
