@@ -414,3 +414,15 @@ def test_cli_inpaint_clear_errors(checkpoint, tmp_path):
     assert result.exit_code != 0 and "--out must be a folder" in result.output
     result = runner.invoke(cli, ["sample", str(checkpoint), "--out", str(tmp_path / "s.png")])
     assert result.exit_code != 0 and "use `ganzoo inpaint` for it, not sample" in result.output
+
+
+def test_a_mask_over_the_whole_image_is_filled_mid_gray_by_the_baselines_not_a_crash():
+    from ganzoo_plugins.tasks.inpainting import biharmonic_fill, mean_fill
+
+    images = np.random.default_rng(0).random((2, 8, 8, 3))
+    masks = np.zeros((2, 8, 8), dtype=bool)
+    masks[0] = True  # inpaint --mask-opt area=1, or an all-white mask file
+    masks[1, 2:4, 2:4] = True
+    for fill in (biharmonic_fill, mean_fill):
+        out = fill(images, masks)
+        assert np.all(out[0] == 0.5) and np.array_equal(out[1][~masks[1]], images[1][~masks[1]])

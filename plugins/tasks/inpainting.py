@@ -341,12 +341,14 @@ def from_unit(images: np.ndarray) -> Tensor:
 
 
 def biharmonic_fill(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """``skimage.restoration.inpaint_biharmonic`` on each (H, W, C) image in [0, 1]."""
+    """``skimage.restoration.inpaint_biharmonic`` on each (H, W, C) image in [0, 1]; an image whose mask covers
+    it all has nothing to extend, so it is mid-gray, as :func:`mean_fill` gives it."""
     from skimage.restoration import inpaint_biharmonic  # scikit-image (and scipy) only when scoring
 
     return np.stack([
+        np.full_like(img, 0.5) if m.all() else
         np.where(m[..., None], np.clip(inpaint_biharmonic(img, m, channel_axis=-1), 0, 1), img)
-        for img, m in zip(images, masks)
+        for img, m in zip(images, masks, strict=True)
     ])
 
 
