@@ -264,6 +264,11 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
     real = None
     if any(m.needs_real for m in chosen.values()):
         real = real_images(task.config, "test", data_root, num, cls_path, device)
+        short = [f"{name} needs at least {m.min_samples()}" for name, m in chosen.items()
+                 if m.needs_real and len(real) < m.min_samples()]
+        if short:
+            raise GanzooError(f"the held-out split of '{task.config.dataset}' has {len(real)} image(s): "
+                              f"{', '.join(short)}; choose other --metrics, or give the dataset more images")
     train = None
     if any(m.needs_train for m in chosen.values()):
         train = real_images(task.config, "train", data_root, None, cls_path, device)

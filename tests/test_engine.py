@@ -367,3 +367,22 @@ def test_eval_of_a_task_without_an_evaluation_names_the_task(tmp_path, monkeypat
     result = CliRunner().invoke(cli, ["eval", str(run)])
     assert result.exit_code == 1 and ("Error: task 'unconditional' has no evaluation (its plugin defines no evaluate)"
                                       in result.output)
+
+
+def test_eval_on_a_held_out_split_too_small_for_a_metric_names_it(tmp_path):
+    from ganzoo.images import save_image
+
+    root = tmp_path / "four"
+    for i in range(4):  # two classes (sub-folders) of two: the classifier needs labels
+        (root / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        save_image(torch.rand(3, 16, 16) * 2 - 1, root / f"c{i % 2}" / f"img{i}.png")
+    data = ["--dataset", "folder", "--data-root", str(root), "--image-size", "16"]
+    clf = tmp_path / "clf.safetensors"
+    made = CliRunner().invoke(cli, ["features", "train", *data, "--steps", "1", "--width", "4", "--batch-size", "2",
+                                    "--out", str(clf)])
+    assert made.exit_code == 0, made.output
+    run = Trainer(tiny(tmp_path, dataset="folder", data_root=str(root), image_size=16, batch_size=2, arch="mlp",
+                       data_options={})).fit()
+    result = CliRunner().invoke(cli, ["eval", str(run), "-n", "8", "--metrics", "pr,dc", "--classifier", str(clf)])
+    assert result.exit_code == 1 and ("Error: the held-out split of 'folder' has 4 image(s): dc needs at least 6; "
+                                      "choose other --metrics, or give the dataset more images") in result.output
