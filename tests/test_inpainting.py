@@ -366,6 +366,11 @@ def test_cli_inpaint_folder(checkpoint, tmp_path):
     for rel in ("a.png", "sub/b.png"):
         keep = io.imread(masks / rel) == 0
         np.testing.assert_array_equal(io.imread(tmp_path / "out2" / rel)[keep], io.imread(src / rel)[keep])
+    _png(src / "sub" / "c.png", rng.integers(0, 256, (16, 16), dtype=np.uint8))  # a mask missing for the last image
+    result = runner.invoke(cli, ["inpaint", str(checkpoint), str(src), "--mask", str(masks),
+                                 "--out", str(tmp_path / "out3"), "--device", "cpu"])
+    assert one_error_line(result).endswith(f"no mask for {src / 'sub' / 'c.png'}: looked for {masks / 'sub' / 'c.png'}")
+    assert not (tmp_path / "out3").exists(), "checked before the first file is written"
 
 
 def test_cli_inpaint_never_overwrites_its_inputs(checkpoint, tmp_path):

@@ -503,22 +503,29 @@ def register_commands(cli: Any) -> None:
         check_not_inputs(inputs, outputs + [t.with_suffix(".mask.png") for t in outputs if save_masks], "--out")
         mask_dir = Path(mask_path) if mask_path is not None and Path(mask_path).is_dir() else None
         run.require_command("inpaint")
+
+        def given_mask(image_path: Path, rel: Path, shape: tuple[int, ...]) -> Tensor:
+            if mask_dir is None:
+                return read_mask(Path(mask_path), shape, image_path)
+            candidates = list(dict.fromkeys([mask_dir / rel, mask_dir / rel.with_suffix(".png")]))
+            found = next((c for c in candidates if c.is_file()), None)
+            if found is None:
+                raise GanzooError(f"no mask for {image_path}: looked for {' and '.join(map(str, candidates))}")
+            return read_mask(found, shape, image_path)
+
+        for image_path, _, rel in jobs:  # every image and mask checked before the first file is written
+            image = read_image(image_path)
+            _check_image(image, image_path, run)
+            if mask_path is not None:
+                given_mask(image_path, rel, tuple(image.shape[-2:]))
         rng = np.random.default_rng(seed)
         for image_path, target, rel in jobs:
             image = read_image(image_path)
-            _check_image(image, image_path, run)
             shape = tuple(image.shape[-2:])
             if mask_kind is not None:
                 mask = torch.from_numpy(ganzoo.draw_masks(mask_kind, 1, shape, rng, **options)[:, None].astype(np.float32))
-            elif mask_dir is not None:
-                candidates = [mask_dir / rel, mask_dir / rel.with_suffix(".png")]
-                found = next((c for c in candidates if c.is_file()), None)
-                if found is None:
-                    raise GanzooError(f"no mask for {image_path} in {mask_dir} (looked for {candidates[0].name} "
-                                      f"and {candidates[1].name} at {rel.parent})")
-                mask = read_mask(found, shape, image_path)
             else:
-                mask = read_mask(Path(mask_path), shape, image_path)
+                mask = given_mask(image_path, rel, shape)
             with torch.no_grad():
                 _, filled = run.task.complete(run.nets["G"], image[None].to(run.device), mask.to(run.device),
                                               self_ensemble)
