@@ -85,7 +85,8 @@ def test_corrupt_and_foreign_checkpoints_are_clear_errors(tmp_path):
                                       "--limit", "16", "--image-size", "16", "--out", str(classifier)])
     assert result.exit_code == 0, result.output
     with pytest.raises(GanzooError, match=r"clf.safetensors' is a ganzoo-classifier file, not a run's checkpoint; "
-                                          r"give this command a run directory .* \(a classifier goes to --classifier\)"):
+                                          r"give this command a run directory .* \(a classifier goes to "
+                                          r"--classifier\)"):
         load_for_inference(classifier, "cpu")
 
 
@@ -325,8 +326,10 @@ def test_an_architecture_that_declares_no_options_refuses_arch_opt(tmp_path, mon
 
     entries = get_registry().entries["archs"]
     entry = entries["dcgan"][0]
-    monkeypatch.setitem(entries, "dcgan", [dataclasses.replace(entry, obj=dataclasses.replace(entry.obj, options=None))])
-    result = CliRunner().invoke(cli, ["train", "--steps", "1", "--arch-opt", "widht=16", "--out", str(tmp_path / "run")])
+    undeclared = dataclasses.replace(entry, obj=dataclasses.replace(entry.obj, options=None))
+    monkeypatch.setitem(entries, "dcgan", [undeclared])
+    result = CliRunner().invoke(cli, ["train", "--steps", "1", "--arch-opt", "widht=16",
+                                      "--out", str(tmp_path / "run")])
     assert result.exit_code == 1 and not (tmp_path / "run").exists()
     assert ("Error: --arch-opt widht: architecture 'dcgan' takes no options (it declares none); drop --arch-opt"
             in result.output)
