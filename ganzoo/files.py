@@ -87,6 +87,9 @@ def append_line(path: str | Path, line: str) -> None:
 
 def check_writable(path: str | Path, flag: str) -> Path:
     """Refuse, before any long work, a destination file that could not be written (``flag`` names the option)."""
+    if str(path) == "-":
+        raise GanzooError(f"{flag} -: name a file; '-' (stdout) is not supported, the command prints its own "
+                          "report there")
     path = Path(path)
     if path.is_dir():
         raise GanzooError(f"{flag} {path}: it is a folder; name a file")

@@ -73,6 +73,14 @@ def test_no_command_writes_over_a_runs_own_files(finished):
     assert before == {name: (finished / name).read_bytes() for name in before}
 
 
+def test_json_dash_is_refused_not_written_as_a_file_named_dash(finished, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args in (["eval", str(finished), "--metrics", "fid", "--json", "-"], ["probe", str(finished), "--json", "-"]):
+        assert one_error_line(CliRunner().invoke(cli, args)).endswith(
+            "--json -: name a file; '-' (stdout) is not supported, the command prints its own report there")
+    assert not (tmp_path / "-").exists()
+
+
 def test_a_run_folder_before_its_first_checkpoint_says_so(finished, tmp_path):
     """--resume or sample of a run still training (config.toml written, no checkpoint yet) is told why."""
     young = tmp_path / "young"

@@ -22,7 +22,6 @@ accuracy (benchmarks/results/probe_solvers.md).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -34,6 +33,7 @@ from torch import Tensor, nn
 import ganzoo
 from ganzoo.api import DataOptions, GanzooError, GanzooWarning
 from ganzoo.data import held_out_options, read_split
+from ganzoo.files import check_writable, write_atomic
 from ganzoo.hookspecs import hookimpl
 from ganzoo.runs import SEED
 
@@ -228,6 +228,8 @@ def register_commands(cli: Any) -> None:
               --steps 3000 --out runs/mnist
           ganzoo probe runs/mnist --labels-per-class 100 --json probe.json
         """
+        if json_path:  # before the fits, not after them
+            check_writable(json_path, "--json")
         result = probe(run, labels_per_class, num_test, data_root, seed, progress, solver)
         click.echo(f"{result['arch']}+{result['loss']} on {result['dataset']}: {result['labels_per_class']} labels "
                    f"per class ({result['num_train']} images), scored on {result['num_test']} held-out images, "
@@ -236,6 +238,5 @@ def register_commands(cli: Any) -> None:
             penalty = f"C={row['C']}" if solver == "svm" else f"alpha={row['alpha']:g}"
             click.echo(f"  {name:<24} accuracy {row['accuracy']:.2%}  ({row['dim']} features, {penalty})")
         if json_path:
-            Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+            write_atomic(json_path, json.dumps(result, indent=2) + "\n")
             click.echo(f"wrote {json_path}")
