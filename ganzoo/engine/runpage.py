@@ -31,7 +31,7 @@ WIDTH, PLOT_HEIGHT = 400, 180  # the chart area's height; the legend above adds 
 LEFT, RIGHT, BOTTOM, LEGEND_LINE = 58, 14, 34, 15  # margins: tick labels left and below
 GRID_SIDE = 640  # sample grids are shown enlarged by a whole factor, up to about this many pixels a side
 MARKERS_UP_TO = 30  # points per series drawn as dots too (sparse evaluation curves stay visible)
-SCORE = re.compile(r".+\(.+\)")  # D(x), D(G(z)), D_A(G(x)): the mean probability of 'real' a D gives
+SCORE = re.compile(r".+\(.+\)")  # D(x), D(G(z)), D_A(G(x)): the mean score a D gives (Loss.score)
 Series = dict[str, list[tuple[int, float | None]]]
 
 
@@ -62,7 +62,9 @@ def panels(records: list[dict[str, Any]], d_nets: tuple[str, ...]) -> dict[str, 
             number = float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
             grouped.setdefault(_panel(key, d_nets, keys), {}).setdefault(key, []).append((record["step"], number))
     titles = {"G loss": "G loss (adversarial + the task's terms)",
-              "D scores": "D(x) and D(G(z)): mean probability of 'real'", "task terms": "the task's own terms",
+              "D scores": "D(x) and D(G(z)): D's mean score for real and generated images (the loss's: a "
+                          "probability of 'real' for bce and hinge, the raw output for lsgan and wgan)",
+              "task terms": "the task's own terms",
               "lr": "learning rate (G)", "img/s": "images/s (D steps)"}
     ranked = sorted(grouped, key=lambda name: order.index(name.split(":")[0]))  # stable: as first logged
     return {titles.get(name, name): grouped[name] for name in ranked}
