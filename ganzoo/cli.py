@@ -612,8 +612,8 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     from .engine.checkpoint import read_run_checkpoint
     from .engine.config import parse_options
     from .engine.trainer import load_for_inference, resolve_device
-    from .engine.rundir import holds_run
-    from .files import check_writable, write_atomic, write_error
+    from .files import check_writable, write_atomic
+    from .metrics import classifier_record
 
     if json_path:  # before a long evaluation, not after it
         check_writable(json_path, "--json")
@@ -635,8 +635,10 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     if scored is not None:  # --json, with what was scored, so a folder of these files traces back to its runs
         evaluated = {"checkpoint": str(scored.path.resolve()), "step": scored.meta["step"],
                      "ema": ema and bool(scored.config.ema), "seed": seed, "num": num, "metrics": metrics,
-                     "metric_options": options.get("metric_options", {}), "classifier": classifier,
-                     "data_root": data_root, "eval_options": given}
+                     "metric_options": options.get("metric_options", {}),
+                     "classifier": classifier and classifier_record(classifier),
+                     "data_root": str(Path(data_root).resolve()) if data_root else asm.config.data_root,
+                     "eval_options": given}
         write_atomic(json_path, json.dumps({**results, "evaluated": evaluated}, indent=2) + "\n")
         click.echo(f"wrote {json_path}")
 

@@ -123,6 +123,12 @@ def _feature_key(spec: str | Path) -> tuple[str, str, str, float]:
     return name, arg, str(path or ""), mtime
 
 
+def classifier_record(spec: str) -> str:
+    """A ``--classifier`` value as provenance records it: a file's path made absolute, ``inception[:PATH]`` as is."""
+    name, arg, _, _ = _feature_key(spec)
+    return str(Path(arg).resolve()) if name == FILE_FEATURES else spec
+
+
 @lru_cache(maxsize=4)
 def _cached_net(name: str, arg: str, source: str, mtime: float) -> nn.Module:
     return get_registry().get("features", name).load(arg)

@@ -45,7 +45,7 @@ def run_dir(tmp_path_factory) -> Path:
     return Trainer(config).fit()
 
 
-def test_eval_writes_every_metric(run_dir, classifier, tmp_path):
+def test_eval_writes_every_metric(run_dir, classifier, tmp_path, monkeypatch):
     out = tmp_path / "eval.json"
     result = invoke("eval", str(run_dir), "--metrics", "fid,kid,is,pr,dc,modes,memorization", "-n", "40",
                     "--classifier", str(classifier), "--device", "cpu", "--metric-opt", "kid.subsets=5",
@@ -58,7 +58,8 @@ def test_eval_writes_every_metric(run_dir, classifier, tmp_path):
         assert key in result.output
     assert 1 <= scores["modes_covered"] <= scores["modes_total"] == 4
     assert 0 <= scores["precision"] <= 1 and 1 <= scores["is"] <= 4
-    again = invoke("eval", str(run_dir), "--metrics", "fid,kid", "-n", "40", "--classifier", str(classifier),
+    monkeypatch.chdir(classifier.parent)  # given relative, recorded absolute
+    again = invoke("eval", str(run_dir), "--metrics", "fid,kid", "-n", "40", "--classifier", classifier.name,
                    "--device", "cpu", "--metric-opt", "kid.subsets=5", "--json", str(tmp_path / "again.json"))
     assert "fid" in again.output
     again_json = json.loads((tmp_path / "again.json").read_text())

@@ -22,6 +22,7 @@ accuracy (benchmarks/results/probe_solvers.md).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -184,7 +185,7 @@ def probe(run: ganzoo.Run, labels_per_class: int = 100, num_test: int | None = 2
             results[name] = SOLVERS[solver](view(train_images), train_labels, view(test_images), test_labels, seed,
                                             lambda: bar.update(1))
     return {
-        "checkpoint": run.checkpoint, "arch": cfg.arch, "loss": cfg.loss, "dataset": cfg.dataset,
+        "checkpoint": str(Path(run.checkpoint).resolve()), "arch": cfg.arch, "loss": cfg.loss, "dataset": cfg.dataset,
         "labels_per_class": labels_per_class, "num_train": len(train_labels), "num_test": len(test_labels),
         "seed": seed, "solver": solver, "features": results,
     }
