@@ -177,7 +177,8 @@ def test_bench_refuses_bad_settings_before_training(tmp_path):
     runner = CliRunner()
     no_budget = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--out", str(tmp_path)])
     assert no_budget.exit_code == 1 and "--steps N or --seconds S" in no_budget.output
-    for budget, message in ((["--steps", "0"], "needs a finite budget above 0"), (["--seconds", "-1"], "budget above 0"),
+    for budget, message in ((["--steps", "0"], "needs a finite budget above 0"),
+                            (["--seconds", "-1"], "budget above 0"),
                             (["--steps", "1", "--seconds", "3"], "--steps N or --seconds S, not both")):
         result = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", *budget, "--out", str(tmp_path)])
         assert message in one_error_line(result)
