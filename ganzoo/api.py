@@ -347,14 +347,20 @@ def item_rng(seed: int, split: int, index: int, length: int) -> np.random.Genera
     return np.random.default_rng((seed, split, index))
 
 
-def _check_item(name: str, item: Any, options: DataOptions) -> None:
-    """One dataset item as :class:`DatasetSpec` documents it: a dict of tensors, images float CxHxW in [-1, 1]."""
+LAYOUT_IMAGES = {"image": ("image",), "aligned": ("A", "B"), "unaligned": ("A", "B")}  # the images each layout holds
+
+
+def _check_item(name: str, item: Any, options: DataOptions, layout: str) -> None:
+    """One dataset item as :class:`DatasetSpec` documents it: a dict whose layout images are float CxHxW tensors in
+    [-1, 1] (other keys, e.g. a bool mask, are the plugin's own)."""
     if not isinstance(item, dict):
         raise GanzooError(f"dataset '{name}' yields a {type(item).__name__}, not a dict such as "
                           "{'image': float CxHxW tensor in [-1, 1], 'label': int}; fix the plugin's __getitem__")
-    for key, value in item.items():
+    for key in LAYOUT_IMAGES.get(layout, ()):
+        value = item.get(key)
         if not (isinstance(value, torch.Tensor) and value.dim() == 3):
-            continue
+            raise GanzooError(f"dataset '{name}' (layout '{layout}') yields no '{key}' image (a CxHxW tensor); "
+                              f"its items have {', '.join(map(str, item)) or 'no keys'}; fix the plugin")
         if not value.is_floating_point() or value.numel() and (value.min() < -1.001 or value.max() > 1.001):
             low, high = (value.min().item(), value.max().item()) if value.numel() else (0, 0)
             raise GanzooError(f"dataset '{name}' yields '{key}' as {value.dtype} in [{low:g}, {high:g}]; images "
@@ -411,7 +417,7 @@ class DatasetSpec:
             raise GanzooError(f"dataset '{name}' cannot say how many items it has ({exc}); check its --data-opt "
                               "values or the plugin's __len__") from None
         if size:
-            _check_item(name, dataset[0], options)
+            _check_item(name, dataset[0], options, self.layout)
         return dataset
 
 
@@ -503,24 +509,6 @@ class StepContext:
             noise = torch.randn(n * self.world, *shape[1:], generator=self.generator, device="cpu")
             noise = noise[self.rank * n : (self.rank + 1) * n]
         return noise.to(self.device, non_blocking=True)
-
-
-def task_declaration_problem(task: type[Task]) -> str | None:
-    """What is wrong with a task class's capability declarations, in words a plugin author can act on; None if
-    nothing. Checked at registration, so a typo is not reported later as an architecture lacking it."""
-    for field_name, known in (("generator_input", GENERATOR_INPUTS), ("discriminator_input", DISCRIMINATOR_INPUTS),
-                              ("discriminator_output", DISCRIMINATOR_OUTPUTS)):
-        given = getattr(task, field_name)
-        if not isinstance(given, tuple) or not all(isinstance(item, str) for item in given):
-            return f"{field_name} must be a tuple of names, e.g. {tuple(known)[:2]!r}; got {given!r}"
-        unknown = sorted(set(given) - set(known))
-        if unknown:
-            return (f"{field_name} names {', '.join(unknown)}, which no architecture can have "
-                    f"(known: {', '.join(known)})")
-    for field_name in ("layout", "default_arch", "default_loss", "command"):
-        if not isinstance(getattr(task, field_name), str):
-            return f"{field_name} must be a name (a str); got {getattr(task, field_name)!r}"
-    return None
 
 
 class Task:

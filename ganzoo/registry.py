@@ -8,8 +8,11 @@ entry is stamped with the plugin and distribution that registered it.
 
 A plugin that fails (at import, in a hook, in ``register_commands``, even with
 ``sys.exit``) is reported in one line and skipped; so is an entry with an unsafe
-name or of the wrong type. ``GANZOO_STRICT_PLUGINS=1`` makes each of these an
-error. ``GANZOO_LOAD_PLUGINS=a,b`` loads only the named third-party plugins or
+name, of the wrong type, a class missing a required method (``EXPECTED``) or a
+task with bad capability declarations. A ``register_*`` function that is never
+called (no ``@hookimpl``, or a misspelled hook name) is reported too.
+``GANZOO_STRICT_PLUGINS=1`` makes each of these an error (a likely typo only
+warns). ``GANZOO_LOAD_PLUGINS=a,b`` loads only the named third-party plugins or
 distributions, and an empty value loads none.
 """
 
@@ -132,35 +135,62 @@ def _load_problem(ep: Any, exc: BaseException) -> str:
     """Why a plugin failed at import, in one line: a module its entry point names that does not exist, or the
     exception with the plugin's file and line it came from."""
     module = ep.value.partition(":")[0].strip()
-    if isinstance(exc, ModuleNotFoundError) and exc.name and module.startswith(exc.name):
+    if isinstance(exc, ModuleNotFoundError) and exc.name and (module == exc.name or module.startswith(exc.name + ".")):
         return (f"its entry point {ep.name} = \"{ep.value}\" names module '{module}', which cannot be found; fix "
                 "the entry point in the plugin's pyproject.toml (or install the package that has it) and reinstall")
     frames = traceback.extract_tb(exc.__traceback__)
     own = [f for f in frames if "importlib" not in f.filename and f.filename != __file__]
-    where = f" ({own[-1].filename}:{own[-1].lineno})" if own else ""
+    where = f" ({own[0].filename}:{own[0].lineno})" if own else ""  # the plugin module's own line that failed
     return _describe(exc) + where
 
 
-def _stray_hooks(module: Any) -> list[str]:
-    """Functions of a plugin module that look like hooks but are never called: a ganzoo hook without
-    ``@ganzoo.hookimpl``, or a ``register_*`` name that is no ganzoo hook (a typo)."""
+def _stray_hooks(module: Any) -> list[tuple[str, bool]]:
+    """Functions of a plugin module that look like hooks but are never called, each with whether that is certain:
+    a ganzoo hook without ``@ganzoo.hookimpl``, or a marked function whose name is no hook (certain); an unmarked
+    ``register_*`` a letter or two from a hook's name (a likely typo; a helper such as register_buffers is not)."""
     problems = []
     for name, value in sorted(vars(module).items()):
         if not (name.startswith("register_") and callable(value) and getattr(value, "__module__", None)
                 == getattr(module, "__name__", None)):
             continue
+        close = [hook for hook in difflib.get_close_matches(name, HOOKS, n=1, cutoff=0.9)
+                 if abs(len(hook) - len(name)) <= 2]
         if name in HOOKS and not hasattr(value, "ganzoo_impl"):
-            problems.append(f"{name} lacks @ganzoo.hookimpl, so it is never called; decorate it")
-        elif name not in HOOKS:
-            close = difflib.get_close_matches(name, HOOKS, n=1)
+            problems.append((f"{name} lacks @ganzoo.hookimpl, so it is never called; decorate it", True))
+        elif name not in HOOKS and hasattr(value, "ganzoo_impl"):
             hint = f"did you mean {close[0]}?" if close else f"the hooks are {', '.join(HOOKS)}"
-            problems.append(f"{name} is no ganzoo hook, so it is never called ({hint})")
+            problems.append((f"{name} is no ganzoo hook, so it is never called ({hint})", True))
+        elif name not in HOOKS and close:
+            problems.append((f"{name} is no ganzoo hook, so it is never called (did you mean {close[0]}?)", False))
     return problems
 
 
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _task_problem(task: Any) -> str | None:
+    """What is wrong with a task class's capability declarations, in words a plugin author can act on; None if
+    nothing. Checked at registration, so a typo is not reported later as an architecture lacking it."""
+    from . import api  # ganzoo.api imports torch: not at the top
+
+    for field_name, known in (("generator_input", api.GENERATOR_INPUTS),
+                              ("discriminator_input", api.DISCRIMINATOR_INPUTS),
+                              ("discriminator_output", api.DISCRIMINATOR_OUTPUTS)):
+        given = getattr(task, field_name)
+        if field_name == "discriminator_output" and isinstance(given, str):  # one name: as an Architecture says it
+            given = (given,)
+        if not isinstance(given, (tuple, list)) or not all(isinstance(item, str) for item in given):
+            return f"{field_name} must be a tuple of names, e.g. {tuple(known)[:2]!r}; got {given!r}"
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            return (f"{field_name} names {', '.join(unknown)}, which no architecture can have "
+                    f"(known: {', '.join(known)})")
+    for field_name in ("layout", "default_arch", "default_loss", "command"):
+        if not isinstance(getattr(task, field_name), str):
+            return f"{field_name} must be a name (a str); got {getattr(task, field_name)!r}"
+    return None
 
 
 def _entry_problem(kind: str, name: Any, obj: Any) -> str | None:
@@ -176,7 +206,7 @@ def _entry_problem(kind: str, name: Any, obj: Any) -> str | None:
         if missing:
             return (f"the class {obj.__name__} does not define {', '.join(missing)}, which every "
                     f"{cls.__module__}.{cls.__name__} must")
-        return api.task_declaration_problem(obj) if kind == "tasks" else None
+        return _task_problem(obj) if kind == "tasks" else None
     got = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
     wanted = f"a subclass of {cls.__module__}.{cls.__name__}" if subclass else f"a {cls.__module__}.{cls.__name__}"
     return f"expected {wanted}, got {got}"
@@ -247,9 +277,9 @@ class Registry:
                 continue
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(module) or ()))
             self.plugins.append(dataclasses.replace(info, hooks=hooks))
-            for problem in _stray_hooks(module):
+            for problem, certain in _stray_hooks(module):
                 where = f"plugin '{info.name}' from {info.distribution} {info.version}"
-                if self.strict:
+                if self.strict and certain:
                     raise GanzooError(f"{where}: {problem}; GANZOO_STRICT_PLUGINS is set")
                 self._report(f"{where}: {problem}")
 

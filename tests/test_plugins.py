@@ -298,13 +298,9 @@ def test_sys_exit_in_a_plugin_is_a_broken_plugin(registry_with, capsys, installe
 
 def test_bad_names_and_objects_are_skipped_at_registration(registry_with, capsys, monkeypatch):
     registry = registry_with("ganzoo-badentries")
-    out = capsys.readouterr()
-    assert out.out == "", "a plugin's print at import goes to stderr, not into --json output"
-    lines = [line for line in out.err.splitlines() if line != "badentries says hello on stdout"]
-    stray, skipped = lines[:2], lines[2:]
     rule = "a name must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no ':' or '/')"
     where = "ganzoo: plugin 'badentries' from ganzoo-badentries 0.1.0: skipping"
-    assert skipped == [
+    assert stderr_lines(capsys) == [
         f"{where} architecture 'text-arch': expected a ganzoo.api.Architecture, got a str",
         f"{where} loss 42: {rule}",
         f"{where} loss 'a:b': {rule}",
@@ -318,20 +314,29 @@ def test_bad_names_and_objects_are_skipped_at_registration(registry_with, capsys
         f"{where} task 'typo-input': discriminator_input names lable, which no architecture can have (known: image, "
         "label, channels)",
     ]
-    assert stray == [
-        "ganzoo: plugin 'badentries' from ganzoo-badentries 0.1.0: register_datasets lacks @ganzoo.hookimpl, so it "
-        "is never called; decorate it",
-        "ganzoo: plugin 'badentries' from ganzoo-badentries 0.1.0: register_loss is no ganzoo hook, so it is never "
-        "called (did you mean register_losses?)",
-    ]
     assert registry.provided_by("badentries", "ganzoo-badentries") == {"losses": ["fine-loss"]}
     listed = cli_with(registry, monkeypatch, "list", "archs", "--json")
     assert listed.exit_code == 0 and "dcgan" in {a["name"] for a in json.loads(listed.stdout)}
     shown = cli_with(registry, monkeypatch, "plugins", "--json")
     assert shown.exit_code == 0 and "badentries" in {p["name"] for p in json.loads(shown.stdout)}
-    with pytest.raises(GanzooError, match="^plugin 'badentries' from ganzoo-badentries 0.1.0: register_datasets "
-                                          "lacks @ganzoo.hookimpl, so it is never called; decorate it; GANZOO_STRICT"):
+    with pytest.raises(GanzooError, match="^plugin 'badentries' from ganzoo-badentries 0.1.0 registers architecture "
+                                          "'text-arch': expected a ganzoo.api.Architecture, got a str; GANZOO_STRICT"):
         registry_with("ganzoo-badentries", GANZOO_STRICT_PLUGINS="1")
+
+
+def test_hooks_that_are_never_called_are_reported_and_prints_go_to_stderr(registry_with, capsys):
+    registry = registry_with("ganzoo-strayhooks")
+    out = capsys.readouterr()
+    assert out.out == "", "a plugin's print at import goes to stderr, not into --json output"
+    where = "ganzoo: plugin 'strayhooks' from ganzoo-strayhooks 0.1.0:"
+    assert [line for line in out.err.splitlines() if line.startswith("ganzoo:")] == [
+        f"{where} register_datasets lacks @ganzoo.hookimpl, so it is never called; decorate it",
+        f"{where} register_loss is no ganzoo hook, so it is never called (did you mean register_losses?)",
+    ], "register_buffers, a helper, is not reported"
+    assert registry.provided_by("strayhooks", "ganzoo-strayhooks") == {"losses": ["stray-fine-loss"]}
+    with pytest.raises(GanzooError, match="^plugin 'strayhooks' from ganzoo-strayhooks 0.1.0: register_datasets "
+                                          "lacks @ganzoo.hookimpl, so it is never called; decorate it; GANZOO_STRICT"):
+        registry_with("ganzoo-strayhooks", GANZOO_STRICT_PLUGINS="1")
 
 
 def test_entry_point_name_of_a_builtin_is_one_short_line(registry_with, capsys, monkeypatch):

@@ -1,9 +1,7 @@
-"""Registers unsafe names, objects of the wrong type and classes missing a method beside one good loss; prints at
-import; and misspells one hook and leaves another unmarked."""
+"""Registers unsafe names, objects of the wrong type, classes missing a method and tasks with bad capability
+declarations beside one good loss."""
 
 import ganzoo
-
-print("badentries says hello on stdout")
 
 
 class FineLoss(ganzoo.Loss):
@@ -46,14 +44,6 @@ class StringInputTask(FineTask):
 
 class TypoInputTask(FineTask):
     discriminator_input = ("image", "lable")
-
-
-def register_loss(register):
-    register("never-registered", FineLoss)
-
-
-def register_datasets(register):
-    register("never-registered", FineLoss)
 
 
 @ganzoo.hookimpl
