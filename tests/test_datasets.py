@@ -449,3 +449,13 @@ def test_a_negative_size_is_refused_in_one_line():
     spec = ganzoo.DatasetSpec(build=lambda options: Negative(), description="a plugin's mistake")
     with pytest.raises(GanzooError, match="dataset 'mine' cannot say how many items it has"):
         spec.load("mine", DataOptions())
+
+
+def test_a_plugin_datasets_own_keys_are_its_own_only_the_layouts_images_are_checked():
+    item = {"image": torch.zeros(3, 8, 8), "mask": torch.ones(1, 8, 8, dtype=torch.bool), "label": 0}
+    spec = ganzoo.DatasetSpec(build=lambda options: [item], description="an image with a mask of its own")
+    assert len(spec.load("mine", DataOptions(image_size=8, channels=3))) == 1
+    paired = ganzoo.DatasetSpec(build=lambda options: [{"A": torch.zeros(3, 8, 8)}], description="B is missing",
+                                layout="aligned")
+    with pytest.raises(GanzooError, match="dataset 'mine' \\(layout 'aligned'\\) yields no 'B' image"):
+        paired.load("mine", DataOptions(image_size=8, channels=3))
