@@ -315,7 +315,8 @@ def test_a_generator_that_makes_the_wrong_size_is_one_error_line_before_d_runs(t
     full = G.forward
     G.forward = lambda z, *rest: full(z, *rest)[:, :, :16, :16]  # a plugin G that ignores --image-size
     with pytest.raises(GanzooError, match=r"^D is shown real images of shape \(3, 32, 32\) and generated ones of "
-                                          r"shape \(3, 16, 16\): architecture 'dcgan' does not make 3-channel 32 px"):
+                                          r"shape \(3, 16, 16\): the generated ones are not the \(3, 32, 32\) that "
+                                          r"--channels 3 --image-size 32 ask for; architecture 'dcgan' does not "):
         trainer.fit()
 
 
@@ -324,6 +325,7 @@ def test_an_architecture_that_declares_no_options_refuses_arch_opt(tmp_path, mon
 
     from ganzoo.registry import get_registry
 
+    old = Trainer(tiny(tmp_path, arch_options={"g_up": "nearest"}, out=str(tmp_path / "old"))).fit()
     entries = get_registry().entries["archs"]
     entry = entries["dcgan"][0]
     undeclared = dataclasses.replace(entry, obj=dataclasses.replace(entry.obj, options=None))
@@ -333,6 +335,10 @@ def test_an_architecture_that_declares_no_options_refuses_arch_opt(tmp_path, mon
     assert result.exit_code == 1 and not (tmp_path / "run").exists()
     assert ("Error: --arch-opt widht: architecture 'dcgan' takes no options (it declares none); drop --arch-opt"
             in result.output)
+    loaded = CliRunner().invoke(cli, ["sample", str(old), "--out", str(tmp_path / "grid.png")])
+    assert loaded.exit_code == 0, "a run made before the plugin stopped declaring options still loads"
+    resumed = CliRunner().invoke(cli, ["train", "--resume", str(old), "--steps", "3", "--no-progress"])
+    assert resumed.exit_code == 0, resumed.output
 
 
 def test_a_task_whose_command_no_plugin_adds_is_told_so_not_sent_to_it(tmp_path, monkeypatch):

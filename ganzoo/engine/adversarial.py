@@ -163,10 +163,13 @@ class AdversarialStep:
         for j in judges:  # shapes are known on the host: no sync, and a static guard under compile
             if j.fake.shape[1:] != j.real.shape[1:]:
                 c = self.task.config
+                asked = (c.channels, c.image_size, c.image_size)
+                side, maker = (("real", f"dataset '{c.dataset}'") if tuple(j.real.shape[1:]) != asked
+                               else ("generated", f"architecture '{c.arch}'"))
                 raise GanzooError(
                     f"{j.d} is shown real images of shape {tuple(j.real.shape[1:])} and generated ones of shape "
-                    f"{tuple(j.fake.shape[1:])}: architecture '{c.arch}' does not make {c.channels}-channel "
-                    f"{c.image_size} px images; fix its G, or train with --channels/--image-size it supports")
+                    f"{tuple(j.fake.shape[1:])}: the {side} ones are not the {asked} that --channels "
+                    f"{c.channels} --image-size {c.image_size} ask for; {maker} does not honour them")
         fakes = [self.task.fake_for_d(ctx, j, j.fake.detach()) for j in judges]
         total: Tensor | float = 0.0
         logs: dict[str, Tensor] = {}

@@ -168,8 +168,12 @@ def _task_default(registry: Any, kind: str, name: str, given: str | None, task: 
                       f"{hint}")
 
 
-def assemble(config: RunConfig) -> Assembly:
-    """Resolve names through the registry and refuse impossible combinations before training."""
+def assemble(config: RunConfig, new: bool = True) -> Assembly:
+    """Resolve names through the registry and refuse impossible combinations before training.
+
+    ``new``: a run about to start. A checkpoint's run (resume, sample, eval) was accepted when it began, so the
+    checks of plugin declarations added since (arch options, ``config_defaults``) do not stop it loading.
+    """
     registry = get_registry()
     task_cls = registry.get("tasks", config.task)
     chosen = {"arch": config.arch, "loss": config.loss}
@@ -177,13 +181,14 @@ def assemble(config: RunConfig) -> Assembly:
     arch = _task_default(registry, "archs", config.arch, chosen["arch"], config.task, task_cls)
     if arch.options is not None:
         check_options("--arch-opt", f"architecture '{config.arch}'", arch.options, config.arch_options)
-    elif config.arch_options:
+    elif config.arch_options and new:
         raise GanzooError(f"--arch-opt {', '.join(config.arch_options)}: architecture '{config.arch}' takes no "
                           "options (it declares none); drop --arch-opt")
     loss_name = config.loss or task_cls.default_loss
     loss_cls = _task_default(registry, "losses", loss_name, chosen["loss"], config.task, task_cls)
-    check_plugin_defaults(f"loss '{loss_name}'", loss_cls.config_defaults)
-    check_plugin_defaults(f"task '{config.task}'", task_cls.config_defaults)
+    if new:
+        check_plugin_defaults(f"loss '{loss_name}'", loss_cls.config_defaults)
+        check_plugin_defaults(f"task '{config.task}'", task_cls.config_defaults)
     for key, value in ENGINE_DEFAULTS.items():
         if getattr(config, key) is None:
             setattr(config, key, loss_cls.config_defaults.get(key, task_cls.config_defaults.get(key, value)))
@@ -262,7 +267,7 @@ def read_run(path: str | Path, resume: bool = False) -> RunCheckpoint:
     ckpt.config = settled_config(ckpt.config, check_plugins(ckpt.meta, ckpt.path))
     expected: dict[str, tuple[int, ...]] = {}
     with torch.device("meta"):
-        asm = assemble(dataclasses.replace(ckpt.config))
+        asm = assemble(dataclasses.replace(ckpt.config), new=False)
         for name, net in asm.nets.items():
             expected.update({k: tuple(v.shape) for k, v in module_tensors(name, net).items()})
         if ckpt.config.ema:
@@ -452,7 +457,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes every step: let cuDNN pick the fastest conv
         torch.manual_seed(config.seed)
-        self.asm = assemble(config)
+        self.asm = assemble(config, new=resume is None)
         self.task, self.loss = self.asm.task, self.asm.loss
         self.logger_classes = logger_classes(config)
         check_evaluation(config, self.task)
@@ -825,7 +830,7 @@ def load_for_inference(path: str | Path, device: str = "auto", use_ema: bool = T
     ckpt = read_run(path)
     tensors = ckpt.tensors()
     torch_device = resolve_device(device)
-    asm = assemble(ckpt.config)
+    asm = assemble(ckpt.config, new=False)
     nets = {}
     for name, net in asm.nets.items():
         prefix = f"ema.{name}" if use_ema and any(k.startswith(f"ema.{name}.") for k in tensors) else name
