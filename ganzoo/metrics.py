@@ -126,7 +126,9 @@ def _feature_key(spec: str | Path) -> tuple[str, str, str, float]:
 def classifier_record(spec: str) -> str:
     """A ``--classifier`` value as provenance records it: a file's path made absolute, ``inception[:PATH]`` as is."""
     name, arg, _, _ = _feature_key(spec)
-    return str(Path(arg).resolve()) if name == FILE_FEATURES else spec
+    if name == FILE_FEATURES:
+        return str(Path(arg).resolve())
+    return f"{name}:{Path(arg).resolve()}" if arg else spec
 
 
 @lru_cache(maxsize=4)

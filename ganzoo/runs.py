@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the CLI reads CONTEXT from here before anything needs torch
 
     from .api import DatasetSpec, Loss, Task
 
-__all__ = ["CONTEXT", "Run", "load_run", "run_command"]
+__all__ = ["CONTEXT", "SEED", "Run", "load_run", "require_command", "run_command"]
 
 # The click settings of every ganzoo command (-h as well as --help, wider help text); pass them to a plugin's groups.
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -60,8 +60,10 @@ def require_command(checkpoint: str, task: str, wanted: str, used: str) -> None:
         return
     context = click.get_current_context(silent=True)
     if context is not None:
+        from .cli import cli  # here: the CLI module imports this one
+
         root = context.find_root()
-        if root.command.get_command(root, wanted) is None:
+        if root.command is cli and cli.get_command(root, wanted) is None:  # only ganzoo's own CLI is asked
             raise GanzooError(f"checkpoint '{checkpoint}' was trained for task '{task}', which is put to use by "
                               f"`ganzoo {wanted}`, a command no installed plugin adds (see `ganzoo --help`); install "
                               "the plugin that adds it, or fix the task's `command`")

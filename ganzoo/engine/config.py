@@ -270,6 +270,8 @@ def unknown_settings(keys: list[str]) -> str:
     by_flag = {**COMMON_NAMES, **{option_flag(name)[2:].replace("-", "_"): name for name in SETTINGS}}
     hints = [[by_flag[k]] if k in by_flag else difflib.get_close_matches(k, SETTINGS, n=1) for k in keys]
     return ", ".join(f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in zip(keys, hints, strict=True))
+
+
 # What other tools call a setting, for the did-you-mean of an unknown one (flag spellings such as data_opt are added)
 COMMON_NAMES = {"learning_rate": "lr", "lr_g": "lr", "batch": "batch_size", "iterations": "steps", "iters": "steps",
                 "num_steps": "steps", "z_dim": "nz", "latent_dim": "nz", "img_size": "image_size"}

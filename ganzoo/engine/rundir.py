@@ -8,6 +8,7 @@ what is there, so two trainings started together cannot both pass the check.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import warnings
@@ -66,7 +67,8 @@ def check_not_in_use(out: Path) -> None:
     not probed, since closing a second descriptor of the lock file would drop this process's POSIX lock.
     """
     path = out / LOCK_NAME
-    if out.resolve() in _HELD or fcntl is None or not path.is_file():
+    # rank 0 only: another rank's probe, however brief, could make rank 0's claim fail
+    if out.resolve() in _HELD or fcntl is None or not path.is_file() or os.environ.get("RANK", "0") != "0":
         return
     try:
         fd = os.open(path, os.O_RDWR)
@@ -74,8 +76,9 @@ def check_not_in_use(out: Path) -> None:
         return
     try:
         fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        raise _in_use(out, path, fd) from None
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EAGAIN):  # held by another process; anything else is for RunLock
+            raise _in_use(out, path, fd) from None
     finally:
         os.close(fd)
 

@@ -263,16 +263,18 @@ def register_commands(cli: Any) -> None:
           ganzoo features train --dataset mnist --data-root ../shared/data/mnist --out mnist-classifier.safetensors
           ganzoo features train --dataset stacked-mnist --data-root ../shared/data/mnist --out stacked.safetensors
         """
-        check_writable(out, "--out")  # before the training, not after it
+        check_writable(out, "--out")  # before the training, not after it; a run's own file is named as such
         if Path(out).suffix != ".safetensors":
             raise GanzooError(f"--out {out}: a feature classifier is a .safetensors file; name it e.g. "
                               f"{Path(out).with_suffix('.safetensors').name}")
         if Path(out).exists():  # replacing an older classifier is fine, anything else is the user's file
             try:
-                load_classifier(out)
+                kind = ganzoo.load_checkpoint(out)[1].get("kind")
             except GanzooError:
+                kind = None
+            if kind != KIND:
                 raise GanzooError(f"--out {out} exists and is not a feature classifier; pick another name (this "
-                                  "would replace it)") from None
+                                  "would replace it)")
         if steps is None and not 0 < epochs < math.inf:  # nan too
             raise GanzooError(f"--epochs {epochs}: give a finite number of passes above 0, or --steps")
         path = train_classifier(dataset, data_root, out, image_size, channels, epochs, steps, batch_size,
