@@ -410,9 +410,9 @@ def test_forged_sizes_are_refused_before_any_network_is_built(finished, tmp_path
     devices = []
     real = trainer_module.assemble
 
-    def spy(config):
+    def spy(config, **kwargs):
         devices.append(torch.get_default_device().type)
-        return real(config)
+        return real(config, **kwargs)
 
     monkeypatch.setattr(trainer_module, "assemble", spy)
     config = load_checkpoint(finished)[1]["config"]
