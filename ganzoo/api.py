@@ -548,6 +548,9 @@ class Task:
     config_defaults: ClassVar[dict[str, Any]] = {}
     # evaluate() scores with metric plugins chosen by --metrics (generation); else with its own fixed scores.
     metric_plugins: ClassVar[bool] = False
+    # The ``ganzoo eval`` options evaluate() reads; eval and train --eval-every refuse a flag for any other, so no
+    # flag is silently ignored. The default (all of them) refuses nothing.
+    eval_reads: ClassVar[frozenset[str]] = frozenset({"num", "data_root", "classifier", "seed", "out"})
     headline: ClassVar[str] = ""  # the figure of figures() that `ganzoo bench` curves follow by default
     num_classes: ClassVar[int] = 0  # set by a task whose nets see labels (conditional)
     options: dict[str, Any]

@@ -239,6 +239,7 @@ def row_label(row: dict[str, Any]) -> str:
 def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
             echo: Callable[[str], None]) -> dict[str, Any]:
     """Train one row's settings under the budget, scoring it along the way; returns the row."""
+    from .engine.runlog import refuse_unread
     from .engine.trainer import Trainer, resolve_device
 
     arch, loss = base.arch, base.loss
@@ -257,6 +258,8 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
     final: dict[str, Any] = {}
     options = dict(data_root=config.data_root, classifier=spec.classifier, seed=seed, num=spec.num, **spec.extra)
     task = trainer.task
+    refuse_unread(task, {key: flag for key, flag, value in (("classifier", "--classifier", spec.classifier),
+                                                            ("num", "-n", spec.num)) if value})
     curve_metric = spec.curve_metric or task.headline
 
     def score(metrics: list[str] | None) -> dict[str, Any]:

@@ -611,6 +611,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     from .api import check_options
     from .engine.checkpoint import read_run_checkpoint
     from .engine.config import parse_options
+    from .engine.runlog import refuse_unread
     from .engine.trainer import load_for_inference, resolve_device
     from .files import check_writable, write_atomic
     from .metrics import classifier_record
@@ -619,6 +620,10 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
         check_writable(json_path, "--json")
     scored = read_run_checkpoint(checkpoint) if json_path else None  # before: a newer one may be saved meanwhile
     asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
+    seed_given = click.get_current_context().get_parameter_source("seed") != click.core.ParameterSource.DEFAULT
+    refuse_unread(asm.task, {key: flag for key, flag, value in (
+        ("num", "-n", num), ("data_root", "--data-root", data_root), ("classifier", "--classifier", classifier),
+        ("out", "--out", out), ("seed", "--seed", seed_given)) if value})
     if (metrics or metric_options) and not asm.task.metric_plugins:  # the same rule as train --metrics
         flag = "--metrics" if metrics else "--metric-opt"
         raise GanzooError(f"{flag}: task '{asm.config.task}' is scored by its own evaluation, not by metric "

@@ -238,6 +238,12 @@ def score(metrics: dict[str, ImageMetric], real: ImageSet | None, fake: ImageSet
 
 
 @torch.no_grad()
+def refuse_unused_classifier(chosen: dict[str, Any], classifier: str | None) -> None:
+    """Refuse a --classifier that none of the ``chosen`` metrics (instances or classes) would read."""
+    if classifier and chosen and not any(metric.needs_classifier for metric in chosen.values()):
+        raise GanzooError(f"--classifier: metrics {', '.join(chosen)} read no feature net; drop --classifier")
+
+
 def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.device, metrics: Any = None,
                        num: int | None = None, data_root: str | None = None, classifier: str | None = None,
                        seed: int = 0, metric_options: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
@@ -263,6 +269,7 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
             f"`ganzoo features train --dataset {task.config.dataset} --out classifier.safetensors`"
         )
     cls_path = classifier if any(m.needs_classifier for m in chosen.values()) else None
+    refuse_unused_classifier(chosen, classifier)
     if cls_path:
         trained_on = feature_net(cls_path).meta.get("dataset")
         if trained_on not in (None, task.config.dataset):

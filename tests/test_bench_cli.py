@@ -84,6 +84,9 @@ def test_eval_refuses_an_option_the_task_does_not_take(run_dir):
     assert result.exit_code == 1
     assert one_error_line(result) == ("Error: --eval-opt mask: task 'unconditional' has no such option "
                                       "(its options: none)")
+    grids = CliRunner().invoke(cli, ["eval", str(run_dir), "--device", "cpu", "--out", "grids"])
+    assert one_error_line(grids) == ("Error: --out: task 'unconditional' does not use it in its evaluation (it reads: "
+                                     "classifier, data_root, num, seed); drop --out")
 
 
 def test_bench_table_files_and_reproducible_rows(classifier, tmp_path):
@@ -137,6 +140,22 @@ def test_bench_refuses_a_missing_classifier_before_training(tmp_path, monkeypatc
                                       "--classifier", str(missing), "--out", str(tmp_path / "bench")])
     assert result.exit_code == 1, result.output
     assert str(missing) in result.output and "ganzoo features train" in result.output
+
+
+def test_bench_refuses_a_classifier_the_rows_would_not_read(classifier, tmp_path):
+    pix2pix = CliRunner().invoke(cli, [
+        "bench", "--task", "pix2pix", "--dataset", "style-benchmark-aligned", "--archs", "unet", "--losses", "bce",
+        "--image-size", "16", "--width", "8", "--steps", "1", "--classifier", str(classifier),
+        "--out", str(tmp_path / "p")])
+    assert pix2pix.exit_code == 1 and pix2pix.output.splitlines()[-1] == (
+        "Error: --classifier: task 'pix2pix' does not use it in its evaluation (it reads: data_root, num, out); "
+        "drop --classifier")
+    memorization = CliRunner().invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps",
+                                            "1", "--metrics", "memorization", "--curve-metric", "memorization",
+                                            "--classifier", str(classifier), "--out", str(tmp_path / "m")])
+    assert memorization.output.splitlines()[-1] == (
+        "Error: --classifier: metrics memorization read no feature net; drop --classifier")
+    assert not list((tmp_path / "p").iterdir()) and not list((tmp_path / "m").iterdir()), "no run started"
 
 
 def test_bench_never_overwrites_earlier_runs(tmp_path):

@@ -19,7 +19,7 @@ from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, assemble, load_for_inference
 from ganzoo.images import resize
 from ganzoo_plugins.datasets.style_benchmark import style_filter
-from conftest import assert_same_logs, assert_same_weights
+from conftest import assert_same_logs, assert_same_weights, one_error_line
 
 
 def tiny(tmp_path: Path, name: str = "run", **overrides) -> RunConfig:
@@ -141,6 +141,21 @@ def test_evaluate_scores_held_out_pairs_like_cyclegan(trained, tmp_path):
     assert io.imread(result["grid"]).shape[:2] == (3 * 16 + 4 * 2, 4 * 16 + 5 * 2)
     with pytest.raises(GanzooError, match="drop --metrics"):
         asm.task.evaluate(nets, torch.device("cpu"), metrics=["fid"])
+
+
+def test_evaluation_flags_the_task_never_reads_are_refused(trained, tmp_path):
+    """pix2pix's scores need no feature net and draw nothing at random: --classifier and --seed would be ignored."""
+    runner = CliRunner()
+    assert one_error_line(runner.invoke(cli, ["eval", str(trained), "--classifier", "c.safetensors"])) == (
+        "Error: --classifier: task 'pix2pix' does not use it in its evaluation (it reads: data_root, num, out); "
+        "drop --classifier")
+    seeded = runner.invoke(cli, ["eval", str(trained), "--seed", "3", "--out", str(tmp_path / "grid")])
+    assert one_error_line(seeded).startswith("Error: --seed: task 'pix2pix' does not use it")
+    trained_with = runner.invoke(cli, [
+        "train", "--task", "pix2pix", "--dataset", "style-benchmark-aligned", "--image-size", "16", "--steps", "1",
+        "--eval-every", "1", "--classifier", "c.safetensors", "--out", str(tmp_path / "run")])
+    assert one_error_line(trained_with).startswith("Error: --classifier: task 'pix2pix' does not use it")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "grid").exists()
 
 
 def test_translate_runs_g_and_refuses_the_other_direction(trained, tmp_path):

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..api import GanzooError, Logger, Task
+from ..metrics import refuse_unused_classifier
 from ..registry import get_registry
 from .config import RunConfig
 
@@ -76,8 +77,21 @@ def check_evaluation(config: RunConfig, task: Task) -> None:
     if config.metrics and not task.metric_plugins:
         raise GanzooError(f"--metrics: task '{config.task}' is scored by its own evaluation, not by metric plugins; "
                           "drop --metrics (--eval-every logs its own figures)")
-    for name in config.metrics:
-        get_registry().get("metrics", name)
+    refuse_unread(task, {key: flag for key, flag, value in (("num", "--eval-num", config.eval_num),
+                                                            ("classifier", "--classifier", config.classifier))
+                         if value})
+    refuse_unused_classifier({name: get_registry().get("metrics", name) for name in config.metrics},
+                             config.classifier)
+
+
+def refuse_unread(task: Task, given: dict[str, str]) -> None:
+    """Refuse the evaluation flags ``given`` (option key -> flag as typed) that the task's evaluate never reads."""
+    unread = [flag for key, flag in given.items() if key not in task.eval_reads]
+    if unread:
+        reads = ", ".join(sorted(task.eval_reads)) or "none of them"
+        raise GanzooError(f"{', '.join(unread)}: task '{task.config.task}' does not use "
+                          f"{'it' if len(unread) == 1 else 'them'} in its evaluation (it reads: {reads}); "
+                          f"drop {', '.join(unread)}")
 
 
 @torch.no_grad()

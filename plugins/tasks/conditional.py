@@ -19,6 +19,7 @@ class Conditional(Task):
     generator_input = ("noise", "label")
     discriminator_input = ("image", "label")
     metric_plugins = True
+    eval_reads = frozenset({"num", "data_root", "classifier", "seed"})
     headline = "fid"
 
     def __init__(self, arch: Any, config: Any, dataset: Any, **options: Any) -> None:

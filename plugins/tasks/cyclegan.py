@@ -98,6 +98,7 @@ class CycleGAN(Task):
     default_loss = "lsgan"
     default_arch = "resnet-9blocks"
     command = "translate"
+    eval_reads = frozenset({"num", "data_root", "out"})  # deterministic scores, no feature net
     directions: ClassVar[dict[str, str]] = {"AtoB": "G_AB", "BtoA": "G_BA"}  # the generator `translate` runs
     config_defaults = {"batch_size": 1, "lr_policy": "linear"}  # the reference recipe
     sample_caption = (

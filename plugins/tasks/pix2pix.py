@@ -56,6 +56,7 @@ class Pix2Pix(Task):
     directions: ClassVar[dict[str, str]] = {"AtoB": "G"}  # the generator `translate` runs
     config_defaults = {"batch_size": 1, "lr_policy": "linear"}  # the reference recipe
     headline = "AtoB_ssim"
+    eval_reads = frozenset({"num", "data_root", "out"})  # deterministic scores, no feature net
     sample_caption = "One row per fixed training pair: input A | G(A) | target B."
     lambda_L1 = 100.0  # --task-opt lambda_L1=...
 

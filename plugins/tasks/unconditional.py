@@ -17,6 +17,7 @@ class Unconditional(Task):
 
     description = "Generate images from noise (G: z -> image, D: image -> real/fake logit)"
     metric_plugins = True
+    eval_reads = frozenset({"num", "data_root", "classifier", "seed"})  # no image folder: look at `ganzoo sample`
     headline = "fid"
     # What trains when the user names nothing: the fastest to recognisable samples on a 2-core CPU among the
     # settings measured in benchmarks/results/shapes_default.md. The seeds' and papers' settings are recipes
