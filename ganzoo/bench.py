@@ -198,9 +198,11 @@ def train_command(config: RunConfig) -> str:
     return shlex.join(args)
 
 
-def eval_command(run_dir: str, spec: BenchSpec, config: RunConfig) -> str:
-    """The ``ganzoo eval`` command that scores a row's run as bench did (the data root as train's: absolute)."""
-    args = ["ganzoo", "eval", run_dir, "--seed", str(config.seed), "--device", config.device]
+def eval_command(run_dir: str, spec: BenchSpec, config: RunConfig, reads: frozenset[str]) -> str:
+    """The ``ganzoo eval`` command that scores a row's run as bench did (the data root as train's: absolute);
+    ``reads``: the task's ``eval_reads``, since eval refuses the flags a task does not read."""
+    args = ["ganzoo", "eval", run_dir, *(["--seed", str(config.seed)] if "seed" in reads else []),
+            "--device", config.device]
     if spec.metrics:
         args += ["--metrics", ",".join(spec.metrics)]
     if spec.num:
@@ -309,7 +311,8 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
         "img_per_s": round(images / max(wall, 1e-9), 1), "peak_mem_mb": round(peak, 1), "memory_kind": memory.kind,
         "metrics": final, "curve": curve,
         "curve_figure": figure, "run_dir": run_dir,
-        "train_command": train_command(trainer.config), "eval_command": eval_command(run_dir, spec, trainer.config),
+        "train_command": train_command(trainer.config),
+        "eval_command": eval_command(run_dir, spec, trainer.config, task.eval_reads),
     }
 
 
