@@ -7,6 +7,7 @@ images in ganzoo follow one convention: float tensors ``C x H x W`` in [-1, 1].
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .api import GanzooError
+from .api import GanzooError, GanzooWarning
 from .files import writing
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
@@ -93,6 +94,23 @@ def verify_image(path: str | Path) -> int:
     except Exception as exc:
         raise _bad_image(path, exc) from exc
     return 1 if mode in _GRAY_MODES else 3
+
+
+def warn_if_transparent(paths: list[Path]) -> None:
+    """Warn once when input images carry alpha (headers only): :func:`read_image` drops it, so a transparent
+    pixel shows whatever colour is stored under it, and outputs are opaque."""
+    from PIL import Image
+
+    transparent = []
+    for path in paths:
+        with Image.open(path) as image:
+            if image.mode in ("RGBA", "LA", "La", "RGBa", "PA") or "transparency" in image.info:
+                transparent.append(path)
+    if transparent:
+        warnings.warn(f"{len(transparent)} of {len(paths)} input image(s) (e.g. {transparent[0]}) have an alpha "
+                      "channel: it is dropped, so transparent pixels show the colour stored under them (often black) "
+                      "and the outputs are opaque; flatten them onto a background first if that matters",
+                      GanzooWarning, stacklevel=3)
 
 
 def list_images(root: str | Path) -> list[Path]:

@@ -382,6 +382,15 @@ def test_translate_says_when_inputs_are_grayscale_for_an_rgb_model(trained, tmp_
     quiet = CliRunner().invoke(cli, ["translate", str(trained), str(gray / "colour.png"), "--out",
                                      str(tmp_path / "out2"), "--device", "cpu"])
     assert quiet.exit_code == 0 and "warning" not in quiet.output
+    logo = np.zeros((12, 16, 4), np.uint8)
+    logo[..., 3] = 255 * (np.arange(16) < 8)  # the right half transparent
+    io.imsave(tmp_path / "logo.png", logo, check_contrast=False)
+    result = CliRunner().invoke(cli, ["translate", str(trained), str(tmp_path / "logo.png"), "--out",
+                                      str(tmp_path / "out3"), "--device", "cpu"])
+    assert result.exit_code == 0 and [line for line in result.output.splitlines() if "warning" in line] == [
+        f"warning: 1 of 1 input image(s) (e.g. {tmp_path / 'logo.png'}) have an alpha channel: it is dropped, so "
+        "transparent pixels show the colour stored under them (often black) and the outputs are opaque; flatten "
+        "them onto a background first if that matters"]
 
 
 def test_translate_refuses_other_tasks(tmp_path):

@@ -345,6 +345,13 @@ def test_cli_inpaint_png_keeps_known_pixels(checkpoint, tmp_path):
     np.testing.assert_array_equal(ensemble[mask == 0], before[mask == 0])
     assert not np.array_equal(ensemble[mask > 0], after[mask > 0]), "the 8-view mean differs from one pass"
 
+    transparent = _png(tmp_path / "transparent.png", np.stack([before, np.full_like(before, 128)], axis=-1))
+    result = CliRunner().invoke(cli, ["inpaint", str(checkpoint), str(transparent), "--mask", str(mask_path),
+                                      "--out", str(tmp_path / "opaque.png"), "--device", "cpu"])
+    assert result.exit_code == 0 and f"warning: 1 of 1 input image(s) (e.g. {transparent}) have an alpha" in (
+        result.output)
+    np.testing.assert_array_equal(io.imread(tmp_path / "opaque.png"), after)  # alpha dropped, gray kept
+
 
 def test_cli_inpaint_folder(checkpoint, tmp_path):
     rng = np.random.default_rng(1)

@@ -651,6 +651,9 @@ def test_translate_refuses_images_above_its_size_limit_before_translating(cycleg
     assert (f"{large} is 2048x2049 px (4.2 MP), above --max-pixels 4194304 (4.2 MP)" in message
             and "downscale the image first, or raise --max-pixels" in message)
     assert not (tmp_path / "out").exists()
+    tight = CliRunner().invoke(cli, ["translate", str(cyclegan_run), str(small), "--max-pixels", "383",
+                                     "--out", str(tmp_path / "out")])
+    assert f"{small} is 24x16 px (384 px), above --max-pixels 383 (383 px)" in one_error_line(tight)
     result = CliRunner().invoke(cli, ["translate", str(cyclegan_run), str(small), "--max-pixels", "384",
                                       "--out", str(tmp_path / "out")])
     assert result.exit_code == 0 and io.imread(tmp_path / "out" / "a.png").shape == (16, 24, 3)

@@ -42,7 +42,7 @@ import ganzoo
 from ganzoo.api import GanzooError, IncompatibleError, Judge, StepContext, Task
 from ganzoo.files import check_not_inputs
 from ganzoo.hookspecs import hookimpl
-from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_grid, save_image
+from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_grid, save_image, warn_if_transparent
 from ganzoo.runs import SEED
 
 DEFAULT_MASK = "box"
@@ -513,6 +513,7 @@ def register_commands(cli: Any) -> None:
                 raise GanzooError(f"no mask for {image_path}: looked for {' and '.join(map(str, candidates))}")
             return read_mask(found, shape, image_path)
 
+        warn_if_transparent([image_path for image_path, _, _ in jobs])
         for image_path, _, rel in jobs:  # every image and mask checked before the first file is written
             image = read_image(image_path)
             _check_image(image, image_path, run)

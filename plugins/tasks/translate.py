@@ -21,7 +21,7 @@ import ganzoo
 from ganzoo.api import GanzooError, GanzooWarning
 from ganzoo.hookspecs import hookimpl
 from ganzoo.files import check_not_inputs
-from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_image, verify_image
+from ganzoo.images import IMAGE_EXTENSIONS, list_images, read_image, save_image, verify_image, warn_if_transparent
 
 # the default limit: the generator's activations grow with the area (~1 KB per pixel at width 64),
 # so 2048x2048 needs a few GB; an 8000x8000 photo would need tens (--max-pixels raises the limit).
@@ -37,6 +37,11 @@ def translate_image(G: nn.Module, image: Tensor, multiple: int = 4, min_size: in
     return G(padded)[0, :, :height, :width]
 
 
+def _megapixels(pixels: int) -> str:
+    """4.2 MP; below 0.1 MP, the pixel count (a small --max-pixels read as "0.0 MP")."""
+    return f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels:,} px"
+
+
 def _check_sizes(plan: list[tuple[Path, Path]], max_pixels: int) -> None:
     """Refuse, before translating anything, an image too large to translate in memory (header only, no decode)."""
     from PIL import Image
@@ -49,8 +54,8 @@ def _check_sizes(plan: list[tuple[Path, Path]], max_pixels: int) -> None:
             continue
         if width * height > max_pixels:
             raise GanzooError(
-                f"{source} is {width}x{height} px ({width * height / 1e6:.1f} MP), above --max-pixels {max_pixels} "
-                f"({max_pixels / 1e6:.1f} MP): the generator's memory grows with the area; downscale the image "
+                f"{source} is {width}x{height} px ({_megapixels(width * height)}), above --max-pixels {max_pixels} "
+                f"({_megapixels(max_pixels)}): the generator's memory grows with the area; downscale the image "
                 "first, or raise --max-pixels if this machine has the memory"
             )
 
@@ -125,6 +130,7 @@ def register_commands(cli: click.Group) -> None:
             warnings.warn(f"{len(converted)} of {len(plan)} input image(s) (e.g. {converted[0]}) are {given} but the "
                           f"model is {model}: each is translated {how}, and its output is {model}", GanzooWarning,
                           stacklevel=2)
+        warn_if_transparent([source for source, _ in plan])
         with torch.no_grad():
             for source, target in plan:
                 image = read_image(source, channels).to(run.device)
