@@ -80,6 +80,11 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SAFE_NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no ':' or '/')"
 
 
+def plugin_label(plugin: str, distribution: str, version: str) -> str:
+    """How messages name a plugin: ``plugin 'NAME' from DIST VERSION``."""
+    return f"plugin '{plugin}' from {distribution} {version}"
+
+
 @dataclass(frozen=True)
 class Entry:
     """One registered object and who provided it."""
@@ -94,6 +99,11 @@ class Entry:
     @property
     def qualified(self) -> str:
         return f"{self.plugin}:{self.name}"
+
+    @property
+    def label(self) -> str:
+        """The plugin that registered it, as messages name it."""
+        return plugin_label(self.plugin, self.distribution, self.version)
 
     @property
     def description(self) -> str:
@@ -111,6 +121,10 @@ class PluginInfo:
     builtin: bool
     status: str = "loaded"
     error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return plugin_label(self.name, self.distribution, self.version)
 
 
 def natural_key(text: str) -> list:
@@ -278,7 +292,7 @@ class Registry:
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(module) or ()))
             self.plugins.append(dataclasses.replace(info, hooks=hooks))
             for problem, certain in _stray_hooks(module):
-                where = f"plugin '{info.name}' from {info.distribution} {info.version}"
+                where = info.label
                 if self.strict and certain:
                     raise GanzooError(f"{where}: {problem}; GANZOO_STRICT_PLUGINS is set")
                 self._report(f"{where}: {problem}")
@@ -294,9 +308,9 @@ class Registry:
     def _fail(self, info: PluginInfo, message: str, exc: BaseException | None = None) -> None:
         """Skip a plugin in one line (an error under GANZOO_STRICT_PLUGINS) and block it in pluggy."""
         if self.strict:
-            raise GanzooError(f"plugin '{info.name}' from {info.distribution} {info.version} failed to load "
+            raise GanzooError(f"{info.label} failed to load "
                               f"({message}); GANZOO_STRICT_PLUGINS is set, unset it to skip broken plugins") from exc
-        self._report(f"skipping plugin '{info.name}' from {info.distribution} {info.version}: {message}")
+        self._report(f"skipping {info.label}: {message}")
         failed = dataclasses.replace(info, hooks=(), status="failed", error=message)
         index = next((i for i, p in enumerate(self.plugins) if p is info), None)
         if index is None:  # it failed before pluggy registered it
@@ -344,7 +358,7 @@ class Registry:
             problem = "the plugin registers this name twice"
         if problem is None:
             return True
-        where = f"plugin '{entry.plugin}' from {entry.distribution} {entry.version}"
+        where = entry.label
         what = f"{SINGULAR[entry.kind]} {_short(entry.name)}"
         if self.strict:
             raise GanzooError(f"{where} registers {what}: {problem}; GANZOO_STRICT_PLUGINS is set, unset it to skip "
@@ -499,7 +513,7 @@ class Registry:
                 cli.commands.clear()
                 cli.commands.update(before)
                 message = f"register_commands raised {_describe(exc)}"
-                where = f"plugin '{info.name}' from {info.distribution} {info.version}"
+                where = info.label
                 if self.strict:
                     raise GanzooError(f"{where} failed to add its commands ({message}); GANZOO_STRICT_PLUGINS is "
                                       "set, unset it to skip broken plugins") from exc

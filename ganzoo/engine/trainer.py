@@ -176,16 +176,16 @@ def assemble(config: RunConfig, new: bool = True) -> Assembly:
     """
     registry = get_registry()
     task_cls = registry.get("tasks", config.task)
-    chosen = {"arch": config.arch, "loss": config.loss}
+    given_arch, given_loss = config.arch, config.loss
     config.arch = config.arch or task_cls.default_arch
-    arch = _task_default(registry, "archs", config.arch, chosen["arch"], config.task, task_cls)
+    arch = _task_default(registry, "archs", config.arch, given_arch, config.task, task_cls)
     if arch.options is not None:
         check_options("--arch-opt", f"architecture '{config.arch}'", arch.options, config.arch_options)
     elif config.arch_options and new:
         raise GanzooError(f"--arch-opt {', '.join(config.arch_options)}: architecture '{config.arch}' takes no "
                           "options (it declares none); drop --arch-opt")
     loss_name = config.loss or task_cls.default_loss
-    loss_cls = _task_default(registry, "losses", loss_name, chosen["loss"], config.task, task_cls)
+    loss_cls = _task_default(registry, "losses", loss_name, given_loss, config.task, task_cls)
     if new:
         check_plugin_defaults(f"loss '{loss_name}'", loss_cls.config_defaults)
         check_plugin_defaults(f"task '{config.task}'", task_cls.config_defaults)
