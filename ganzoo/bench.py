@@ -304,7 +304,7 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
     trainer.save_samples(trainer.fixed_inputs())
     images = trainer.step * config.batch_size * trainer.loss.n_critic
     return {
-        "arch": arch, "loss": loss, "variant": variant, "seed": seed, "steps": trainer.step,
+        "arch": arch, "loss": loss, "variant": variant, "seed": seed, "device": str(device), "steps": trainer.step,
         "width": trainer.config.width, "batch_size": trainer.config.batch_size,
         "n_critic": trainer.loss.n_critic,
         "image_size": trainer.config.image_size, "images": images, "train_s": round(wall, 2), "cpu_s": round(cpu, 2),

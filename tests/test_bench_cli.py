@@ -162,9 +162,9 @@ def test_a_pix2pix_rows_eval_command_scores_what_bench_scored(tmp_path):
     """Its command carries no --seed: pix2pix's scores draw nothing at random, and eval refuses a flag it ignores."""
     invoke("bench", "--task", "pix2pix", "--dataset", "style-benchmark-aligned", "--archs", "unet", "--losses", "bce",
            "--image-size", "16", "--width", "8", "--data-opt", "n=4", "--data-opt", "n_test=2", "--steps", "1",
-           "--evals", "1", "--device", "cpu", "--out", str(tmp_path / "b"), "--json", str(tmp_path / "b.json"))
+           "--evals", "1", "--out", str(tmp_path / "b"), "--json", str(tmp_path / "b.json"))  # --device auto
     row = json.loads((tmp_path / "b.json").read_text())["rows"][0]
-    assert "--seed" not in row["eval_command"]
+    assert "--seed" not in row["eval_command"] and row["device"] == "cpu", "the device auto chose, recorded"
     scored = invoke(*shlex.split(row["eval_command"])[1:], "--json", str(tmp_path / "e.json"))
     assert scored.exit_code == 0
     assert json.loads((tmp_path / "e.json").read_text())["AtoB"]["model"]["ssim"] == pytest.approx(
