@@ -237,13 +237,13 @@ def score(metrics: dict[str, ImageMetric], real: ImageSet | None, fake: ImageSet
     return results
 
 
-@torch.no_grad()
 def refuse_unused_classifier(chosen: dict[str, Any], classifier: str | None) -> None:
     """Refuse a --classifier that none of the ``chosen`` metrics (instances or classes) would read."""
     if classifier and chosen and not any(metric.needs_classifier for metric in chosen.values()):
         raise GanzooError(f"--classifier: metrics {', '.join(chosen)} read no feature net; drop --classifier")
 
 
+@torch.no_grad()
 def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.device, metrics: Any = None,
                        num: int | None = None, data_root: str | None = None, classifier: str | None = None,
                        seed: int = 0, metric_options: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
