@@ -103,9 +103,12 @@ def warn_if_transparent(paths: list[Path]) -> None:
 
     transparent = []
     for path in paths:
-        with Image.open(path) as image:
-            if image.mode in ("RGBA", "LA", "La", "RGBa", "PA") or "transparency" in image.info:
-                transparent.append(path)
+        try:
+            with Image.open(path) as image:
+                if image.mode in ("RGBA", "LA", "La", "RGBa", "PA") or "transparency" in image.info:
+                    transparent.append(path)
+        except Exception:  # unreadable: read_image says why, in its turn
+            continue
     if transparent:
         warnings.warn(f"{len(transparent)} of {len(paths)} input image(s) (e.g. {transparent[0]}) have an alpha "
                       "channel: it is dropped, so transparent pixels show the colour stored under them (often black) "

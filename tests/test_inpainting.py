@@ -351,6 +351,10 @@ def test_cli_inpaint_png_keeps_known_pixels(checkpoint, tmp_path):
     assert result.exit_code == 0 and f"warning: 1 of 1 input image(s) (e.g. {transparent}) have an alpha" in (
         result.output)
     np.testing.assert_array_equal(io.imread(tmp_path / "opaque.png"), after)  # alpha dropped, gray kept
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    result = CliRunner().invoke(cli, ["inpaint", str(checkpoint), str(tmp_path / "broken.png"), "--mask",
+                                      str(mask_path), "--out", str(tmp_path / "none.png"), "--device", "cpu"])
+    assert one_error_line(result).startswith(f"Error: cannot read image {tmp_path / 'broken.png'}")
 
 
 def test_cli_inpaint_folder(checkpoint, tmp_path):
