@@ -213,6 +213,26 @@ def test_eval_checks_the_heldout_split_and_the_sample_count_before_sampling(fake
         evaluate_generator(task, {}, cpu, metrics="memorization", num=16, classifier="clf.safetensors")
 
 
+@pytest.mark.filterwarnings("ignore:mnist. no train")
+def test_evaluation_draws_its_samples_without_autograd(fake_mnist, monkeypatch):
+    """Scoring thousands of samples must not keep G's graph for each (memory grows with -n otherwise)."""
+    monkeypatch.setattr("ganzoo.metrics.check_heldout", lambda *args: None)  # fake_mnist repeats 10 images
+    config = SimpleNamespace(dataset="mnist", data_root=str(fake_mnist), image_size=28, channels=1,
+                             data_options={"holdout": 20}, seed=0)
+    G = torch.nn.Linear(4, 28 * 28)
+    drawn = []
+
+    def samples(nets, fixed):
+        out = nets["G"](fixed["z"]).view(-1, 1, 28, 28).tanh()
+        drawn.append(out.requires_grad)
+        return out
+
+    task = SimpleNamespace(config=config, samples=samples,
+                           fixed_inputs=lambda ctx, batch, n: {"z": torch.randn(n, 4, generator=ctx.generator)})
+    result = evaluate_generator(task, {"G": G}, torch.device("cpu"), metrics="memorization", num=16)
+    assert "memorization_ratio" in result and drawn == [False]
+
+
 def test_score_is_seeded_and_leaves_the_callers_rng_alone():
     gen = torch.Generator().manual_seed(0)
     real, fake = features(torch.randn(300, 4, generator=gen)), features(torch.randn(300, 4, generator=gen) + 1)
