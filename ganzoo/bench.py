@@ -35,7 +35,7 @@ from typing import Any, Callable
 import torch
 
 from .api import GanzooError
-from .engine.config import SETTINGS, RunConfig, apply_recipe, option_flag, parse_options, save_toml
+from .engine.config import SETTINGS, RunConfig, apply_recipe, format_option, option_flag, parse_options, save_toml
 
 PLOT_HINT = "the plot needs matplotlib: pip install 'ganzoo[bench]'"
 
@@ -109,6 +109,11 @@ def _with(config: RunConfig, overrides: dict[str, Any], source: str) -> RunConfi
 
 # Bench decides these for every row, recipe rows included (no logging, grids or checkpoints in between).
 _BENCH_OWNS = frozenset({"log_every", "sample_every", "ckpt_every"})
+# Settings a --variant may not set, since bench sets them on every row, and what chooses them instead.
+_NOT_A_VARIANT = {"seed": "--seed and --repeats choose it", "steps": "the budget is bench's --steps or --seconds",
+                  "epochs": "the budget is bench's --steps or --seconds", "out": "bench's --out names the folder",
+                  "progress": "bench shows no progress bar per row",
+                  **{key: "bench logs nothing between its scoring points" for key in _BENCH_OWNS}}
 
 
 def planned_rows(spec: BenchSpec) -> list[tuple[str, RunConfig]]:
@@ -118,7 +123,11 @@ def planned_rows(spec: BenchSpec) -> list[tuple[str, RunConfig]]:
     for arch in spec.archs:
         for loss in spec.losses:
             for variant in spec.variants or [""]:
-                rows.append((variant, _with(replace(spec.base, arch=arch, loss=loss), parse_variant(variant),
+                overrides = parse_variant(variant)
+                for key in overrides.keys() & _NOT_A_VARIANT.keys():
+                    raise GanzooError(f"--variant '{variant}': bench sets {key} on every row ({_NOT_A_VARIANT[key]}); "
+                                      f"drop {key} from the variant")
+                rows.append((variant, _with(replace(spec.base, arch=arch, loss=loss), overrides,
                                             f"--variant '{variant}'")))
     for name in spec.recipes:
         values = {key: getattr(spec.base, key) for key in spec.given | _BENCH_OWNS}
@@ -192,9 +201,10 @@ def train_command(config: RunConfig) -> str:
             continue
         if value != getattr(defaults, key) or key in ("arch", "loss", "steps", "seed"):
             args += _flag(key, value)
-    for key in ("arch_options", "loss_options", "task_options", "data_options"):
-        for k, v in getattr(config, key).items():
-            args += [option_flag(key), f"{k}={json.dumps(v) if isinstance(v, str) else v}"]
+    for key in SETTINGS:
+        if key.endswith("_options"):  # data, arch, loss, task, augment and regulariser options
+            for k, v in getattr(config, key).items():
+                args += [option_flag(key), f"{k}={format_option(v)}"]
     return shlex.join(args)
 
 

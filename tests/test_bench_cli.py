@@ -284,23 +284,27 @@ def test_inception_without_weights_names_the_path_and_downloads_nothing(run_dir,
 
 def test_bench_rows_for_variants_and_recipes(tmp_path):
     out = tmp_path / "bench"
-    result = invoke("bench", "--archs", "dcgan", "--losses", "bce", "--variant", "augment=diffaugment reg=r1",
+    result = invoke("bench", "--archs", "dcgan", "--losses", "bce", "--variant",
+                    "augment=diffaugment reg=r1 augment.policy=color reg.r1.gamma=1",
                     "--recipes", "wgan-gp", *TINY_BENCH, "--steps", "1", "--evals", "1", "--metrics", "memorization",
                     "--curve-metric", "memorization", "--out", str(out), "--json", str(tmp_path / "b.json"),
                     "--markdown", str(tmp_path / "b.md"))
     rows = json.loads((tmp_path / "b.json").read_text())["rows"]
     assert [(r["arch"], r["loss"], r["variant"], r["n_critic"]) for r in rows] == [
-        ("dcgan", "bce", "", 1), ("dcgan", "bce", "augment=diffaugment reg=r1", 1),
+        ("dcgan", "bce", "", 1), ("dcgan", "bce", "augment=diffaugment reg=r1 augment.policy=color reg.r1.gamma=1", 1),
         ("dcgan", "wgan-gp", "recipe wgan-gp", 5)]
     assert [Path(r["run_dir"]).name for r in rows] == [
-        "dcgan-bce-s0", "dcgan-bce-augment-diffaugment-reg-r1-s0", "recipe-wgan-gp-s0"]
+        "dcgan-bce-s0", "dcgan-bce-augment-diffaugment-reg-r1-augment.policy-color-reg.r1.gamma-1-s0",
+        "recipe-wgan-gp-s0"]
     variant = shlex.split(rows[1]["train_command"])
     assert variant[variant.index("--augment") + 1] == "diffaugment" and variant[variant.index("--reg") + 1] == "r1"
+    assert variant[variant.index("--reg-opt") + 1] == "r1.gamma=1" and variant[variant.index("--augment-opt") + 1] == (
+        "policy=color"), "the variant's options are in the command that reproduces the row"
     recipe = shlex.split(rows[2]["train_command"])
     # The recipe's settings, under the options bench was given (width 8, batch 8 from TINY_BENCH).
     assert recipe[recipe.index("--lr") + 1] == "0.0001" and recipe[recipe.index("--beta1") + 1] == "0.0"
     assert recipe[recipe.index("--width") + 1] == "8" and recipe[recipe.index("--batch-size") + 1] == "8"
-    assert "| dcgan | bce | augment=diffaugment reg=r1 |" in result.output
+    assert "| dcgan | bce | augment=diffaugment reg=r1 augment.policy=color reg.r1.gamma=1 |" in result.output
     assert "recipe wgan-gp (seed 0)" in (tmp_path / "b.md").read_text()
 
 
@@ -312,6 +316,12 @@ def test_bench_refuses_bad_variants_and_recipes_before_training(tmp_path):
         "'augment'?)" in typo.output
     plugin = runner.invoke(cli, [*base, "--variant", "augment=diffaugmnt"])
     assert plugin.exit_code == 1 and "Did you mean: diffaugment" in plugin.output
+    for variant, why in (("seed=3", "--seed and --repeats choose it"),
+                         ("augment=ada steps=7", "the budget is bench's --steps or --seconds")):
+        owned = runner.invoke(cli, [*base, "--variant", variant])
+        key = variant.split()[-1].split("=")[0]
+        assert one_error_line(owned) == (f"Error: --variant '{variant}': bench sets {key} on every row ({why}); "
+                                         f"drop {key} from the variant")
     recipe = runner.invoke(cli, [*base, "--recipes", "sngann"])
     assert recipe.exit_code == 1 and "Did you mean: sngan" in recipe.output
     other_data = runner.invoke(cli, ["bench", "--recipes", "seed002", "--steps", "1", "--out", str(tmp_path)])

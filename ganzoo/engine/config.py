@@ -472,6 +472,14 @@ def parse_options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
     return result
 
 
+def format_option(value: Any) -> str:
+    """The ``KEY=VALUE`` text that :func:`parse_options` reads back as ``value``: ``true``, ``0.5``, ``nearest``;
+    a string that would read as something else is quoted (``"1"``)."""
+    if isinstance(value, str):
+        return value if parse_options((f"v={value}",), "")["v"] == value else json.dumps(value)
+    return json.dumps(value)
+
+
 def parse_names(values: tuple[str, ...]) -> list[str]:
     """Names given as a repeatable, comma-separated option (``--logger csv --logger tensorboard`` or
     ``--logger csv,tensorboard``), in order, each once."""
