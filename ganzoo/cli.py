@@ -717,26 +717,34 @@ def bench_cmd(ctx: click.Context, archs: str | None, losses: str | None, variant
     for path, flag in ((json_path, "--json"), (markdown_path, "--markdown"), (plot_path, "--plot")):
         if path:  # before the training, not after it
             check_writable(path, flag)
+    if plot_path:
+        try:
+            import matplotlib  # noqa: F401 - first: plot_curves imports it so
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+        except ImportError:
+            click.echo(f"ganzoo bench: {PLOT_HINT}; training and the table go ahead without it", err=True)
+            plot_path = None
+        else:
+            formats = FigureCanvasAgg.get_supported_filetypes()
+            if Path(plot_path).suffix.lower().lstrip(".") not in formats:
+                raise GanzooError(f"--plot {plot_path}: name the picture with one of matplotlib's formats, "
+                                  f"e.g. {Path(plot_path).with_suffix('.png')} ({', '.join(sorted(formats))})")
     if holds_run(Path(spec.out)):
         raise GanzooError(f"--out {spec.out} holds a training run; bench writes its runs into a folder of their own")
     try:
         Path(spec.out).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GanzooError(f"--out: {write_error(spec.out, exc)}") from None
-    if plot_path:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            click.echo(f"ganzoo bench: {PLOT_HINT}; training and the table go ahead without it", err=True)
-            plot_path = None
     rows = run_bench(spec, echo=lambda line: click.echo(line, err=True))
     click.echo(markdown_table(table_rows(rows)))
     for row in rows:
         click.echo(f"# {row_label(row)} s{row['seed']}: {row['train_command']} && {row['eval_command']}")
     if json_path:
         write_atomic(json_path, json.dumps({"command": _command_line(ctx), "rows": rows}, indent=2) + "\n")
+        click.echo(f"wrote {json_path}", err=True)
     if markdown_path:
         write_atomic(markdown_path, markdown_report(rows, spec, _command_line(ctx)))
+        click.echo(f"wrote {markdown_path}", err=True)
     if plot_path:
         click.echo(f"wrote {plot_curves(rows, plot_path)}", err=True)
 

@@ -220,6 +220,11 @@ def test_bench_refuses_bad_settings_before_training(tmp_path):
                                          str(tmp_path / "a-file" / "table"), "--out", str(tmp_path / "runs")])
         assert one_error_line(unwritable).startswith(f"Error: {flag}: cannot write '{tmp_path / 'a-file' / 'table'}'")
     (tmp_path / "a-file").unlink()
+    for name in ("curves.txt", "curves"):
+        plot = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--steps", "1", "--plot",
+                                   str(tmp_path / name), "--out", str(tmp_path / "runs")])
+        assert one_error_line(plot).startswith(f"Error: --plot {tmp_path / name}: name the picture with one of "
+                                               f"matplotlib's formats, e.g. {tmp_path / 'curves.png'} (")
     bad = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce,hnge", "--steps", "1",
                               "--out", str(tmp_path)])
     assert bad.exit_code == 1 and "Did you mean: hinge" in bad.output
