@@ -38,7 +38,7 @@ MIN_CLASSES = 2  # one subfolder is just where the images live, not a label
 def load_split(source: RunConfig | str, split: str = "train", *, data_root: str | None = None,
                image_size: int | None = None, channels: int | None = None,
                data_options: dict[str, Any] | None = None, seed: int | None = None,
-               download: bool | None = None) -> Dataset:
+               download: bool | None = None, skip_bad_images: bool | None = None) -> Dataset:
     """Split ``split`` ("train" or "test") of a dataset, built through the registry.
 
     ``source`` is a run's resolved config (``load_run(...).config``: its
@@ -56,7 +56,7 @@ def load_split(source: RunConfig | str, split: str = "train", *, data_root: str 
     else:
         name, options = source, DataOptions(split=split)
     given = {"root": data_root, "image_size": image_size, "channels": channels, "options": data_options,
-             "seed": seed, "download": download}
+             "seed": seed, "download": download, "skip_bad_images": skip_bad_images}
     options = replace(options, **{key: value for key, value in given.items() if value is not None})
     return get_registry().get("datasets", name).load(name, options)
 

@@ -182,9 +182,10 @@ def check_heldout(metrics: dict[str, ImageMetric], dataset: str, real: ImageSet,
 
 @lru_cache(maxsize=4)
 def _cached_real(dataset: str, root: str | None, split: str, size: int, channels: int, options: str, seed: int,
-                 limit: int | None, classifier: tuple[str, str, str, float] | None, device: str) -> ImageSet:
+                 skip_bad_images: bool, limit: int | None, classifier: tuple[str, str, str, float] | None,
+                 device: str) -> ImageSet:
     images, _ = read_split(dataset, split, data_root=root, image_size=size, channels=channels,
-                           data_options=json.loads(options), seed=seed, limit=limit)
+                           data_options=json.loads(options), seed=seed, skip_bad_images=skip_bad_images, limit=limit)
     return embed(images, _cached_net(*classifier) if classifier else None, torch.device(device))
 
 
@@ -192,7 +193,8 @@ def real_images(config: Any, split: str, data_root: str | None, limit: int | Non
                 device: torch.device) -> ImageSet:
     """A split of the run's own dataset at the run's size and channels, embedded, cached."""
     return _cached_real(config.dataset, data_root or config.data_root, split, config.image_size, config.channels,
-                        json.dumps(config.data_options, sort_keys=True), config.seed, limit,
+                        json.dumps(config.data_options, sort_keys=True), config.seed,
+                        bool(getattr(config, "skip_bad_images", False)), limit,
                         _feature_key(classifier) if classifier else None, str(device))
 
 

@@ -150,14 +150,16 @@ def test_cli_train_on_a_folder_with_a_bad_image(tmp_path):
         save_image(torch.rand(3, 20, 20) * 2 - 1, root / f"img{i:02d}.png")
     (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
     runner = CliRunner()
-    args = ["train", "--dataset", "folder", "--data-root", str(root), "--steps", "1", "--batch-size", "4",
-            "--width", "8", "--no-progress", "--out", str(tmp_path / "run")]
+    args = ["train", "--dataset", "folder", "--data-root", str(root), "--data-opt", "test_fraction=0.3", "--steps",
+            "1", "--batch-size", "4", "--width", "8", "--no-progress", "--out", str(tmp_path / "run")]
     result = runner.invoke(cli, args)
     assert result.exit_code != 0
     assert "broken.png" in result.output and "--skip-bad-images" in result.output
     result = runner.invoke(cli, [*args, "--skip-bad-images"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "checkpoint.safetensors").exists()
+    scored = runner.invoke(cli, ["eval", str(tmp_path / "run"), "--metrics", "memorization", "-n", "4"])
+    assert scored.exit_code == 0 and "memorization_ratio" in scored.output, scored.output
 
 
 def test_ema_warms_up_then_settles_to_its_decay():
