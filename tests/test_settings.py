@@ -255,14 +255,18 @@ def test_resume_takes_the_settings_that_may_change(saved_run, tmp_path):
 def test_resuming_a_linear_lr_run_with_other_steps_says_the_schedule_stretches(tmp_path):
     from ganzoo.engine.config import resume_config, warn_if_schedule_moves
 
-    def resumed(saved: RunConfig, given: RunConfig) -> RunConfig:
+    def resumed(saved: RunConfig, given: RunConfig, step: int = 3) -> RunConfig:
         config = resume_config(saved, given, {"steps"}, tmp_path)
-        warn_if_schedule_moves(saved, config, tmp_path)
+        warn_if_schedule_moves(saved, config, tmp_path, step)
         return config
 
     saved = RunConfig(lr_policy="linear", steps=6, out=str(tmp_path))
-    with pytest.warns(GanzooWarning, match=r"decays linearly to 0 at its --steps \(6\); --steps 12 stretches"):
+    with pytest.warns(GanzooWarning, match=r"decays linearly to 0 at its --steps \(6\); --steps 12 stretches.*; "
+                                           r"keep --steps 6 to go on with the same schedule$"):
         assert resumed(saved, RunConfig(steps=12)).steps == 12
+    with pytest.warns(GanzooWarning, match=r"--steps 12 stretches.*; the run already finished that schedule at "
+                                           r"step 6 \(LR 0\), so training on restarts from a higher LR$"):
+        resumed(saved, RunConfig(steps=12), step=6)  # a finished run: keeping --steps 6 would train nothing
     for kept, given in ((saved, RunConfig(steps=6)), (dataclasses.replace(saved, lr_policy="constant"),
                                                          RunConfig(steps=12))):
         with warnings.catch_warnings():

@@ -370,15 +370,17 @@ def resume_config(saved: RunConfig, given: RunConfig, explicit: Collection[str] 
     return dataclasses.replace(saved, **changes)
 
 
-def warn_if_schedule_moves(saved: RunConfig, resumed: RunConfig, resume: str | Path) -> None:
-    """A linear-LR run resumed with another --steps: its decay is recomputed, so the LR jumps; say so."""
+def warn_if_schedule_moves(saved: RunConfig, resumed: RunConfig, resume: str | Path, step: int) -> None:
+    """A linear-LR run resumed at ``step`` with another --steps: its decay is recomputed, so the LR jumps; say so."""
     if resumed.lr_policy == "linear" and resumed.steps != saved.steps:
         longer = resumed.steps > saved.steps
+        advice = (f"keep --steps {saved.steps} to go on with the same schedule" if step < saved.steps else
+                  f"the run already finished that schedule at step {step} (LR 0), so training on restarts from a "
+                  "higher LR")
         warnings.warn(GanzooWarning(
             f"--resume {resume}: the run's LR decays linearly to 0 at its --steps ({saved.steps}); --steps "
             f"{resumed.steps} {'stretches' if longer else 'shrinks'} that schedule, so the LR jumps "
-            f"{'back up' if longer else 'down'} where the decay has begun; keep --steps {saved.steps} to go on with "
-            "the same schedule"), stacklevel=3)
+            f"{'back up' if longer else 'down'} where the decay has begun; {advice}"), stacklevel=3)
 
 
 # Recipe settings that name a registered plugin, and its kind: a recipe from a plugin not installed is one line.

@@ -444,7 +444,7 @@ class Trainer:
             ckpt = read_run(resume, resume=True)
             config = resume_config(ckpt.config, config, given, resume)
             if World.from_env().main:  # once, not once per process
-                warn_if_schedule_moves(ckpt.config, config, resume)
+                warn_if_schedule_moves(ckpt.config, config, resume, ckpt.meta["step"])
             self.resume_state = (ckpt.tensors(), ckpt.meta)
             self.source = ckpt.path  # the checkpoint resumed from
         if config.data_root:  # absolute, so eval, probe and resume find the data from any directory
