@@ -62,8 +62,8 @@ def panels(records: list[dict[str, Any]], d_nets: tuple[str, ...]) -> dict[str, 
             number = float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
             grouped.setdefault(_panel(key, d_nets, keys), {}).setdefault(key, []).append((record["step"], number))
     titles = {"G loss": "G loss (adversarial + the task's terms)",
-              "D scores": "D(x) and D(G(z)): D's mean score for real and generated images (the loss's score: "
-                          "a probability of 'real' unless the loss reports its raw output)",
+              "D scores": "D scores: D's mean score for real and generated images, e.g. D(x) and D(G(z)) (the "
+                          "loss's score: a probability of 'real' unless the loss reports its raw output)",
               "task terms": "the task's own terms",
               "lr": "learning rate (G)", "img/s": "images/s (D steps)"}
     ranked = sorted(grouped, key=lambda name: order.index(name.split(":")[0]))  # stable: as first logged
