@@ -120,11 +120,13 @@ def test_probe_refuses_runs_it_cannot_read(tmp_path):
     assert result.exit_code == 1 and "unconditional" in result.output and "Traceback" not in result.output
 
 
-def test_probe_says_when_a_class_has_fewer_labels_than_asked(run_dir):
-    result = CliRunner().invoke(cli, ["probe", str(run_dir), "--labels-per-class", "150", "--num-test", "20",
+def test_probe_says_when_a_class_has_fewer_labels_or_the_split_fewer_images_than_asked(run_dir):
+    result = CliRunner().invoke(cli, ["probe", str(run_dir), "--labels-per-class", "150", "--num-test", "401",
                                       "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "warning: --labels-per-class 150: the training split has only" in result.output
+    assert ("warning: --num-test 401: the held-out split has only 400 images; the probe scores on all of them" in
+            result.output and "scored on 400 held-out images" in result.output)
 
 
 def test_probe_says_when_the_gan_saw_the_images_it_tests_on(tmp_path):
