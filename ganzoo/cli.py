@@ -515,7 +515,8 @@ def sample_cmd(checkpoint: str, num: int, out: str, seed: int, ema: bool, device
     fixed = asm.task.fixed_inputs(ctx, None, num)
     images = asm.task.samples(nets, fixed)
     path = save_grid(images, out, nrow=nrow or asm.task.sample_nrow(len(images)))
-    whole_rows = f" (-n {num}: task '{asm.config.task}' draws whole grid rows)" if len(images) != num else ""
+    whole_rows = (f" (-n {num}: task '{asm.config.task}' draws whole rows of {asm.task.sample_nrow(len(images))})"
+                  if len(images) != num else "")
     click.echo(f"wrote {len(images)} samples to {path}{whole_rows}")
 
 
