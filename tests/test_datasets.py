@@ -245,6 +245,11 @@ def test_folder_flat_grayscale_is_unlabelled_one_channel(tmp_path):
     check_item(ds[0], 1, 8)
     assert {int(ds[i]["label"]) for i in range(3)} == {-1}
     check_item(build("folder", root=str(tmp_path), image_size=8, channels=3)[1], 3, 8)
+    from ganzoo.engine.config import RunConfig
+    from ganzoo.engine.trainer import assemble
+
+    run = assemble(RunConfig(dataset="folder", data_root=str(tmp_path), width=8))
+    assert run.config.channels == 1, "a run on gray scans trains gray, as --channels' help says: the dataset's own"
 
 
 def test_folder_corrupt_image(tmp_path):

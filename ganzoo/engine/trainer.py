@@ -209,7 +209,7 @@ def assemble(config: RunConfig, new: bool = True) -> Assembly:
     if config.image_size is None:
         config.image_size = arch.image_sizes[0] if arch.image_sizes else 32
     if config.channels is None:
-        config.channels = spec.channels or 3
+        config.channels = spec.channels or _native_channels(config)
     arch.check(config.arch, config.image_size, config.channels)
     config.loss = loss_name
     options = check_options("--task-opt", f"task '{config.task}'", task_cls.option_defaults(config.task_options),
@@ -217,6 +217,15 @@ def assemble(config: RunConfig, new: bool = True) -> Assembly:
     augment, regularizers = _d_step_plugins(config, arch, task_cls)
     task = task_cls(arch, config, spec, **options)
     return Assembly(config, task, loss, spec, task.build(), augment, regularizers)
+
+
+def _native_channels(config: RunConfig) -> int:
+    """The channels of a dataset that declares none (a folder): its own, 1 when every image is gray, else 3."""
+    from ..data import load_split
+
+    with warnings.catch_warnings():  # a skipped file or a missing split: loading the data for training says so
+        warnings.simplefilter("ignore")
+        return int(getattr(load_split(config, "train"), "channels", None) or 3)
 
 
 def serving(task_cls: type[Task]) -> list[str]:
