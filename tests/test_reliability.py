@@ -622,6 +622,13 @@ def test_features_train_never_replaces_a_file_that_is_not_a_classifier(tmp_path)
     assert one_error_line(CliRunner().invoke(cli, ["features", "train", "--dataset", "shapes", "--epochs", "nan",
                                                    "--out", str(tmp_path / "c.safetensors")])).endswith(
         "--epochs nan: give a finite number of passes above 0, or --steps")
+    tiny = ["features", "train", "--dataset", "shapes", "--steps", "1", "--limit", "16", "--image-size", "8",
+            "--width", "2", "--out", str(tmp_path / "c.safetensors")]
+    first = CliRunner().invoke(cli, tiny)
+    accuracy = first.output.split("held-out accuracy ")[1].split()[0]
+    again = CliRunner().invoke(cli, tiny)
+    assert again.exit_code == 0 and (f"warning: --out {tmp_path / 'c.safetensors'} holds a classifier of 'shapes' "
+                                     f"({accuracy} held-out accuracy); this training replaces it") in again.output
 
 
 @pytest.mark.parametrize("seconds", ["nan", "inf", "0"])

@@ -267,14 +267,17 @@ def register_commands(cli: Any) -> None:
         if Path(out).suffix != ".safetensors":
             raise GanzooError(f"--out {out}: a feature classifier is a .safetensors file; name it e.g. "
                               f"{Path(out).with_suffix('.safetensors').name}")
-        if Path(out).exists():  # replacing an older classifier is fine, anything else is the user's file
+        if Path(out).exists():  # replacing an older classifier is fine (said first), anything else is the user's
             try:
-                kind = ganzoo.load_checkpoint(out)[1].get("kind")
+                old = ganzoo.load_checkpoint(out)[1]
             except GanzooError:
-                kind = None
-            if kind != KIND:
+                old = {}
+            if old.get("kind") != KIND:
                 raise GanzooError(f"--out {out} exists and is not a feature classifier; pick another name (this "
                                   "would replace it)")
+            accuracy = old.get("test_accuracy", 0)
+            warnings.warn(f"--out {out} holds a classifier of '{old.get('dataset')}' ({accuracy:.2%} held-out "
+                          "accuracy); this training replaces it", GanzooWarning, stacklevel=2)
         if steps is None and not 0 < epochs < math.inf:  # nan too
             raise GanzooError(f"--epochs {epochs}: give a finite number of passes above 0, or --steps")
         path = train_classifier(dataset, data_root, out, image_size, channels, epochs, steps, batch_size,
