@@ -175,8 +175,9 @@ def test_mnist_holdout_resize_and_channels(monkeypatch):
     with pytest.warns(UserWarning, match="so 'test' is the t10k files a run here trains on: scores on it measure fit"):
         assert len(build("mnist", root=str(MNIST_DIR), split="test")) == 10000  # no holdout: the t10k files
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # said once per process, not at every --eval-every evaluation
+        warnings.simplefilter("error")  # said once per process, not at every --eval-every evaluation or bench row
         build("mnist", root=str(MNIST_DIR), split="test")
+        build("mnist", root=str(MNIST_DIR), image_size=32, channels=3, options={"holdout": 1000})
     with pytest.raises(GanzooError, match="holdout"):
         build("mnist", root=str(MNIST_DIR), split="test", options={"holdout": 10000})
 

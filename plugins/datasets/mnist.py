@@ -106,7 +106,15 @@ def _missing(root: Path) -> GanzooError:
     )
 
 
-_WARNED: set[Path] = set()  # roots whose "scores measure fit" warning this process has given
+_WARNED: set[str] = set()  # the warnings this process has given
+
+
+def _warn_once(message: str) -> None:
+    """Each warning once per process: a run with --eval-every reads the test split at every evaluation, and a
+    bench builds the training split once per row."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, GanzooWarning, stacklevel=4)
 
 
 def _load_split(options: DataOptions, holdout: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,19 +122,17 @@ def _load_split(options: DataOptions, holdout: int) -> tuple[np.ndarray, np.ndar
     root = _root(options)
     if options.split == "test" and not holdout:
         loaded = _load_pair(root, "t10k", options.download)
-        if loaded is not None and _find(root, "train") is None and root not in _WARNED:
-            _WARNED.add(root)  # once per process: a run with --eval-every reads the split at every evaluation
-            warnings.warn(f"mnist: no train-* files in {root}, so 'test' is the t10k files a run here trains on: "
-                          "scores on it measure fit, not unseen digits; train with --data-opt holdout=2000 to keep "
-                          "2000 apart", GanzooWarning, stacklevel=3)
+        if loaded is not None and _find(root, "train") is None:
+            _warn_once(f"mnist: no train-* files in {root}, so 'test' is the t10k files a run here trains on: "
+                       "scores on it measure fit, not unseen digits; train with --data-opt holdout=2000 to keep "
+                       "2000 apart")
     else:
         loaded = _load_pair(root, "train", options.download)
         if loaded is None:
             loaded = _load_pair(root, "t10k", options.download)
         if loaded is not None and options.split == "train" and _find(root, "train") is None:
             kept = f"the last {holdout} are kept for 'test'" if holdout else "option holdout=N keeps N for 'test'"
-            warnings.warn(f"mnist: no train-* files in {root}; training on the t10k files ({kept})", GanzooWarning,
-                          stacklevel=3)
+            _warn_once(f"mnist: no train-* files in {root}; training on the t10k files ({kept})")
     if loaded is None:
         raise _missing(root)
     return loaded
