@@ -308,6 +308,8 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
             final = task.figures(scores)
         memory.reset()
     trainer.config.steps = trainer.step
+    for key in (*_BENCH_OWNS, "progress"):  # bench's own settings; a --resume of the row logs and saves as train does
+        setattr(trainer.config, key, getattr(RunConfig(), key))
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     save_toml(trainer.config, Path(run_dir) / "config.toml")
     trainer.save()

@@ -171,6 +171,17 @@ def test_a_pix2pix_rows_eval_command_scores_what_bench_scored(tmp_path):
         row["metrics"]["AtoB_ssim"], rel=1e-6)
 
 
+def test_a_bench_row_resumes_as_a_training_run(tmp_path):
+    """Bench logs nothing between its scoring points; the row's saved settings do not pass that on to a resume."""
+    invoke("bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps", "1", "--evals", "1", "--metrics",
+           "memorization", "--curve-metric", "memorization", "--out", str(tmp_path / "b"))
+    row = tmp_path / "b" / "dcgan-bce-s0"
+    invoke("train", "--resume", str(row), "--steps", "2", "--no-progress")
+    logged = [json.loads(line) for line in (row / "log.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in logged] == [2] and load_checkpoint(row)[1]["step"] == 2
+    assert "log_every = 50\n" in (row / "config.toml").read_text(), "the default, not bench's never"
+
+
 def test_bench_never_overwrites_earlier_runs(tmp_path):
     out = tmp_path / "bench"
     args = ["bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps", "1", "--evals", "1",
