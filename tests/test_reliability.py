@@ -263,7 +263,8 @@ def test_two_trainings_with_the_same_out_the_second_is_refused(forkserver, tmp_p
 
 
 def test_resume_into_another_run_is_refused(finished, tmp_path):
-    """Item 1: --resume A --out B, where B holds a run, leaves B alone; an empty --out, or --overwrite, is fine."""
+    """Item 1: --resume A --out B, where B holds a run, leaves B alone; an empty --out, or --overwrite, is fine,
+    and B's log and grids go on from A's."""
     other = tmp_path / "other"
     assert train("--steps", "1", "--seed", "3", "--out", str(other)).exit_code == 0
     before = {p.name: p.read_bytes() for p in other.iterdir() if p.is_file()}
@@ -275,7 +276,9 @@ def test_resume_into_another_run_is_refused(finished, tmp_path):
         result = CliRunner().invoke(cli, ["train", "--resume", str(finished), "--steps", "3", "--out", str(out),
                                           "--no-progress", *extra])
         assert result.exit_code == 0, result.output
-        assert load_checkpoint(out)[1]["step"] == 3 and log_steps(out) == [3]
+        assert load_checkpoint(out)[1]["step"] == 3 and log_steps(out) == [1, 2, 3], "A's history, then B's"
+        assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000002.png", "step_000003.png"]
+    assert log_steps(finished) == [1, 2], "the source is left as it was"
 
 
 def test_overwrite_with_a_refused_configuration_keeps_the_old_run(finished, tmp_path):

@@ -136,3 +136,16 @@ def claim_run_dir(out: Path, overwrite: bool, source: Path | None = None) -> Run
         raise
     return lock
 
+
+def carry_history(source: Path, out: Path, step: int) -> None:
+    """A run resumed into another folder starts from the source's log and sample grids up to ``step``, so its
+    curves and run page go on from there (the source is left as it is; csv and TensorBoard logs start afresh)."""
+    if _same(out, source) or (out / "log.jsonl").exists():
+        return
+    with writing(out):
+        if (source / "log.jsonl").is_file():  # the jsonl logger then drops any record after ``step``
+            shutil.copyfile(source / "log.jsonl", out / "log.jsonl")
+        for grid in sorted((source / "samples").glob("step_*.png")):
+            if grid.stem.removeprefix("step_").isdigit() and int(grid.stem.removeprefix("step_")) <= step:
+                (out / "samples").mkdir(exist_ok=True)
+                shutil.copyfile(grid, out / "samples" / grid.name)

@@ -53,7 +53,7 @@ from .checkpoint import (
 from .config import (ENGINE_DEFAULTS, RunConfig, check_plugin_defaults, resume_config, save_toml,
                      warn_if_schedule_moves)
 from .distributed import World, convert_sync_batchnorm
-from .rundir import claim_run_dir
+from .rundir import carry_history, claim_run_dir
 from .runlog import RunLoggers, check_evaluation, evaluate_now, logger_classes
 from .runpage import write_page
 
@@ -770,6 +770,8 @@ class Trainer:
             with writing(self.run_dir):
                 self.run_dir.mkdir(parents=True, exist_ok=True)
             save_toml(cfg, self.run_dir / "config.toml")
+            if self.source is not None:  # --resume A --out B: B's history starts as A's
+                carry_history(self.source.parent, self.run_dir, self.step)
             self.loggers = RunLoggers(self.logger_classes, self.run_dir, cfg, self.step)
             if first is not None:
                 self.loggers.log(first)
