@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -112,8 +113,14 @@ def _one_line(exc: click.UsageError) -> click.ClickException:
     if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
         return exc
     message = " ".join(exc.format_message().split())  # a Choice lists one per line
+    extra = re.fullmatch(r"Got unexpected extra arguments? \((\S+).*\)", message)
     if exc.ctx is not None:
         message += f"{'' if message.endswith(('.', '?')) else '.'} See `{exc.ctx.command_path} -h`."
+        if extra and exc.ctx.info_name == "train":
+            from .engine.rundir import holds_run  # only on this error: it imports torch
+
+            if holds_run(Path(extra[1])):
+                message += f" To continue the run in {extra[1]}: `ganzoo train --resume {extra[1]}`."
     error = click.ClickException(message)
     error.exit_code = exc.exit_code
     return error

@@ -611,6 +611,13 @@ def test_a_bad_flag_or_value_is_one_error_line_pointing_at_the_help(args, messag
     assert one_error_line(CliRunner().invoke(cli, args, prog_name="ganzoo"), exit_code=2).endswith(message)
 
 
+def test_a_run_folder_given_to_train_as_an_argument_points_at_resume(finished):
+    result = CliRunner().invoke(cli, ["train", str(finished)], prog_name="ganzoo")
+    assert one_error_line(result, exit_code=2) == (
+        f"Error: Got unexpected extra argument ({finished}). See `ganzoo train -h`. To continue the run in "
+        f"{finished}: `ganzoo train --resume {finished}`.")
+
+
 def test_features_train_never_replaces_a_file_that_is_not_a_classifier(tmp_path):
     picture = tmp_path / "digit.png"
     picture.write_bytes(b"a user's picture")
