@@ -141,6 +141,11 @@ def image_classes(options: DataOptions, dataset: str) -> list[str]:
     return _classes_of(*_list(options, dataset))
 
 
+def _skip_hint(exc: GanzooError) -> GanzooError:
+    """An unreadable file in an image folder, with the option that trains past such files."""
+    return GanzooError(f"{exc} Or skip unreadable files: train with --skip-bad-images.")
+
+
 class ImageDirectory(Dataset):
     """Every image under ``options.root`` (recursive), resized (shorter side) and centre-cropped to image_size.
 
@@ -162,9 +167,9 @@ class ImageDirectory(Dataset):
             try:
                 native.add(verify_image(path))
                 good.append(path)
-            except GanzooError:
+            except GanzooError as exc:
                 if not options.skip_bad_images:
-                    raise
+                    raise _skip_hint(exc) from exc.__cause__
                 bad.append(path)
         if bad:
             names = ", ".join(str(p) for p in bad[:_SHOWN])
@@ -197,7 +202,7 @@ class ImageDirectory(Dataset):
                 image = read_image(self.files[i], self.channels)
             except GanzooError as exc:
                 if not self.skip_bad_images:
-                    raise
+                    raise _skip_hint(exc) from exc.__cause__
                 warnings.warn(f"{self.dataset}: skipping {self.files[i]}: cannot decode it ({exc.__cause__})",
                               GanzooWarning, stacklevel=2)
                 continue

@@ -55,10 +55,7 @@ def from_array(array: np.ndarray, channels: int | None = None) -> Tensor:
 
 def _bad_image(path: Path, exc: BaseException) -> GanzooError:
     reason = (str(exc).strip().splitlines() or [""])[0]  # decoders append multi-line install hints
-    return GanzooError(
-        f"cannot read image {path} ({type(exc).__name__}: {reason}). "
-        "Fix or remove the file (`ganzoo train` can skip unreadable files with --skip-bad-images)."
-    )
+    return GanzooError(f"cannot read image {path} ({type(exc).__name__}: {reason}). Fix or remove the file.")
 
 
 def read_image(path: str | Path, channels: int | None = None) -> Tensor:
