@@ -369,6 +369,18 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
     return RunConfig.from_dict(merged, source, {**from_recipe, **origins}), set(values)
 
 
+def _naming_the_file(message: str, config_file: str | None, cli_values: dict[str, Any]) -> str:
+    """A plugin's option error names its flag (``--data-opt max_shapes=abc: ...``); where that table came from
+    the --config file alone, say so, since the user typed no such flag."""
+    for key in SETTINGS:
+        flag = option_flag(key) + " "
+        if config_file and key.endswith("_options") and message.startswith(flag):
+            named = re.split(r"[= ]", message[len(flag):], maxsplit=1)[0]
+            if named not in parse_options(cli_values.get(key) or (), flag):
+                return f"{message} (set in [{key}] of --config {config_file})"
+    return message
+
+
 def _check_steps_left(step: int, steps: int) -> None:
     """A resumed run with nothing to train is an error (exit 1), so a script notices, not a silent no-op."""
     if step >= steps:
@@ -463,7 +475,10 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
         if stopped:  # the workers saved a checkpoint and said where
             sys.exit(128 + stopped)
         return
-    trainer = Trainer(config, resume=resume, given=given, overwrite=overwrite)
+    try:
+        trainer = Trainer(config, resume=resume, given=given, overwrite=overwrite)
+    except GanzooError as exc:
+        raise GanzooError(_naming_the_file(str(exc), config_file, values)) from None
     _check_steps_left(trainer.step, trainer.config.steps)
     if trainer.rank == 0:
         click.echo(start_line(trainer), err=True)

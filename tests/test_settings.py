@@ -182,6 +182,18 @@ def test_a_bad_value_on_the_command_line_does_not_blame_the_config_file(tmp_path
     assert one_error_line(result).startswith("Error: lr = 3.0 (--lr): must be at most 1")  # the file's lr is replaced
 
 
+def test_a_plugin_option_from_the_config_file_is_blamed_on_the_file(tmp_path):
+    (tmp_path / "run.toml").write_text("[data_options]\nmax_shapes = \"abc\"\n")
+    args = ["train", "--config", str(tmp_path / "run.toml"), *TINY, "--out", str(tmp_path / "run")]
+    assert one_error_line(CliRunner().invoke(cli, args)) == (
+        "Error: --data-opt max_shapes=abc: dataset 'shapes' expects an integer for max_shapes (default 3) (set in "
+        f"[data_options] of --config {tmp_path / 'run.toml'})")
+    typed = CliRunner().invoke(cli, [*args, "--data-opt", "max_shapes=xyz"])  # the command line's, as typed
+    assert one_error_line(typed) == ("Error: --data-opt max_shapes=xyz: dataset 'shapes' expects an integer for "
+                                     "max_shapes (default 3)")
+    assert not (tmp_path / "run").exists()
+
+
 def test_one_budget_steps_or_epochs(tmp_path, capture_trainer):
     both = CliRunner().invoke(cli, ["train", *TINY, "--epochs", "2", "--out", str(tmp_path / "run")])
     assert one_error_line(both) == "Error: --steps and --epochs both say how long to train; give one"
