@@ -682,7 +682,7 @@ BENCH_SETTINGS = ("task", "dataset", "data_root", "data_options", "arch_options"
 @click.option("--variant", "variants", multiple=True, metavar="'K=V ...'",
               help="Also train every arch x loss with these train settings, e.g. 'augment=diffaugment' or "
               "'reg=r1 reg.r1.gamma=1' or 'pack=2' (repeatable; each is a row per arch x loss, beside the plain one "
-              "unless --no-plain).")
+              "unless --no-plain; seed, steps and out are bench's own).")
 @click.option("--plain/--no-plain", default=True, show_default=True,
               help="With --variant: keep the rows without a variant.")
 @click.option("--recipes", help="Comma-separated recipes to add as rows (ganzoo list recipes); the options given "
