@@ -251,7 +251,6 @@ def row_label(row: dict[str, Any]) -> str:
 def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
             echo: Callable[[str], None]) -> dict[str, Any]:
     """Train one row's settings under the budget, scoring it along the way; returns the row."""
-    from .engine.runlog import refuse_unread
     from .engine.trainer import Trainer, resolve_device
 
     arch, loss = base.arch, base.loss
@@ -270,8 +269,6 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
     final: dict[str, Any] = {}
     options = dict(data_root=config.data_root, classifier=spec.classifier, seed=seed, num=spec.num, **spec.extra)
     task = trainer.task
-    refuse_unread(task, {key: flag for key, flag, value in (("classifier", "--classifier", spec.classifier),
-                                                            ("num", "-n", spec.num)) if value})
     curve_metric = spec.curve_metric or task.headline
 
     def score(metrics: list[str] | None) -> dict[str, Any]:
@@ -328,18 +325,26 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
     }
 
 
+# The evaluate() options a bench row passes, with bench's flags (a task refuses those it does not read).
+BENCH_EVAL_FLAGS = {"num": "-n", "data_root": "--data-root", "classifier": "--classifier", "seed": "--seed"}
+
+
 def run_bench(spec: BenchSpec, echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Every arch x loss x variant, then every recipe, each ``repeats`` times, in that order; a row that cannot work
     is refused before any training."""
+    from .engine.runlog import refuse_unread
     from .engine.trainer import assemble
+    from .metrics import DEFAULT_METRICS, refuse_unused_classifier
     from .registry import get_registry
 
     spec.check()
     registry = get_registry()  # fail fast on a bad name, option or an impossible combination
     task = registry.get("tasks", spec.base.task)
+    refuse_unread(spec.base.task, task.eval_reads, BENCH_EVAL_FLAGS,
+                  [key for key, value in (("classifier", spec.classifier), ("num", spec.num)) if value])
     if task.metric_plugins:
-        for name in [*(spec.metrics or []), spec.curve_metric or task.headline]:
-            registry.get("metrics", name)
+        names = [*(spec.metrics or DEFAULT_METRICS), spec.curve_metric or task.headline]
+        refuse_unused_classifier({name: registry.get("metrics", name) for name in names}, spec.classifier)
     elif spec.metrics:
         raise GanzooError(f"--metrics: task '{spec.base.task}' is scored by its own evaluation, not by metric "
                           "plugins; drop --metrics")

@@ -598,6 +598,10 @@ def _split_names(value: str | None) -> list[str] | None:
     return [n.strip() for n in value.split(",") if n.strip()] if value else None
 
 
+# The evaluate() options ganzoo eval passes, with its flags (a task refuses those it does not read: eval_reads).
+EVAL_FLAGS = {"num": "-n", "data_root": "--data-root", "classifier": "--classifier", "out": "--out", "seed": "--seed"}
+
+
 @cli.command("eval", context_settings=CONTEXT)
 @click.argument("checkpoint", type=click.Path())
 @click.option("--metrics", help="Comma-separated metric names (ganzoo list metrics). [the task's defaults]")
@@ -637,16 +641,15 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     from .engine.runlog import refuse_unread
     from .engine.trainer import load_for_inference, resolve_device
     from .files import check_writable, write_atomic
-    from .metrics import classifier_record
+    from .metrics import classifier_record, refuse_unused_classifier, resolve_metrics
 
     if json_path:  # before a long evaluation, not after it
         check_writable(json_path, "--json")
     scored = read_run_checkpoint(checkpoint) if json_path else None  # before: a newer one may be saved meanwhile
     asm, nets = load_for_inference(checkpoint, device, use_ema=ema)
     seed_given = click.get_current_context().get_parameter_source("seed") != click.core.ParameterSource.DEFAULT
-    refuse_unread(asm.task, {key: flag for key, flag, value in (
-        ("num", "-n", num), ("data_root", "--data-root", data_root), ("classifier", "--classifier", classifier),
-        ("out", "--out", out), ("seed", "--seed", seed_given)) if value})
+    typed = dict(num=num, data_root=data_root, classifier=classifier, out=out, seed=seed_given)
+    refuse_unread(asm.config.task, asm.task.eval_reads, EVAL_FLAGS, [key for key, value in typed.items() if value])
     if (metrics or metric_options) and not asm.task.metric_plugins:  # the same rule as train --metrics
         flag = "--metrics" if metrics else "--metric-opt"
         raise GanzooError(f"{flag}: task '{asm.config.task}' is scored by its own evaluation, not by metric "
@@ -655,6 +658,8 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
                                    classifier=classifier, out=out, seed=seed)
     if metric_options:
         options["metric_options"] = parse_options(metric_options, "--metric-opt")
+    if asm.task.metric_plugins:
+        refuse_unused_classifier(resolve_metrics(options["metrics"], options.get("metric_options")), classifier)
     given = parse_options(eval_options, "--eval-opt")
     checked = check_options("--eval-opt", f"task '{asm.config.task}'", asm.task.eval_option_defaults(given), given)
     options.update({key: checked[key] for key in given})

@@ -143,7 +143,7 @@ def image_classes(options: DataOptions, dataset: str) -> list[str]:
 
 def _skip_hint(exc: GanzooError) -> GanzooError:
     """An unreadable file in an image folder, with the option that trains past such files."""
-    return GanzooError(f"{exc} Or skip unreadable files: train with --skip-bad-images.")
+    return GanzooError(f"{exc} (`ganzoo train --skip-bad-images` trains on the readable ones.)")
 
 
 class ImageDirectory(Dataset):

@@ -271,7 +271,6 @@ def evaluate_generator(task: Any, nets: dict[str, nn.Module], device: torch.devi
             f"`ganzoo features train --dataset {task.config.dataset} --out classifier.safetensors`"
         )
     cls_path = classifier if any(m.needs_classifier for m in chosen.values()) else None
-    refuse_unused_classifier(chosen, classifier)
     if cls_path:
         trained_on = feature_net(cls_path).meta.get("dataset")
         if trained_on not in (None, task.config.dataset):

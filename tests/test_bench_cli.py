@@ -86,7 +86,9 @@ def test_eval_refuses_an_option_the_task_does_not_take(run_dir):
                                       "(its options: none)")
     grids = CliRunner().invoke(cli, ["eval", str(run_dir), "--device", "cpu", "--out", "grids"])
     assert one_error_line(grids) == ("Error: --out: task 'unconditional' does not use it in its evaluation (it reads: "
-                                     "classifier, data_root, num, seed); drop --out")
+                                     "--classifier, --data-root, -n, --seed); drop --out")
+    unread = CliRunner().invoke(cli, ["eval", str(run_dir), "--metrics", "memorization", "--classifier", "c.st"])
+    assert one_error_line(unread) == "Error: --classifier: metrics memorization read no feature net; drop --classifier"
 
 
 def test_bench_table_files_and_reproducible_rows(classifier, tmp_path):
@@ -147,14 +149,18 @@ def test_bench_refuses_a_classifier_the_rows_would_not_read(classifier, tmp_path
         "bench", "--task", "pix2pix", "--dataset", "style-benchmark-aligned", "--archs", "unet", "--losses", "bce",
         "--image-size", "16", "--width", "8", "--steps", "1", "--classifier", str(classifier),
         "--out", str(tmp_path / "p")])
-    assert pix2pix.exit_code == 1 and pix2pix.output.splitlines()[-1] == (
-        "Error: --classifier: task 'pix2pix' does not use it in its evaluation (it reads: data_root, num, out); "
+    assert one_error_line(pix2pix) == (
+        "Error: --classifier: task 'pix2pix' does not use it in its evaluation (it reads: --data-root, -n); "
         "drop --classifier")
     memorization = CliRunner().invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps",
                                             "1", "--metrics", "memorization", "--curve-metric", "memorization",
                                             "--classifier", str(classifier), "--out", str(tmp_path / "m")])
-    assert memorization.output.splitlines()[-1] == (
-        "Error: --classifier: metrics memorization read no feature net; drop --classifier")
+    assert one_error_line(memorization) == "Error: --classifier: metrics memorization read no feature net; drop " \
+        "--classifier"
+    curve = CliRunner().invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps", "1",
+                                     "--evals", "1", "--metrics", "memorization", "--classifier", str(classifier),
+                                     "--out", str(tmp_path / "c")])  # the fid curve reads it: accepted
+    assert curve.exit_code == 0 and "memorization_ratio" in curve.output, curve.output
     assert not list((tmp_path / "p").iterdir()) and not list((tmp_path / "m").iterdir()), "no run started"
 
 

@@ -152,6 +152,18 @@ def test_evaluation_settings_are_checked_before_training(tmp_path, args, message
     assert not (tmp_path / "run").exists(), "no run folder is left behind"
 
 
+def test_evaluation_flags_refused_since_a_run_began_do_not_stop_its_resume():
+    from ganzoo.engine.runlog import check_evaluation
+    from ganzoo.engine.trainer import assemble
+    from ganzoo.api import GanzooError
+
+    config = RunConfig(eval_every=1, metrics=["memorization"], classifier="c.safetensors")
+    task = assemble(config).task
+    with pytest.raises(GanzooError, match="^--classifier: metrics memorization read no feature net"):
+        check_evaluation(config, task)
+    check_evaluation(config, task, new=False)  # a run saved with it before the check existed still resumes
+
+
 def test_a_missing_classifier_leaves_no_run_folder(tmp_path):
     result = CliRunner().invoke(cli, ["train", *TINY_ARGS, "--eval-every", "1", "--metrics", "fid", "--classifier",
                                       str(tmp_path / "nope.safetensors"), "--out", str(tmp_path / "run")])

@@ -209,8 +209,6 @@ def test_eval_checks_the_heldout_split_and_the_sample_count_before_sampling(fake
     with pytest.raises(GanzooError, match=r"-n 5 .*: dc needs at least 6;"):
         evaluate_generator(task, {}, cpu, metrics="pr,dc", num=5)
     assert resolve_metrics(["pr"], {"pr.k": 7})["pr"].min_samples() == 8
-    with pytest.raises(GanzooError, match="^--classifier: metrics memorization read no feature net; drop"):
-        evaluate_generator(task, {}, cpu, metrics="memorization", num=16, classifier="clf.safetensors")
 
 
 @pytest.mark.filterwarnings("ignore:mnist. no train")

@@ -147,14 +147,15 @@ def test_evaluation_flags_the_task_never_reads_are_refused(trained, tmp_path):
     """pix2pix's scores need no feature net and draw nothing at random: --classifier and --seed would be ignored."""
     runner = CliRunner()
     assert one_error_line(runner.invoke(cli, ["eval", str(trained), "--classifier", "c.safetensors"])) == (
-        "Error: --classifier: task 'pix2pix' does not use it in its evaluation (it reads: data_root, num, out); "
+        "Error: --classifier: task 'pix2pix' does not use it in its evaluation (it reads: --data-root, -n, --out); "
         "drop --classifier")
     seeded = runner.invoke(cli, ["eval", str(trained), "--seed", "3", "--out", str(tmp_path / "grid")])
     assert one_error_line(seeded).startswith("Error: --seed: task 'pix2pix' does not use it")
     trained_with = runner.invoke(cli, [
         "train", "--task", "pix2pix", "--dataset", "style-benchmark-aligned", "--image-size", "16", "--steps", "1",
         "--eval-every", "1", "--classifier", "c.safetensors", "--out", str(tmp_path / "run")])
-    assert one_error_line(trained_with).startswith("Error: --classifier: task 'pix2pix' does not use it")
+    assert one_error_line(trained_with) == ("Error: --classifier: task 'pix2pix' does not use it in its evaluation "
+                                            "(it reads: --data-root, --eval-num); drop --classifier")
     assert not (tmp_path / "run").exists() and not (tmp_path / "grid").exists()
 
 

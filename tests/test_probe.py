@@ -10,6 +10,7 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
+import ganzoo
 from ganzoo.cli import cli
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer
@@ -127,6 +128,13 @@ def test_probe_says_when_a_class_has_fewer_labels_or_the_split_fewer_images_than
     assert "warning: --labels-per-class 150: the training split has only" in result.output
     assert ("warning: --num-test 401: the held-out split has only 400 images; the probe scores on all of them" in
             result.output and "scored on 400 held-out images" in result.output)
+
+
+def test_probe_api_scores_every_held_out_image_when_num_test_is_none(run_dir):
+    from ganzoo_plugins.metrics.linear_probe import probe
+
+    result = probe(ganzoo.load_run(run_dir, device="cpu"), labels_per_class=2, num_test=None)
+    assert result["num_test"] == 400
 
 
 def test_probe_says_when_the_gan_saw_the_images_it_tests_on(tmp_path):

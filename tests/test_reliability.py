@@ -637,8 +637,11 @@ def test_features_train_never_replaces_a_file_that_is_not_a_classifier(tmp_path)
     first = CliRunner().invoke(cli, tiny)
     accuracy = first.output.split("held-out accuracy ")[1].split()[0]
     again = CliRunner().invoke(cli, tiny)
-    assert again.exit_code == 0 and (f"warning: --out {tmp_path / 'c.safetensors'} holds a classifier of 'shapes' "
-                                     f"({accuracy} held-out accuracy); this training replaces it") in again.output
+    assert again.exit_code == 0 and (f"warning: --out {tmp_path / 'c.safetensors'} holds a classifier of 'shapes', "
+                                     f"{accuracy} held-out accuracy; this training replaces it") in again.output
+    refused = CliRunner().invoke(cli, ["features", "train", "--dataset", "shapes", "--epochs", "nan", "--out",
+                                       str(tmp_path / "c.safetensors")])
+    assert one_error_line(refused).endswith("--epochs nan: give a finite number of passes above 0, or --steps")
 
 
 @pytest.mark.parametrize("seconds", ["nan", "inf", "0"])

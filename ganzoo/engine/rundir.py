@@ -139,13 +139,22 @@ def claim_run_dir(out: Path, overwrite: bool, source: Path | None = None) -> Run
 
 def carry_history(source: Path, out: Path, step: int) -> None:
     """A run resumed into another folder starts from the source's log and sample grids up to ``step``, so its
-    curves and run page go on from there (the source is left as it is; csv and TensorBoard logs start afresh)."""
-    if _same(out, source) or (out / "log.jsonl").exists():
+    curves and run page go on from there (the source is left as it is; csv and TensorBoard logs start afresh).
+    A file that cannot be copied is left out with a warning: the history is a convenience, not the run."""
+    if _same(out, source):
         return
-    with writing(out):
-        if (source / "log.jsonl").is_file():  # the jsonl logger then drops any record after ``step``
-            shutil.copyfile(source / "log.jsonl", out / "log.jsonl")
-        for grid in sorted((source / "samples").glob("step_*.png")):
-            if grid.stem.removeprefix("step_").isdigit() and int(grid.stem.removeprefix("step_")) <= step:
-                (out / "samples").mkdir(exist_ok=True)
-                shutil.copyfile(grid, out / "samples" / grid.name)
+    grids = [grid for grid in sorted((source / "samples").glob("step_*.png"))
+             if grid.stem.removeprefix("step_").isdigit() and int(grid.stem.removeprefix("step_")) <= step]
+    pairs = [(source / "log.jsonl", out / "log.jsonl")] + [(grid, out / "samples" / grid.name) for grid in grids]
+    for origin, target in pairs:  # the jsonl logger then drops any record after ``step``
+        if not origin.is_file():
+            continue
+        try:
+            data = origin.read_bytes()
+        except OSError as exc:
+            warnings.warn(f"--resume: {origin} is left out of {out}'s history ({exc.strerror})", GanzooWarning,
+                          stacklevel=2)
+            continue
+        with writing(target):
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(data)

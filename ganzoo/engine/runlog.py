@@ -66,8 +66,9 @@ class RunLoggers:
             logger.close()
 
 
-def check_evaluation(config: RunConfig, task: Task) -> None:
-    """Refuse, before training, evaluation settings that would be ignored or that the task cannot use."""
+def check_evaluation(config: RunConfig, task: Task, new: bool = True) -> None:
+    """Refuse, before training, evaluation settings that would be ignored or that the task cannot use; ``new``:
+    a run about to start (a resumed one was accepted when it began, so flags refused since do not stop it)."""
     if not config.eval_every:
         given = [flag for flag, value in (("--metrics", config.metrics), ("--eval-num", config.eval_num),
                                           ("--classifier", config.classifier)) if value]
@@ -77,21 +78,26 @@ def check_evaluation(config: RunConfig, task: Task) -> None:
     if config.metrics and not task.metric_plugins:
         raise GanzooError(f"--metrics: task '{config.task}' is scored by its own evaluation, not by metric plugins; "
                           "drop --metrics (--eval-every logs its own figures)")
-    refuse_unread(task, {key: flag for key, flag, value in (("num", "--eval-num", config.eval_num),
-                                                            ("classifier", "--classifier", config.classifier))
-                         if value})
-    refuse_unused_classifier({name: get_registry().get("metrics", name) for name in config.metrics},
-                             config.classifier)
+    chosen = {name: get_registry().get("metrics", name) for name in config.metrics}
+    if new:
+        refuse_unread(config.task, task.eval_reads, TRAIN_EVAL_FLAGS,
+                      [key for key in ("num", "classifier") if getattr(config, EVAL_SETTINGS[key])])
+        refuse_unused_classifier(chosen, config.classifier)
 
 
-def refuse_unread(task: Task, given: dict[str, str]) -> None:
-    """Refuse the evaluation flags ``given`` (option key -> flag as typed) that the task's evaluate never reads."""
-    unread = [flag for key, flag in given.items() if key not in task.eval_reads]
+# The evaluate() options train --eval-every passes, with the flags that set them (evaluate_now).
+TRAIN_EVAL_FLAGS = {"num": "--eval-num", "data_root": "--data-root", "classifier": "--classifier", "seed": "--seed"}
+EVAL_SETTINGS = {"num": "eval_num", "classifier": "classifier"}
+
+
+def refuse_unread(task: str, reads: frozenset[str], flags: dict[str, str], given: list[str]) -> None:
+    """Refuse the evaluate() options ``given`` that task ``task`` never reads (``reads``: its ``eval_reads``),
+    naming them by the calling command's ``flags`` (option key -> flag)."""
+    unread = [flags[key] for key in given if key not in reads]
     if unread:
-        reads = ", ".join(sorted(task.eval_reads)) or "none of them"
-        raise GanzooError(f"{', '.join(unread)}: task '{task.config.task}' does not use "
-                          f"{'it' if len(unread) == 1 else 'them'} in its evaluation (it reads: {reads}); "
-                          f"drop {', '.join(unread)}")
+        named = ", ".join(flags[key] for key in sorted(reads) if key in flags) or "none of these"
+        raise GanzooError(f"{', '.join(unread)}: task '{task}' does not use {'it' if len(unread) == 1 else 'them'} "
+                          f"in its evaluation (it reads: {named}); drop {', '.join(unread)}")
 
 
 @torch.no_grad()

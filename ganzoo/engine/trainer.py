@@ -469,7 +469,7 @@ class Trainer:
         self.asm = assemble(config, new=resume is None)
         self.task, self.loss = self.asm.task, self.asm.loss
         self.logger_classes = logger_classes(config)
-        check_evaluation(config, self.task)
+        check_evaluation(config, self.task, new=resume is None)
         self.loggers: RunLoggers | None = None  # opened by fit() on the writing process
         if config.precision not in PRECISIONS:
             raise GanzooError(f"--precision {config.precision}: choose one of {', '.join(PRECISIONS)}")

@@ -275,11 +275,13 @@ def register_commands(cli: Any) -> None:
             if old.get("kind") != KIND:
                 raise GanzooError(f"--out {out} exists and is not a feature classifier; pick another name (this "
                                   "would replace it)")
-            accuracy = old.get("test_accuracy", 0)
-            warnings.warn(f"--out {out} holds a classifier of '{old.get('dataset')}' ({accuracy:.2%} held-out "
-                          "accuracy); this training replaces it", GanzooWarning, stacklevel=2)
         if steps is None and not 0 < epochs < math.inf:  # nan too
             raise GanzooError(f"--epochs {epochs}: give a finite number of passes above 0, or --steps")
+        if Path(out).exists():
+            accuracy = old.get("test_accuracy")
+            held_out = f", {accuracy:.2%} held-out accuracy" if isinstance(accuracy, (int, float)) else ""
+            warnings.warn(f"--out {out} holds a classifier of '{old.get('dataset')}'{held_out}; this training "
+                          "replaces it", GanzooWarning, stacklevel=2)
         path = train_classifier(dataset, data_root, out, image_size, channels, epochs, steps, batch_size,
                                 width=width, data_options=ganzoo.parse_options(data_options, "--data-opt"),
                                 seed=seed, limit=limit, progress=True, download=download)

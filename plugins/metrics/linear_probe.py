@@ -161,7 +161,7 @@ def probe(run: ganzoo.Run, labels_per_class: int = 100, num_test: int | None = 2
     pool_size = 10 * labels_per_class * num_classes
     train_images, train_labels = read_split(cfg, "train", data_root=root, data_options=options, limit=pool_size)
     test_images, test_labels = read_split(cfg, "test", data_root=root, data_options=options, limit=num_test)
-    if len(test_labels) < num_test:
+    if num_test is not None and len(test_labels) < num_test:
         warnings.warn(f"--num-test {num_test}: the held-out split has only {len(test_labels)} images; the probe "
                       "scores on all of them", GanzooWarning, stacklevel=2)
     smallest = int(torch.bincount(train_labels).min())
