@@ -222,6 +222,16 @@ def test_bench_runs_on_a_time_budget_without_matplotlib(monkeypatch, tmp_path):
     assert "| dcgan | wgan-gp |" in result.output
 
 
+def test_bench_refuses_a_plot_name_matplotlib_cannot_write_before_training(tmp_path):
+    pytest.importorskip("matplotlib")  # without it there is no plot to name (the bench extra)
+    for name in ("curves.txt", "curves"):
+        plot = CliRunner().invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--steps", "1", "--plot",
+                                        str(tmp_path / name), "--out", str(tmp_path / "runs")])
+        assert one_error_line(plot).startswith(f"Error: --plot {tmp_path / name}: name the picture with one of "
+                                               f"matplotlib's formats, e.g. {tmp_path / 'curves.png'} (")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_bench_refuses_bad_settings_before_training(tmp_path):
     runner = CliRunner()
     no_budget = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--out", str(tmp_path)])
@@ -237,11 +247,6 @@ def test_bench_refuses_bad_settings_before_training(tmp_path):
                                          str(tmp_path / "a-file" / "table"), "--out", str(tmp_path / "runs")])
         assert one_error_line(unwritable).startswith(f"Error: {flag}: cannot write '{tmp_path / 'a-file' / 'table'}'")
     (tmp_path / "a-file").unlink()
-    for name in ("curves.txt", "curves"):
-        plot = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", "--steps", "1", "--plot",
-                                   str(tmp_path / name), "--out", str(tmp_path / "runs")])
-        assert one_error_line(plot).startswith(f"Error: --plot {tmp_path / name}: name the picture with one of "
-                                               f"matplotlib's formats, e.g. {tmp_path / 'curves.png'} (")
     bad = runner.invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce,hnge", "--steps", "1",
                               "--out", str(tmp_path)])
     assert bad.exit_code == 1 and "Did you mean: hinge" in bad.output
