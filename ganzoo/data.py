@@ -141,6 +141,22 @@ def image_classes(options: DataOptions, dataset: str) -> list[str]:
     return _classes_of(*_list(options, dataset))
 
 
+_CHANNELS: dict[tuple[str, int, int], int] = {}  # (path, mtime, size) -> channels, of files verify_image passed
+
+
+def _verified(path: Path) -> int:
+    """:func:`verify_image` once per file version in a process: a new folder run reads the headers to find its
+    channels, then again to load its data."""
+    try:
+        stat = path.stat()
+    except OSError:  # gone or unreadable: verify_image names it
+        return verify_image(path)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _CHANNELS:
+        _CHANNELS[key] = verify_image(path)
+    return _CHANNELS[key]
+
+
 def _skip_hint(exc: GanzooError) -> GanzooError:
     """An unreadable file in an image folder, with the option that trains past such files."""
     return GanzooError(f"{exc} (`ganzoo train --skip-bad-images` trains on the readable ones.)")
@@ -165,7 +181,7 @@ class ImageDirectory(Dataset):
         good, bad, native = [], [], set()
         for path in files:
             try:
-                native.add(verify_image(path))
+                native.add(_verified(path))
                 good.append(path)
             except GanzooError as exc:
                 if not options.skip_bad_images:

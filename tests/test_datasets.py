@@ -239,7 +239,7 @@ def test_folder_labels_from_subfolders(tmp_path):
     check_item(ds[4], 3, 16)
 
 
-def test_folder_flat_grayscale_is_unlabelled_one_channel(tmp_path):
+def test_folder_flat_grayscale_is_unlabelled_one_channel(tmp_path, monkeypatch):
     for i in range(3):
         skimage.io.imsave(tmp_path / f"{i}.png", np.full((10, 10), 40 * i, dtype=np.uint8), check_contrast=False)
     ds = build("folder", root=str(tmp_path), image_size=8)
@@ -249,8 +249,15 @@ def test_folder_flat_grayscale_is_unlabelled_one_channel(tmp_path):
     from ganzoo.engine.config import RunConfig
     from ganzoo.engine.trainer import assemble
 
+    from ganzoo import data
+
+    verified = []
+    monkeypatch.setattr(data, "verify_image", lambda path: verified.append(path) or 1)
+    monkeypatch.setattr(data, "_CHANNELS", {})  # as in a new process
     run = assemble(RunConfig(dataset="folder", data_root=str(tmp_path), width=8))
     assert run.config.channels == 1, "a run on gray scans trains gray, as --channels' help says: the dataset's own"
+    data.load_split(run.config, "train")  # what the trainer loads next
+    assert sorted(verified) == sorted(tmp_path.glob("*.png")), "each header read once, not once per load"
 
 
 def test_folder_corrupt_image(tmp_path):
