@@ -19,7 +19,6 @@ trained here and the run those commands train are the same.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import platform
 import re

@@ -25,7 +25,6 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from skimage import io
 
-import ganzoo
 from ganzoo.api import GanzooError
 from ganzoo.cli import cli
 from ganzoo.engine.checkpoint import load_checkpoint
