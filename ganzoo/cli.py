@@ -119,7 +119,8 @@ def _one_line(exc: click.UsageError) -> click.ClickException:
         if extra and exc.ctx.info_name == "train":
             from .engine.rundir import holds_run  # only on this error: it imports torch
 
-            if holds_run(Path(extra[1])):
+            given = Path(extra[1])
+            if holds_run(given.parent if given.suffix == ".safetensors" else given):  # a run or its checkpoint
                 message += f" To continue the run in {extra[1]}: `ganzoo train --resume {extra[1]}`."
     error = click.ClickException(message)
     error.exit_code = exc.exit_code

@@ -615,6 +615,10 @@ def test_a_run_folder_given_to_train_as_an_argument_points_at_resume(finished):
     assert one_error_line(result, exit_code=2) == (
         f"Error: Got unexpected extra argument ({finished}). See `ganzoo train -h`. To continue the run in "
         f"{finished}: `ganzoo train --resume {finished}`.")
+    checkpoint = finished / "checkpoint.safetensors"
+    assert one_error_line(CliRunner().invoke(cli, ["train", str(checkpoint)], prog_name="ganzoo"), exit_code=2) == (
+        f"Error: Got unexpected extra argument ({checkpoint}). See `ganzoo train -h`. To continue the run in "
+        f"{checkpoint}: `ganzoo train --resume {checkpoint}`.")
 
 
 def test_features_train_never_replaces_a_file_that_is_not_a_classifier(tmp_path):
