@@ -324,14 +324,10 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
     }
 
 
-# The evaluate() options a bench row passes, with bench's flags (a task refuses those it does not read).
-BENCH_EVAL_FLAGS = {"num": "-n", "data_root": "--data-root", "classifier": "--classifier", "seed": "--seed"}
-
-
 def run_bench(spec: BenchSpec, echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Every arch x loss x variant, then every recipe, each ``repeats`` times, in that order; a row that cannot work
     is refused before any training."""
-    from .engine.runlog import refuse_unread
+    from .engine.runlog import BENCH_EVAL_FLAGS, refuse_unread
     from .engine.trainer import assemble
     from .metrics import DEFAULT_METRICS, refuse_unused_classifier
     from .registry import get_registry

@@ -373,9 +373,11 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
 def _naming_the_file(message: str, config_file: str | None, cli_values: dict[str, Any]) -> str:
     """A plugin's option error names its flag (``--data-opt max_shapes=abc: ...``); where that table came from
     the --config file alone, say so, since the user typed no such flag."""
+    if not config_file:
+        return message
     for key in SETTINGS:
         flag = option_flag(key) + " "
-        if config_file and key.endswith("_options") and message.startswith(flag):
+        if key.endswith("_options") and message.startswith(flag):
             named = re.split(r"[= ]", message[len(flag):], maxsplit=1)[0]
             if named not in parse_options(cli_values.get(key) or (), flag):
                 return f"{message} (set in [{key}] of --config {config_file})"
@@ -599,10 +601,6 @@ def _split_names(value: str | None) -> list[str] | None:
     return [n.strip() for n in value.split(",") if n.strip()] if value else None
 
 
-# The evaluate() options ganzoo eval passes, with its flags (a task refuses those it does not read: eval_reads).
-EVAL_FLAGS = {"num": "-n", "data_root": "--data-root", "classifier": "--classifier", "out": "--out", "seed": "--seed"}
-
-
 @cli.command("eval", context_settings=CONTEXT)
 @click.argument("checkpoint", type=click.Path())
 @click.option("--metrics", help="Comma-separated metric names (ganzoo list metrics). [the task's defaults]")
@@ -639,7 +637,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     from .api import check_options
     from .engine.checkpoint import read_run_checkpoint
     from .engine.config import parse_options
-    from .engine.runlog import refuse_unread
+    from .engine.runlog import EVAL_FLAGS, refuse_unread
     from .engine.trainer import load_for_inference, resolve_device
     from .files import check_writable, write_atomic
     from .metrics import classifier_record, refuse_unused_classifier, resolve_metrics

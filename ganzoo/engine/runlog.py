@@ -81,13 +81,15 @@ def check_evaluation(config: RunConfig, task: Task, new: bool = True) -> None:
     chosen = {name: get_registry().get("metrics", name) for name in config.metrics}
     if new:
         refuse_unread(config.task, task.eval_reads, TRAIN_EVAL_FLAGS,
-                      [key for key in ("num", "classifier") if getattr(config, EVAL_SETTINGS[key])])
+                      [key for key, value in (("num", config.eval_num), ("classifier", config.classifier)) if value])
         refuse_unused_classifier(chosen, config.classifier)
 
 
-# The evaluate() options train --eval-every passes, with the flags that set them (evaluate_now).
-TRAIN_EVAL_FLAGS = {"num": "--eval-num", "data_root": "--data-root", "classifier": "--classifier", "seed": "--seed"}
-EVAL_SETTINGS = {"num": "eval_num", "classifier": "classifier"}
+# The evaluate() options each command passes, with the flags that set them (a task refuses those it does not read:
+# eval_reads): ganzoo eval's; a bench row's, which writes no evaluation images; train --eval-every's (evaluate_now).
+EVAL_FLAGS = {"num": "-n", "data_root": "--data-root", "classifier": "--classifier", "out": "--out", "seed": "--seed"}
+BENCH_EVAL_FLAGS = {key: flag for key, flag in EVAL_FLAGS.items() if key != "out"}
+TRAIN_EVAL_FLAGS = {**BENCH_EVAL_FLAGS, "num": "--eval-num"}
 
 
 def refuse_unread(task: str, reads: frozenset[str], flags: dict[str, str], given: list[str]) -> None:
