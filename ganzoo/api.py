@@ -570,10 +570,11 @@ class Task:
         return declared_options(cls)
 
     def net_config(self, in_channels: int | None = None) -> NetConfig:
-        """The run's NetConfig; ``in_channels`` for an image-input G or a D with condition channels."""
+        """The run's NetConfig; ``in_channels`` for an image-input G or a D with condition channels. Its
+        ``options`` hold every option the architecture declares: the run's, else the default."""
         c = self.config
         return NetConfig(c.image_size, c.channels, c.nz, c.width, self.num_classes, in_channels,
-                         options=dict(c.arch_options))
+                         options={**(self.arch.options or {}), **c.arch_options})
 
     def generator_in_channels(self) -> int | None:
         """Channels of G's input image (``generator_input`` ``image``); None for a noise-input G."""

@@ -343,6 +343,18 @@ def test_an_architecture_that_declares_no_options_refuses_arch_opt(tmp_path, mon
     assert resumed.exit_code == 0, resumed.output
 
 
+def test_arch_options_reach_the_builder_typed_with_every_default(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--task", "inpainting", "--arch", "resnet-6blocks", "--image-size", "16",
+                                      "--width", "8", "--batch-size", "4", "--data-opt", "n=16", "--steps", "1",
+                                      "--arch-opt", "residual=False", "--arch-opt", "n_layers=2", "--no-progress",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output  # "False" was a string, so true: refused for a 4-to-3-channel G
+    assert "residual = false" in (tmp_path / "run" / "config.toml").read_text()
+    trainer = Trainer(tiny(tmp_path, arch_options={"g_up": "nearest"}))
+    assert trainer.task.net_config().options == {"d_norm": "batch", "d_stem": "none", "d_down": "conv",
+                                                 "g_up": "nearest"}
+
+
 def test_a_task_whose_command_no_plugin_adds_is_told_so_not_sent_to_it(tmp_path, monkeypatch):
     run = Trainer(tiny(tmp_path, steps=1)).fit()
     monkeypatch.setattr(ganzoo.get("tasks", "unconditional"), "command", "paint")

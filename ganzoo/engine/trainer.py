@@ -179,8 +179,9 @@ def assemble(config: RunConfig, new: bool = True) -> Assembly:
     given_arch, given_loss = config.arch, config.loss
     config.arch = config.arch or task_cls.default_arch
     arch = _task_default(registry, "archs", config.arch, given_arch, config.task, task_cls)
-    if arch.options is not None:
-        check_options("--arch-opt", f"architecture '{config.arch}'", arch.options, config.arch_options)
+    if arch.options is not None:  # kept as given, each as its default's type: `residual=False` is no string
+        checked = check_options("--arch-opt", f"architecture '{config.arch}'", arch.options, config.arch_options)
+        config.arch_options = {key: checked[key] for key in config.arch_options}
     elif config.arch_options and new:
         raise GanzooError(f"--arch-opt {', '.join(config.arch_options)}: architecture '{config.arch}' takes no "
                           "options (it declares none); drop --arch-opt")

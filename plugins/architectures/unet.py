@@ -88,7 +88,9 @@ class UNet(nn.Module):
 
 def sn_patch_discriminator(cfg: NetConfig) -> PatchDiscriminator:
     """SN-PatchGAN; 2 stride-2 layers below 64 px so 28 px images still get a patch map."""
-    options = {"n_layers": 2 if cfg.image_size < 64 else 3, **cfg.options}
+    options = dict(cfg.options)
+    if options.get("n_layers") is None:  # the declared default: chosen by the image size
+        options["n_layers"] = 2 if cfg.image_size < 64 else 3
     return patch_discriminator(NetConfig(**{**vars(cfg), "options": options}), "spectral")
 
 
