@@ -322,6 +322,17 @@ def test_a_generator_that_makes_the_wrong_size_is_one_error_line_before_d_runs(t
         trainer.fit()
 
 
+def test_an_error_in_a_step_starts_its_own_line_after_the_progress_bar(tmp_path, monkeypatch):
+    def fails(self, batches):
+        raise GanzooError("the plugin's step failed")
+
+    monkeypatch.setattr(Trainer, "train_step", fails)
+    result = CliRunner().invoke(cli, ["train", "--steps", "2", "--width", "8", "--batch-size", "4", "--data-opt", "n=16",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "0/2" in result.output  # the bar was drawn
+    assert "Error: the plugin's step failed" in result.output.splitlines()  # a line of its own, for ^Error: scripts
+
+
 def test_an_architecture_that_declares_no_options_refuses_arch_opt(tmp_path, monkeypatch):
     import dataclasses
 

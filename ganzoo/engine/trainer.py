@@ -782,42 +782,44 @@ class Trainer:
         images_per_step = cfg.batch_size * self.loss.n_critic * self.world
         tick, tick_step = time.perf_counter(), self.step
         signum = 0
-        while self.step < cfg.steps:
-            if self.world == 1 or self.step % cfg.log_every == 0:  # ranks agree at log intervals: no extra sync
-                signum = self.dist.stop_signal(stop, self.device)  # every rank stops after the same step
-            if signum:
-                break
-            logs = self.train_step(batches)
-            bar.update(1)
-            last = self.step == cfg.steps
-            logging_now = self.step % cfg.log_every == 0 or last
-            broken: list[str] = []
-            if logging_now:
-                logs = self.dist.mean(logs)  # every rank takes part; rank 0 writes
-                values = {k: v.item() for k, v in logs.items()}  # the host reads the device here only
-                broken = [k for k, v in values.items() if not math.isfinite(v)]
-            if main and logging_now:
-                now = time.perf_counter()
-                record = {"step": self.step, **{k: round(v, 5) if k not in broken else None for k, v in values.items()},
-                          "lr": self.scheds[1].get_last_lr()[0],
-                          "img_per_s": round(images_per_step * (self.step - tick_step) / max(now - tick, 1e-9), 1)}
+        try:  # the bar closes on an error too, so its message starts a line of its own
+            while self.step < cfg.steps:
+                if self.world == 1 or self.step % cfg.log_every == 0:  # ranks agree at log intervals: no extra sync
+                    signum = self.dist.stop_signal(stop, self.device)  # every rank stops after the same step
+                if signum:
+                    break
+                logs = self.train_step(batches)
+                bar.update(1)
+                last = self.step == cfg.steps
+                logging_now = self.step % cfg.log_every == 0 or last
+                broken: list[str] = []
+                if logging_now:
+                    logs = self.dist.mean(logs)  # every rank takes part; rank 0 writes
+                    values = {k: v.item() for k, v in logs.items()}  # the host reads the device here only
+                    broken = [k for k, v in values.items() if not math.isfinite(v)]
+                if main and logging_now:
+                    now = time.perf_counter()
+                    record = {"step": self.step,
+                              **{k: round(v, 5) if k not in broken else None for k, v in values.items()},
+                              "lr": self.scheds[1].get_last_lr()[0],
+                              "img_per_s": round(images_per_step * (self.step - tick_step) / max(now - tick, 1e-9), 1)}
+                    if broken:
+                        record["not_finite"] = broken
+                    tick, tick_step = now, self.step
+                    self.loggers.log(record)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in record.items()
+                                     if k not in ("step", "lr", "not_finite") and v is not None})
                 if broken:
-                    record["not_finite"] = broken
-                tick, tick_step = now, self.step
-                self.loggers.log(record)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in record.items()
-                                 if k not in ("step", "lr", "not_finite") and v is not None})
-            if broken:
-                bar.close()
-                raise self._diverged(", ".join(broken) + (" is" if len(broken) == 1 else " are"))
-            if main and cfg.eval_every and (self.step % cfg.eval_every == 0 or last):
-                self.loggers.log(evaluate_now(self.task, self.sample_nets(), self.device, cfg, self.step))
-                tick = time.perf_counter()  # img/s measures training, not the evaluation
-            if main and (self.step % cfg.sample_every == 0 or last):
-                self.save_samples(fixed)
-            if self.step % cfg.ckpt_every == 0 or last:
-                self._checkpoint()
-        bar.close()
+                    raise self._diverged(", ".join(broken) + (" is" if len(broken) == 1 else " are"))
+                if main and cfg.eval_every and (self.step % cfg.eval_every == 0 or last):
+                    self.loggers.log(evaluate_now(self.task, self.sample_nets(), self.device, cfg, self.step))
+                    tick = time.perf_counter()  # img/s measures training, not the evaluation
+                if main and (self.step % cfg.sample_every == 0 or last):
+                    self.save_samples(fixed)
+                if self.step % cfg.ckpt_every == 0 or last:
+                    self._checkpoint()
+        finally:
+            bar.close()
         if signum:
             if self.saved_step != self.step:
                 self._checkpoint()
