@@ -58,7 +58,6 @@ class BenchSpec:
     num: int | None = None
     classifier: str | None = None
     out: str = "runs/bench"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         if (self.steps is None) == (self.seconds is None):
@@ -250,6 +249,7 @@ def row_label(row: dict[str, Any]) -> str:
 def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
             echo: Callable[[str], None]) -> dict[str, Any]:
     """Train one row's settings under the budget, scoring it along the way; returns the row."""
+    from .engine.runlog import eval_options
     from .engine.trainer import Trainer, resolve_device
 
     arch, loss = base.arch, base.loss
@@ -266,8 +266,9 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
     wall = cpu = peak = 0.0
     curve: list[dict[str, Any]] = []
     final: dict[str, Any] = {}
-    options = dict(data_root=config.data_root, classifier=spec.classifier, seed=seed, num=spec.num, **spec.extra)
+    options = dict(data_root=config.data_root, classifier=spec.classifier, seed=seed, num=spec.num)
     task = trainer.task
+    options.update(eval_options(task, {}))
     curve_metric = spec.curve_metric or task.headline
 
     def score(metrics: list[str] | None) -> dict[str, Any]:

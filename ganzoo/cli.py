@@ -634,10 +634,10 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
       ganzoo eval runs/<run> --metrics fid,kid,is --classifier inception   # pip install 'ganzoo[inception]'
       ganzoo eval runs/<inpainting run> --eval-opt mask=strokes --eval-opt self_ensemble=true
     """
-    from .api import check_options
     from .engine.checkpoint import read_run_checkpoint
     from .engine.config import parse_options
     from .engine.runlog import EVAL_FLAGS, refuse_unread
+    from .engine.runlog import eval_options as task_eval_options  # `eval_options` is --eval-opt's parameter
     from .engine.trainer import load_for_inference, resolve_device
     from .files import check_writable, write_atomic
     from .metrics import classifier_record, refuse_unused_classifier, resolve_metrics
@@ -660,8 +660,7 @@ def eval_cmd(checkpoint: str, metrics: str | None, num: int | None, data_root: s
     if asm.task.metric_plugins:
         refuse_unused_classifier(resolve_metrics(options["metrics"], options.get("metric_options")), classifier)
     given = parse_options(eval_options, "--eval-opt")
-    checked = check_options("--eval-opt", f"task '{asm.config.task}'", asm.task.eval_option_defaults(given), given)
-    options.update({key: checked[key] for key in given})
+    options.update(task_eval_options(asm.task, given))
     results = asm.task.evaluate(nets, resolve_device(device), **options)
     _echo_results(results)
     if scored is not None:  # --json, with what was scored, so a folder of these files traces back to its runs

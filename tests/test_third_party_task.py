@@ -59,6 +59,16 @@ def test_trains_resumes_exactly_evaluates_and_upscales(site, tmp_path):
     assert scored.returncode == 0, scored.stderr
     result = json.loads((tmp_path / "e.json").read_text())
     assert {"psnr", "ssim", "bilinear_psnr", "bilinear_ssim"} <= set(result) and result["num"] > 0
+    on_train = ganzoo_cli("eval", str(tmp_path / "a"), "--eval-opt", "split=train", "--json",
+                          str(tmp_path / "t.json"), sites=site)  # the task's eval option: its default above
+    assert on_train.returncode == 0, on_train.stderr
+    assert json.loads((tmp_path / "t.json").read_text())["psnr"] != result["psnr"]
+    unread = ganzoo_cli("eval", str(tmp_path / "a"), "--classifier", str(tmp_path / "clf.safetensors"), sites=site)
+    assert unread.returncode == 1 and "--classifier" in unread.stderr and "Traceback" not in unread.stderr
+    during = ganzoo_cli(*TRAIN, "--steps", "2", "--eval-every", "2", "--eval-num", "8", "--out", str(tmp_path / "c"),
+                        sites=site)
+    assert during.returncode == 0, during.stderr
+    assert "eval/psnr" in (tmp_path / "c" / "log.jsonl").read_text().splitlines()[-1]
 
     image = np.zeros((8, 12), dtype=np.uint8)
     image[2:6, 3:9] = 255

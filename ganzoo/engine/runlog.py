@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..api import GanzooError, Logger, Task
+from ..api import GanzooError, Logger, Task, check_options
 from ..metrics import refuse_unused_classifier
 from ..registry import get_registry
 from .config import RunConfig
@@ -102,6 +102,12 @@ def refuse_unread(task: str, reads: frozenset[str], flags: dict[str, str], given
                           f"in its evaluation (it reads: {named}); drop {', '.join(unread)}")
 
 
+def eval_options(task: Task, given: dict[str, Any]) -> dict[str, Any]:
+    """What :meth:`Task.evaluate` gets of the task's own options, whichever command scores: ``given`` (``ganzoo
+    eval --eval-opt``) checked against :meth:`Task.eval_option_defaults`, with the defaults for the rest."""
+    return check_options("--eval-opt", f"task '{task.config.task}'", task.eval_option_defaults(given), given)
+
+
 @torch.no_grad()
 def evaluate_now(task: Task, nets: dict[str, nn.Module], device: torch.device, config: RunConfig,
                  step: int) -> dict[str, Any]:
@@ -115,6 +121,7 @@ def evaluate_now(task: Task, nets: dict[str, nn.Module], device: torch.device, c
                                    seed=config.seed)
     if task.metric_plugins:
         options["metrics"] = config.metrics or None
+    options.update(eval_options(task, {}))
     modes = {name: net.training for name, net in nets.items()}
     devices = [device] if device.type == "cuda" else []
     try:

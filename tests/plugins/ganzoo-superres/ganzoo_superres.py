@@ -33,6 +33,7 @@ class SuperResolution(ganzoo.Task):
     default_loss = "hinge"
     command = "upscale"
     headline = "psnr"
+    eval_reads = frozenset({"num", "data_root"})  # ganzoo eval refuses --classifier, --seed, --out
     sample_caption = "Rows: blurred input, G's restoration, truth."
     l1_weight = 100.0  # --task-opt l1_weight=...
     adv_weight = 1.0
@@ -65,12 +66,15 @@ class SuperResolution(ganzoo.Task):
     def sample_nrow(self, n):
         return n // 3
 
+    def eval_option_defaults(self, given):
+        return {"split": "test"}  # --eval-opt split=train: how well it fits the images it trained on
+
     @torch.no_grad()
     def evaluate(self, nets, device, **options):
         """PSNR/SSIM of G's restorations on the held-out split, beside bilinear upsampling alone."""
         if options.get("metrics"):
             raise ganzoo.GanzooError("--metrics: superres is scored by PSNR/SSIM against bilinear; drop --metrics")
-        images, _ = ganzoo.read_split(self.config, "test", data_root=options.get("data_root"),
+        images, _ = ganzoo.read_split(self.config, options["split"], data_root=options.get("data_root"),
                                       limit=options.get("num") or 256)
         blurred = blur(images)
         restored = torch.cat([nets["G"](x.to(device)).clamp(-1, 1).float().cpu() for x in blurred.split(64)])
