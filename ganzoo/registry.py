@@ -491,6 +491,11 @@ class Registry:
             return f"plugin '{plugin}' is installed but not selected; add it to GANZOO_LOAD_PLUGINS"
         if info is not None and info.status == "failed":
             return f"plugin '{plugin}' is installed but failed to load ({info.error})"
+        short = record["name"].rpartition(":")[2]
+        if info is not None and (record["kind"], short) in self._replaced:
+            now = self.entries[record["kind"]][short][0]
+            return (f"plugin '{now.plugin}' ({now.distribution}) registers '{short}' with replace=True, which displaces "
+                    f"it; uninstall {now.distribution}, or have it register without replace=True")
         if info is not None:
             return f"{dist} {info.version} no longer provides it; pip install '{dist}=={version}'"
         if dist == BUILTIN_DIST:

@@ -259,6 +259,12 @@ def test_provenance_warns_when_another_plugin_now_provides_a_name(registry_with)
         "ganzoo-order 0.1.0 is installed now, whose code or option defaults may differ (options the run did not set "
         "are not recorded); pip install 'ganzoo-order==0.0.9' to match"
     ]
+    qualified = bare.provenance([("losses", "hinge:hinge")])  # a run that chose the built-in during a clash
+    with pytest.raises(GanzooError, match=r"needs loss 'hinge:hinge' from plugin 'hinge' \(ganzoo .*\), which is not "
+                                          r"registered: plugin 'aa-last' \(ganzoo-order\) registers 'hinge' with "
+                                          r"replace=True, which displaces it; uninstall ganzoo-order, or have it "
+                                          r"register without replace=True$"):
+        replaced.check_provenance(qualified)
 
 
 def test_failing_register_commands_skips_only_that_plugin(registry_with, capsys, installed):
