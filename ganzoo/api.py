@@ -350,9 +350,10 @@ def item_rng(seed: int, split: int, index: int, length: int) -> np.random.Genera
 LAYOUT_IMAGES = {"image": ("image",), "aligned": ("A", "B"), "unaligned": ("A", "B")}  # the images each layout holds
 
 
-def _check_item(name: str, item: Any, options: DataOptions, layout: str) -> None:
+def _check_item(name: str, item: Any, options: DataOptions, layout: str, num_classes: int) -> None:
     """One dataset item as :class:`DatasetSpec` documents it: a dict whose layout images are float CxHxW tensors in
-    [-1, 1] (other keys, e.g. a bool mask, are the plugin's own)."""
+    [-1, 1] (other keys, e.g. a bool mask, are the plugin's own), with an int ``label`` below ``num_classes`` where
+    the dataset declares classes."""
     if not isinstance(item, dict):
         raise GanzooError(f"dataset '{name}' yields a {type(item).__name__}, not a dict such as "
                           "{'image': float CxHxW tensor in [-1, 1], 'label': int}; fix the plugin's __getitem__")
@@ -370,6 +371,14 @@ def _check_item(name: str, item: Any, options: DataOptions, layout: str) -> None
             raise GanzooError(f"dataset '{name}' yields 'image' of shape {tuple(value.shape)} where --channels "
                               f"{options.channels or 'any'} --image-size {options.image_size} asks for "
                               f"{wanted}; fix the plugin (it must honour both options)")
+    if num_classes:
+        label = item.get("label")
+        if isinstance(label, torch.Tensor) and label.dim() == 0 and not label.is_floating_point():
+            label = label.item()
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < num_classes:
+            given = "no 'label'" if label is None else f"label {label!r}"
+            raise GanzooError(f"dataset '{name}' declares num_classes={num_classes} but yields {given}; each item "
+                              f"needs an int 'label' from 0 to {num_classes - 1}; fix the plugin")
 
 
 @dataclass(frozen=True)
@@ -417,7 +426,7 @@ class DatasetSpec:
             raise GanzooError(f"dataset '{name}' cannot say how many items it has ({exc}); check its --data-opt "
                               "values or the plugin's __len__") from None
         if size:
-            _check_item(name, dataset[0], options, self.layout)
+            _check_item(name, dataset[0], options, self.layout, self.num_classes)
         return dataset
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import struct
 import warnings
 from collections import Counter
@@ -448,6 +449,20 @@ def test_a_plugin_dataset_whose_items_break_the_layout_is_refused_at_load_naming
     with pytest.raises(GanzooError) as caught:
         spec.load("mine", DataOptions(image_size=8, channels=3))
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("label, given", [(None, "no 'label'"), (7, "label 7"), (-1, "label -1"),
+                                          (torch.tensor(0.0), "label tensor(0.)")])
+def test_a_plugin_dataset_with_classes_yields_labels_in_range(label, given):
+    item = {"image": torch.zeros(3, 8, 8), **({} if label is None else {"label": label})}
+    spec = ganzoo.DatasetSpec(build=lambda options: [item], description="two classes", num_classes=2)
+    with pytest.raises(GanzooError, match=rf"^dataset 'mine' declares num_classes=2 but yields {re.escape(given)}; "
+                                          r"each item needs an int 'label' from 0 to 1; fix the plugin$"):
+        spec.load("mine", DataOptions(image_size=8, channels=3))
+    for fine in (1, torch.tensor(1), np.int64(1)):  # an int, as a tensor or numpy scalar too
+        labelled = ganzoo.DatasetSpec(build=lambda options, fine=fine: [{"image": torch.zeros(3, 8, 8), "label": fine}],
+                                      description="two classes", num_classes=2)
+        assert len(labelled.load("mine", DataOptions(image_size=8, channels=3))) == 1
 
 
 def test_a_negative_size_is_refused_in_one_line():
