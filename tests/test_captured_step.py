@@ -62,10 +62,10 @@ def assert_same(eager, captured, rtol: float = 1e-4, atol: float = 1e-5) -> None
         torch.testing.assert_close(captured[1][key], eager[1][key], rtol=rtol, atol=atol, msg=key)
 
 
-@pytest.mark.parametrize("loss,n_critic", [("bce", 1), ("hinge", 2)])
-def test_captured_step_equals_eager_without_recompiles(loss, n_critic, tmp_path, aot_eager):
+@pytest.mark.parametrize("loss,n_critic,d_batch", [("bce", 1, "split"), ("hinge", 2, "split"), ("bce", 1, "joint")])
+def test_captured_step_equals_eager_without_recompiles(loss, n_critic, d_batch, tmp_path, aot_eager):
     """Losses and weights (BN statistics and EMA included) after 4 steps; graphs compiled in step 2 only."""
-    common = dict(loss=loss, n_critic=n_critic)
+    common = dict(loss=loss, n_critic=n_critic, d_batch=d_batch)
     eager = train(Trainer(tiny(tmp_path, out=str(tmp_path / "e"), **common)), 4)
     trainer = Trainer(tiny(tmp_path, out=str(tmp_path / "c"), capture="step", **common))
     assert trainer.adversarial.mode() == "captured step"

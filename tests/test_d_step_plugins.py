@@ -173,6 +173,33 @@ def test_packing_refuses_a_d_that_cannot_take_it(tmp_path):
         _d_step_plugins(tiny(tmp_path, task="conditional", pack=2), labelled, ganzoo.get("tasks", "conditional"))
 
 
+@pytest.mark.parametrize("pack", [1, 2])
+def test_a_joint_d_batch_lets_batch_norm_see_what_sets_a_fake_batch_apart(pack, tmp_path):
+    """Fakes at half the reals' contrast: D's batch norm scales each split pass back to the same logits, so D (and
+    so G) cannot see it; one joint pass normalises both with one mean and spread, and D tells them apart."""
+    logits = {}
+    for mode in ("split", "joint"):
+        trainer = Trainer(tiny(tmp_path, arch="pacgan-table3", dataset="stacked-mnist", image_size=28, nz=256,
+                               pack=pack, d_batch=mode, out=str(tmp_path / mode)))
+        real = next(trainer.batch_stream())["image"]
+        judge = ganzoo.Judge("D", real, real / 2)
+        logits[mode] = trainer.adversarial.judge_both(trainer.eager["D"], judge, real, real / 2, None)
+        assert [len(half) for half in logits[mode]] == [8 // pack] * 2
+    torch.testing.assert_close(logits["split"][0], logits["split"][1], rtol=1e-3, atol=1e-3)
+    assert (logits["joint"][0] - logits["joint"][1]).abs().min() > 1e-2
+
+
+def test_a_joint_d_batch_resumes_exactly_and_takes_labels_and_condition_channels(tmp_path, resume_pair):
+    straight, resumed, _, _ = resume_pair(lambda out, steps: tiny(tmp_path, out=out, steps=steps, d_batch="joint"), 4)
+    assert_same_weights(straight, resumed, ("G.", "D."), exact=True)
+    for task, arch in (("conditional", "dcgan"), ("inpainting", "unet")):  # D(x, label); a mask stacked on x
+        trainer = Trainer(tiny(tmp_path, task=task, arch=arch, d_batch="joint", out=str(tmp_path / task)))
+        seen = []
+        trainer.eager["D"].register_forward_pre_hook(lambda module, args: seen.append([a.shape[0] for a in args]))
+        logs = trainer.train_step(trainer.batch_stream())
+        assert seen[0] == [16] * len(seen[0]) and math.isfinite(logs["d_loss"].item()), task
+
+
 def test_pacgan_table3_builds_the_papers_networks():
     arch = ganzoo.get("archs", "pacgan-table3")
     cfg = ganzoo.NetConfig(28, 3, nz=256)

@@ -87,7 +87,8 @@ class AdversarialStep:
     DDP wrappers whose gradient sync is skipped for D in the G step.
     ``augment`` is applied to every image a D sees, real and fake alike;
     ``regularizers`` (by their --reg names) act on the D step (see :class:`ganzoo.api.Regularizer`);
-    with ``--pack m`` D judges groups of m samples stacked along channels (PacGAN).
+    with ``--pack m`` D judges groups of m samples stacked along channels (PacGAN); with ``--d-batch joint``
+    D judges real and fake in one pass (:meth:`judge_both`).
     """
 
     def __init__(self, task: Task, loss: Loss, nets: dict[str, nn.Module], eager: dict[str, nn.Module],
@@ -101,7 +102,7 @@ class AdversarialStep:
         self.opt_d, self.opt_g, self.scaler = opt_d, opt_g, scaler
         self.device, self.dtype = device, dtype
         self.augment, self.regularizers = augment, dict(regularizers or {})
-        self.pack = task.config.pack
+        self.pack, self.joint = task.config.pack, task.config.d_batch == "joint"
         self.capture, self.noise_generator = capture, noise_generator
         self.noise_shapes: dict[str, list[tuple[int, ...]]] | None = None  # per update, once recorded
         self.d_captured = capture != "off" and not self.eager_d_reasons()
@@ -146,6 +147,18 @@ class AdversarialStep:
             images = images.reshape(batch // self.pack, self.pack * channels, height, width)
         return D(images) if judge.label is None else D(images, judge.label)
 
+    def judge_both(self, D: Callable[..., Tensor], judge: Judge, real: Tensor, fake: Tensor,
+                   ctx: StepContext) -> tuple[Tensor, Tensor]:
+        """D's logits for ``real`` and for ``fake``: two passes, or with ``--d-batch joint`` one pass of both, so
+        that D's batch norm normalises them together and D can see how a fake batch differs from a real one as a
+        whole (its brightness, its spread), which two separately normalised passes hide."""
+        if not self.joint:
+            return self.judge(D, judge, real, ctx), self.judge(D, judge, fake, ctx)
+        both = dataclasses.replace(judge, label=None if judge.label is None else judge.label.repeat(2),
+                       channels=None if judge.channels is None else judge.channels.repeat(2, 1, 1, 1))
+        logits = self.judge(D, both, torch.cat([real, fake]), ctx)
+        return logits[: len(real) // self.pack], logits[len(real) // self.pack :]
+
     def discriminator_loss(self, ctx: StepContext, batch: Batch, keep_fakes: bool,
                            d_step: int) -> tuple[Tensor, dict[str, Tensor], Batch | None]:
         """Every judge's D loss on real vs (detached) fake, with penalties; and G's outputs when ``keep_fakes``.
@@ -174,8 +187,7 @@ class AdversarialStep:
         total: Tensor | float = 0.0
         logs: dict[str, Tensor] = {}
         for j, fake in zip(judges, fakes, strict=True):
-            real_logits = self.judge(ctx.nets[j.d], j, j.real, ctx)
-            fake_logits = self.judge(ctx.nets[j.d], j, fake, ctx)
+            real_logits, fake_logits = self.judge_both(ctx.nets[j.d], j, j.real, fake, ctx)
             if self.augment is not None:
                 self.augment.observe(real_logits.detach())
             loss = self.loss.d_loss(real_logits, fake_logits)
@@ -210,11 +222,16 @@ class AdversarialStep:
         for j in judges:
             if not j.weight:
                 continue
-            fake_logits = self.judge(ctx.nets[j.d], j, j.fake, ctx)
-            if self.loss.relativistic:
-                adversarial = self.loss.g_loss(fake_logits, self.judge(ctx.nets[j.d], j, j.real, ctx))
+            if self.joint:  # D sees the reals beside the fakes, as in its own step
+                real_logits, fake_logits = self.judge_both(ctx.nets[j.d], j, j.real, j.fake, ctx)
+                adversarial = (self.loss.g_loss(fake_logits, real_logits) if self.loss.relativistic
+                               else self.loss.g_loss(fake_logits))
             else:
-                adversarial = self.loss.g_loss(fake_logits)
+                fake_logits = self.judge(ctx.nets[j.d], j, j.fake, ctx)
+                if self.loss.relativistic:
+                    adversarial = self.loss.g_loss(fake_logits, self.judge(ctx.nets[j.d], j, j.real, ctx))
+                else:
+                    adversarial = self.loss.g_loss(fake_logits)
             total = total + j.weight * adversarial
             if extra is not None or len(judges) > 1:
                 logs["adv" if len(judges) == 1 else f"adv_{j.d}"] = adversarial.detach()

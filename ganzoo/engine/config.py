@@ -177,6 +177,10 @@ class RunConfig:
                                           group=TRAINING)
     pack: int = setting(1, help="PacGAN packing: D judges this many samples stacked along channels.", group=TRAINING,
                         low=1, high=64)
+    d_batch: str = setting("split", help="How D sees real and fake in a step: split (two passes, so D's batch norm "
+                                         "normalises each alone: a fake batch's overall brightness or spread is "
+                                         "invisible to it) or joint (one pass of both, so batch norm compares them).",
+                           group=TRAINING, choices=("split", "joint"))
     ema: bool | None = setting(help="Keep an EMA of G for sampling.", group=TRAINING,
                                shown="off; on for unconditional generation", recipe=False)
     ema_decay: float = setting(0.999, help="Decay of G's EMA (warmed up over the first steps).", group=TRAINING,
