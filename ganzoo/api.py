@@ -6,6 +6,7 @@ objects of these types through the hooks in :mod:`ganzoo.hookspecs`.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -37,8 +38,6 @@ def check_options(flag: str, owner: str, declared: dict[str, Any], given: dict[s
 def declared_options(cls: type) -> dict[str, Any]:
     """A plugin class's options (losses, metrics): its public number, boolean or string class attributes
     with their defaults, except those annotated ``ClassVar`` (fixed properties such as ``description``)."""
-    import inspect
-
     own = [klass for klass in cls.__mro__ if not klass.__module__.startswith("torch")]  # not nn.Module's flags
     fixed = {k for klass in own for k, hint in inspect.get_annotations(klass).items() if "ClassVar" in str(hint)}
     return {k: getattr(cls, k) for klass in reversed(own) for k, v in vars(klass).items()
@@ -166,6 +165,18 @@ class Architecture:
             unknown = sorted(set(given) - set(known))
             if unknown:
                 raise TypeError(f"Architecture {field_name}: unknown {', '.join(unknown)} (known: {', '.join(known)})")
+        for role in ("generator", "discriminator"):  # a builder is called with one NetConfig
+            builder = getattr(self, role)
+            if not callable(builder):
+                raise TypeError(f"Architecture {role}: {builder!r} is not callable; pass the nn.Module class or a "
+                                "function NetConfig -> module")
+            try:
+                inspect.signature(builder).bind(None)
+            except TypeError:
+                raise TypeError(f"Architecture {role}: {getattr(builder, '__name__', builder)} cannot be called "
+                                "with one NetConfig; give it a parameter for it, e.g. def build(cfg)") from None
+            except ValueError:  # no signature to read (a builtin): the first build tells
+                pass
 
     def lacks(self, task: type[Task]) -> list[str]:
         """What this architecture lacks for ``task`` (empty: it serves the task)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -192,3 +194,27 @@ def test_a_task_no_architecture_serves_names_the_closest():
     hint = serving_hint(NeedsEverything)
     assert hint.startswith("No installed architecture has all it needs; closest: ")
     assert "dcgan (lacks G input 'image')" in hint and "mlp (lacks G input 'image', D input 'channels')" in hint
+
+
+def test_a_tasks_judge_or_terms_that_break_the_step_are_one_line_naming_the_task(tmp_path, monkeypatch):
+    step, ctx, batch = _step(tmp_path, loss="bce")
+    task = type(step.task)
+    judges = task.judges
+    monkeypatch.setattr(task, "judges", lambda self, b, o: [dataclasses.replace(j, d="D2") for j in judges(self, b, o)])
+    with pytest.raises(GanzooError, match=r"^task 'unconditional' has a Judge use net 'D2', which its build\(\) does "
+                                          r"not make \(it makes G, D\); fix the task's judges\(\)$"):
+        step.discriminator_loss(ctx, batch, keep_fakes=False, d_step=0)
+    monkeypatch.setattr(task, "judges", judges)
+    monkeypatch.setattr(task, "generator_terms", lambda self, c, b, o: (o["fake"].flatten(1).mean(1), {}))
+    with pytest.raises(GanzooError, match=r"^task 'unconditional' generator_terms returned a loss of shape \(4,\); "
+                                          r"return one number"):
+        step.generator_loss(ctx, batch, None)
+
+
+@pytest.mark.parametrize("builder, message", [
+    ("gen", "Architecture generator: 'gen' is not callable; pass the nn.Module class or a function NetConfig"),
+    (lambda: None, "Architecture generator: <lambda> cannot be called with one NetConfig; give it a parameter"),
+])
+def test_an_architecture_whose_builder_cannot_take_a_netconfig_is_refused_at_registration(builder, message):
+    with pytest.raises(TypeError, match=re.escape(message)):
+        ganzoo.Architecture(builder, torch.nn.Identity, "a plugin's mistake")

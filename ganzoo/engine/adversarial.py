@@ -174,6 +174,9 @@ class AdversarialStep:
             torch._dynamo.graph_break()
         judges = self.task.judges(batch, out)
         for j in judges:  # shapes are known on the host: no sync, and a static guard under compile
+            if j.d not in ctx.nets:
+                raise GanzooError(f"task '{self.task.config.task}' has a Judge use net '{j.d}', which its build() "
+                                  f"does not make (it makes {', '.join(ctx.nets)}); fix the task's judges()")
             if j.fake.shape[1:] != j.real.shape[1:]:
                 c = self.task.config
                 asked = (c.channels, c.image_size, c.image_size)
@@ -218,6 +221,9 @@ class AdversarialStep:
             out = self.task.generate(ctx, batch)
         judges = self.task.judges(batch, out)
         extra, logs = self.task.generator_terms(ctx, batch, out)
+        if extra is not None and extra.dim():
+            raise GanzooError(f"task '{self.task.config.task}' generator_terms returned a loss of shape "
+                              f"{tuple(extra.shape)}; return one number (e.g. its .mean())")
         total: Tensor | float = 0.0 if extra is None else extra
         for j in judges:
             if not j.weight:
