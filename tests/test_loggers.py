@@ -239,6 +239,12 @@ def test_a_third_party_logger_plugin_end_to_end(installed, tmp_path):
     for record in records(tmp_path / "run"):
         assert all(logs[record["step"], k] == v for k, v in record.items() if k != "step")
     assert logs[2, "samples"] == str(tmp_path / "run" / "samples" / "step_000002.png")
+    uninstalled = ganzoo_cli("train", "--resume", str(tmp_path / "run"), "--steps", "3", "--no-progress")
+    assert uninstalled.returncode == 1 and uninstalled.stderr.startswith(
+        "Error: the run writes to logger 'wandb', which is not registered now (unknown logger 'wandb'.")
+    assert uninstalled.stderr.rstrip().endswith("resume with the loggers to use instead, e.g. --logger jsonl")
+    kept = ganzoo_cli("train", "--resume", str(tmp_path / "run"), "--steps", "3", "--logger", "jsonl", "--no-progress")
+    assert kept.returncode == 0, kept.stderr
 
 
 def test_readme_logger_example_is_the_tested_one():

@@ -25,12 +25,20 @@ from .config import RunConfig
 ALWAYS = "jsonl"  # the log the run page reads
 
 
-def logger_classes(config: RunConfig) -> dict[str, type[Logger]]:
-    """The loggers a run writes to, ``jsonl`` first; each name registered and its ``requires`` importable."""
+def logger_classes(config: RunConfig, kept: bool = False) -> dict[str, type[Logger]]:
+    """The loggers a run writes to, ``jsonl`` first; each name registered and its ``requires`` importable.
+    ``kept``: the loggers are a resumed run's own, not given again, so a missing one is named as the run's."""
     registry = get_registry()
     classes: dict[str, type[Logger]] = {}
     for name in dict.fromkeys([ALWAYS, *config.loggers]):
-        cls = registry.get("loggers", name)
+        try:
+            cls = registry.get("loggers", name)
+        except GanzooError as exc:
+            if not kept:
+                raise
+            raise GanzooError(f"the run writes to logger '{name}', which is not registered now ({exc}); install its "
+                              f"plugin again, or resume with the loggers to use instead, e.g. --logger {ALWAYS}") \
+                from None
         for module, requirement in cls.requires.items():
             if importlib.util.find_spec(module) is None:
                 raise GanzooError(f"--logger {name} needs the '{module}' package, which is not installed: "

@@ -469,7 +469,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.asm = assemble(config, new=resume is None)
         self.task, self.loss = self.asm.task, self.asm.loss
-        self.logger_classes = logger_classes(config)
+        self.logger_classes = logger_classes(config, kept=resume is not None and "loggers" not in (given or ()))
         check_evaluation(config, self.task, new=resume is None)
         self.loggers: RunLoggers | None = None  # opened by fit() on the writing process
         if config.precision not in PRECISIONS:
