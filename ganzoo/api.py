@@ -96,7 +96,7 @@ def _as_type_of(flag: str, owner: str, key: str, default: Any, value: Any) -> An
     elif not isinstance(value, (bool, str)) and isinstance(value, (int, float)):
         if kind is float or float(value).is_integer():
             return kind(value)
-    raise GanzooError(f"{flag} {key}={value}: {owner} expects {_KINDS[kind]} for {key} (default {_spelled(default)})")
+    raise GanzooError(f"{flag} {key}={_spelled(value)}: {owner} expects {_KINDS[kind]} for {key} (default {_spelled(default)})")
 
 
 @dataclass

@@ -188,8 +188,8 @@ def _entry_json(entry: Any) -> dict[str, Any]:
         data.update(generator_input=list(obj.generator_input), discriminator_input=list(obj.discriminator_input),
                     discriminator_output=obj.discriminator_output,
                     image_sizes=list(obj.image_sizes) if obj.image_sizes else None,
-                    size_multiple=obj.size_multiple, channels=list(obj.channels) if obj.channels else None,
-                    options=obj.options)
+                    size_multiple=obj.size_multiple, min_size=obj.min_size,
+                    channels=list(obj.channels) if obj.channels else None, options=obj.options)
     elif entry.kind == "tasks":
         from .engine.trainer import serving
 

@@ -226,6 +226,7 @@ def test_cli_prints_ganzoo_warnings_as_one_line(tmp_path):
     (["--data-opt", "n=abc"], "--data-opt n=abc: dataset 'shapes' expects an integer for n (default 10000)"),
     (["--task-opt", "foo=1"], "--task-opt foo: task 'unconditional' has no such option (its options: none)"),
     (["--loss", "wgan-gp", "--loss-opt", "gp_weight=abc"], "--loss-opt gp_weight=abc: loss 'wgan-gp' expects a number"),
+    (["--loss-opt", "n_critic=true"], "--loss-opt n_critic=true: loss 'hinge' expects an integer"),  # as typed
 ])
 def test_option_flags_refuse_unknown_keys_and_wrong_kinds(tmp_path, extra, message):
     """Every --*-opt flag is checked the same way, before training, in one Error line."""

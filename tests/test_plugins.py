@@ -67,6 +67,7 @@ def test_third_party_plugin_shows_up_and_trains(installed, tmp_path):
     archs = {a["name"]: a for a in json.loads(ganzoo_cli("list", "archs", "--json", sites=site).stdout)}
     assert archs["tiny-conv"]["plugin"] == "example"
     assert archs["tiny-conv"]["distribution"] == "ganzoo-example"
+    assert (archs["tiny-conv"]["size_multiple"], archs["tiny-conv"]["min_size"]) == (4, 8), "the sizes it takes"
     assert archs["dcgan"]["distribution"] == "ganzoo"
 
     # Its entries are usable like built-in ones.
