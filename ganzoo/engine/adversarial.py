@@ -155,7 +155,7 @@ class AdversarialStep:
         if not self.joint:
             return self.judge(D, judge, real, ctx), self.judge(D, judge, fake, ctx)
         both = dataclasses.replace(judge, label=None if judge.label is None else judge.label.repeat(2),
-                       channels=None if judge.channels is None else judge.channels.repeat(2, 1, 1, 1))
+                                   channels=None if judge.channels is None else judge.channels.repeat(2, 1, 1, 1))
         logits = self.judge(D, both, torch.cat([real, fake]), ctx)
         return logits[: len(real) // self.pack], logits[len(real) // self.pack :]
 
