@@ -96,7 +96,8 @@ def _as_type_of(flag: str, owner: str, key: str, default: Any, value: Any) -> An
     elif not isinstance(value, (bool, str)) and isinstance(value, (int, float)):
         if kind is float or float(value).is_integer():
             return kind(value)
-    raise GanzooError(f"{flag} {key}={_spelled(value)}: {owner} expects {_KINDS[kind]} for {key} (default {_spelled(default)})")
+    raise GanzooError(f"{flag} {key}={_spelled(value)}: {owner} expects {_KINDS[kind]} for {key} "
+                      f"(default {_spelled(default)})")
 
 
 @dataclass
@@ -171,7 +172,7 @@ class Architecture:
                 raise TypeError(f"Architecture {role}: {builder!r} is not callable; pass the nn.Module class or a "
                                 "function NetConfig -> module")
             try:
-                inspect.signature(builder).bind(None)
+                inspect.signature(builder, follow_wrapped=False).bind(None)
             except TypeError:
                 raise TypeError(f"Architecture {role}: {getattr(builder, '__name__', builder)} cannot be called "
                                 "with one NetConfig; give it a parameter for it, e.g. def build(cfg)") from None
@@ -305,6 +306,9 @@ class Regularizer(nn.Module):
     """
 
     description: ClassVar[str] = ""
+    # True when the term compares D on new images with the loss's logits (bCR): --d-batch joint, whose logits come
+    # from one batch-norm pass over real and fake together, refuses it (D's own pass sees one batch at a time)
+    compares_logits: ClassVar[bool] = False
     interval: int = 1
 
     def __init__(self, **options: Any) -> None:
@@ -591,10 +595,12 @@ class Task:
 
     def net_config(self, in_channels: int | None = None) -> NetConfig:
         """The run's NetConfig; ``in_channels`` for an image-input G or a D with condition channels. Its
-        ``options`` hold every option the architecture declares: the run's, else the default."""
+        ``options`` hold every option the architecture declares: the run's, else the default (a default of None,
+        "the builder decides", is left out)."""
         c = self.config
         return NetConfig(c.image_size, c.channels, c.nz, c.width, self.num_classes, in_channels,
-                         options={**(self.arch.options or {}), **c.arch_options})
+                         options={**{k: v for k, v in (self.arch.options or {}).items() if v is not None},
+                                  **c.arch_options})
 
     def generator_in_channels(self) -> int | None:
         """Channels of G's input image (``generator_input`` ``image``); None for a noise-input G."""

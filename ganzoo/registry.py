@@ -239,6 +239,7 @@ class Registry:
         self.entries: dict[str, dict[str, list[Entry]]] = {kind: {} for kind in KINDS}
         self.commands: dict[tuple[str, str], list[str]] = {}  # (plugin, distribution) -> the commands it added
         self._replaced: set[tuple[str, str]] = set()
+        self._displaced: dict[tuple[str, str], set[tuple[str, str]]] = {}  # (kind, name): whose entry a replace hid
         self.problems: list[str] = []  # the lines reported (a plugin or entry skipped): the CLI caches no such load
         Registry.loading = True
         try:  # a plugin's print() at import goes to stderr: stdout carries --json
@@ -370,6 +371,9 @@ class Registry:
         """Index an entry; ``replace=True`` displaces plain registrations of the name, made before or after it."""
         key = (entry.kind, entry.name)
         found = self.entries[entry.kind].setdefault(entry.name, [])
+        if replace or key in self._replaced:
+            hidden = found if replace else [entry]
+            self._displaced.setdefault(key, set()).update((e.plugin, e.distribution) for e in hidden)
         if replace:
             found.clear()  # with several replacements, the one pluggy calls last wins
             self._replaced.add(key)
@@ -492,7 +496,7 @@ class Registry:
         if info is not None and info.status == "failed":
             return f"plugin '{plugin}' is installed but failed to load ({info.error})"
         short = record["name"].rpartition(":")[2]
-        if info is not None and (record["kind"], short) in self._replaced:
+        if (plugin, dist) in self._displaced.get((record["kind"], short), ()):
             now = self.entries[record["kind"]][short][0]
             return (f"plugin '{now.plugin}' ({now.distribution}) registers '{short}' with replace=True, which displaces "
                     f"it; uninstall {now.distribution}, or have it register without replace=True")

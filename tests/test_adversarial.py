@@ -209,6 +209,8 @@ def test_a_tasks_judge_or_terms_that_break_the_step_are_one_line_naming_the_task
     with pytest.raises(GanzooError, match=r"^task 'unconditional' generator_terms returned a loss of shape \(4,\); "
                                           r"return one number"):
         step.generator_loss(ctx, batch, None)
+    monkeypatch.setattr(task, "generator_terms", lambda self, c, b, o: (0.0, {}))  # a term weighted off: a float
+    assert torch.isfinite(step.generator_loss(ctx, batch, None)[0])
 
 
 @pytest.mark.parametrize("builder, message", [
@@ -218,3 +220,13 @@ def test_a_tasks_judge_or_terms_that_break_the_step_are_one_line_naming_the_task
 def test_an_architecture_whose_builder_cannot_take_a_netconfig_is_refused_at_registration(builder, message):
     with pytest.raises(TypeError, match=re.escape(message)):
         ganzoo.Architecture(builder, torch.nn.Identity, "a plugin's mistake")
+    import functools
+
+    def build(cfg, width):
+        return torch.nn.Identity()
+
+    @functools.wraps(build)
+    def adapter(cfg):  # a wrapper that takes one NetConfig is fine, whatever it wraps
+        return build(cfg, 8)
+
+    ganzoo.Architecture(adapter, functools.partial(build, width=8), "builders that take one NetConfig")

@@ -198,6 +198,10 @@ def test_a_joint_d_batch_resumes_exactly_and_takes_labels_and_condition_channels
         trainer.eager["D"].register_forward_pre_hook(lambda module, args: seen.append([a.shape[0] for a in args]))
         logs = trainer.train_step(trainer.batch_stream())
         assert seen[0] == [16] * len(seen[0]) and math.isfinite(logs["d_loss"].item()), task
+    with pytest.raises(GanzooError, match="^--reg bcr compares D's output on changed images, judged one batch at a "
+                                          "time, with the loss's logits, which --d-batch joint takes from real and "
+                                          "fake together; use --d-batch split with it$"):
+        assemble(tiny(tmp_path, d_batch="joint", reg="bcr"))
 
 
 def test_pacgan_table3_builds_the_papers_networks():

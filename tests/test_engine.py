@@ -362,6 +362,9 @@ def test_arch_options_reach_the_builder_typed_with_every_default(tmp_path):
                                       "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output  # "False" was a string, so true: refused for a 4-to-3-channel G
     assert "residual = false" in (tmp_path / "run" / "config.toml").read_text()
+    again = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "run"), "--steps", "2", "--arch-opt",
+                                     "residual=False", "--arch-opt", "n_layers=2", "--no-progress"])
+    assert again.exit_code == 0, again.output  # the same options typed again on resume are the run's
     trainer = Trainer(tiny(tmp_path, arch_options={"g_up": "nearest"}))
     assert trainer.task.net_config().options == {"d_norm": "batch", "d_stem": "none", "d_down": "conv",
                                                  "g_up": "nearest"}

@@ -154,8 +154,8 @@ class AdversarialStep:
         whole (its brightness, its spread), which two separately normalised passes hide."""
         if not self.joint:
             return self.judge(D, judge, real, ctx), self.judge(D, judge, fake, ctx)
-        both = dataclasses.replace(judge, label=None if judge.label is None else judge.label.repeat(2),
-                                   channels=None if judge.channels is None else judge.channels.repeat(2, 1, 1, 1))
+        both = dataclasses.replace(judge, label=None if judge.label is None else torch.cat([judge.label] * 2),
+                                   channels=None if judge.channels is None else torch.cat([judge.channels] * 2))
         logits = self.judge(D, both, torch.cat([real, fake]), ctx)
         return logits[: len(real) // self.pack], logits[len(real) // self.pack :]
 
@@ -221,7 +221,7 @@ class AdversarialStep:
             out = self.task.generate(ctx, batch)
         judges = self.task.judges(batch, out)
         extra, logs = self.task.generator_terms(ctx, batch, out)
-        if extra is not None and extra.dim():
+        if torch.is_tensor(extra) and extra.dim():
             raise GanzooError(f"task '{self.task.config.task}' generator_terms returned a loss of shape "
                               f"{tuple(extra.shape)}; return one number (e.g. its .mean())")
         total: Tensor | float = 0.0 if extra is None else extra

@@ -32,8 +32,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .. import __version__
 from ..api import (
-    Augment, DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, Regularizer, StepContext, Task,
-    check_options,
+    Architecture, Augment, DataOptions, DatasetSpec, GanzooError, IncompatibleError, Loss, Regularizer, StepContext,
+    Task, check_options,
 )
 from ..files import writing
 from ..images import save_grid
@@ -136,6 +136,11 @@ def _d_step_plugins(config: RunConfig, arch: Any, task_cls: type[Task]) -> tuple
                               f"({', '.join(names) or 'none given'})")
         options[name][option] = value
     regularizers = {name: registry.get("regularizers", name)(**options[name]) for name in names}
+    comparing = [name for name, reg in regularizers.items() if reg.compares_logits]
+    if comparing and config.d_batch == "joint":
+        raise GanzooError(f"--reg {comparing[0]} compares D's output on changed images, judged one batch at a time, "
+                          "with the loss's logits, which --d-batch joint takes from real and fake together; use "
+                          "--d-batch split with it")
     if config.pack > 1:
         if "channels" not in arch.discriminator_input:
             able = [e.name for e in registry.list("archs") if "channels" in e.obj.discriminator_input]
@@ -168,6 +173,12 @@ def _task_default(registry: Any, kind: str, name: str, given: str | None, task: 
                       f"{hint}")
 
 
+def typed_arch_options(name: str, arch: Architecture, given: dict[str, Any]) -> dict[str, Any]:
+    """``--arch-opt`` values checked against what architecture ``name`` declares, each as its default's type."""
+    checked = check_options("--arch-opt", f"architecture '{name}'", arch.options or {}, given)
+    return {key: checked[key] for key in given}
+
+
 def assemble(config: RunConfig, new: bool = True) -> Assembly:
     """Resolve names through the registry and refuse impossible combinations before training.
 
@@ -179,9 +190,10 @@ def assemble(config: RunConfig, new: bool = True) -> Assembly:
     given_arch, given_loss = config.arch, config.loss
     config.arch = config.arch or task_cls.default_arch
     arch = _task_default(registry, "archs", config.arch, given_arch, config.task, task_cls)
-    if arch.options is not None:  # kept as given, each as its default's type: `residual=False` is no string
-        checked = check_options("--arch-opt", f"architecture '{config.arch}'", arch.options, config.arch_options)
-        config.arch_options = {key: checked[key] for key in config.arch_options}
+    if arch.options is not None:
+        typed = typed_arch_options(config.arch, arch, config.arch_options)
+        if new:  # recorded typed (`residual=False` is no string); a run made before is rebuilt as it was trained
+            config.arch_options = typed
     elif config.arch_options and new:
         raise GanzooError(f"--arch-opt {', '.join(config.arch_options)}: architecture '{config.arch}' takes no "
                           "options (it declares none); drop --arch-opt")
@@ -452,6 +464,9 @@ class Trainer:
         self.overwrite, self.source = overwrite, None
         if resume is not None:
             ckpt = read_run(resume, resume=True)
+            arch = get_registry().get("archs", ckpt.config.arch)
+            if arch.options and config.arch_options:  # compared with the run's typed ones, as a new run records
+                config.arch_options = typed_arch_options(ckpt.config.arch, arch, config.arch_options)
             config = resume_config(ckpt.config, config, given, resume)
             if World.from_env().main:  # once, not once per process
                 warn_if_schedule_moves(ckpt.config, config, resume, ckpt.meta["step"])

@@ -25,6 +25,7 @@ class BalancedConsistency(Regularizer):
     """weight_real E(D(T(x)) - D(x))^2 + weight_fake E(D(T(G(z))) - D(G(z)))^2, T = translation + flip."""
 
     description: ClassVar[str] = "bCR: D(T(x)) ~ D(x) on real and fake, T = translation + flip (weights 10)"
+    compares_logits: ClassVar[bool] = True
     weight_real: float = 10.0
     weight_fake: float = 10.0
 
