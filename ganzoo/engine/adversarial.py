@@ -230,14 +230,11 @@ class AdversarialStep:
                 continue
             if self.joint:  # D sees the reals beside the fakes, as in its own step
                 real_logits, fake_logits = self.judge_both(ctx.nets[j.d], j, j.real, j.fake, ctx)
-                adversarial = (self.loss.g_loss(fake_logits, real_logits) if self.loss.relativistic
-                               else self.loss.g_loss(fake_logits))
-            else:
+            else:  # the reals only where the loss reads them
                 fake_logits = self.judge(ctx.nets[j.d], j, j.fake, ctx)
-                if self.loss.relativistic:
-                    adversarial = self.loss.g_loss(fake_logits, self.judge(ctx.nets[j.d], j, j.real, ctx))
-                else:
-                    adversarial = self.loss.g_loss(fake_logits)
+                real_logits = self.judge(ctx.nets[j.d], j, j.real, ctx) if self.loss.relativistic else None
+            adversarial = (self.loss.g_loss(fake_logits, real_logits) if self.loss.relativistic
+                           else self.loss.g_loss(fake_logits))
             total = total + j.weight * adversarial
             if extra is not None or len(judges) > 1:
                 logs["adv" if len(judges) == 1 else f"adv_{j.d}"] = adversarial.detach()
