@@ -67,6 +67,21 @@ def resume_pair(tmp_path):
     return train
 
 
+# What every tiny test run shares: few samples, no progress bar, a log line each step, no checkpoint or grid midway
+QUIET = dict(n_samples=4, progress=False, log_every=1, sample_every=1000, ckpt_every=1000)
+
+
+def tiny_run(**settings: Any) -> Callable[..., Any]:
+    """A test file's maker of tiny runs: ``tiny(tmp_path, name="run", **overrides)`` is a RunConfig with
+    :data:`QUIET`, then the file's ``settings``, then ``overrides``, writing to ``tmp_path / name``."""
+    from ganzoo.engine.config import RunConfig
+
+    def tiny(tmp_path: Path, name: str = "run", **overrides: Any) -> RunConfig:
+        return RunConfig(**{**QUIET, **settings, "out": str(tmp_path / name), **overrides})
+
+    return tiny
+
+
 def one_error_line(result, exit_code: int = 1) -> str:
     """The output is exactly one ``Error:`` line (train's start line and its shared-CPU warning aside, both printed
     before any step), and the command failed: exit status 1 for ganzoo's errors, 2 for click's usage errors."""

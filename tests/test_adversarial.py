@@ -14,18 +14,16 @@ from torch import Tensor
 import ganzoo
 from ganzoo.api import Augment, GanzooError, Regularizer, StepContext, Task
 from ganzoo.engine.adversarial import AdversarialStep
-from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, assemble, serving_hint
+
+from conftest import tiny_run
 
 
 def softplus(x: float) -> float:
     return math.log1p(math.exp(x))
 
 
-def tiny(tmp_path: Path, **overrides) -> RunConfig:
-    values = dict(arch="dcgan", batch_size=4, width=8, nz=8, steps=2, n_samples=4, progress=False, log_every=1,
-                  sample_every=1000, ckpt_every=1000, data_options={"n": 32}, device="cpu", out=str(tmp_path / "run"))
-    return RunConfig(**{**values, **overrides})
+tiny = tiny_run(arch="dcgan", batch_size=4, width=8, nz=8, steps=2, data_options={"n": 32}, device="cpu")
 
 
 def test_ragan_known_values():

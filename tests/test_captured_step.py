@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,20 +16,17 @@ from torch._dynamo.utils import counters
 
 from ganzoo.api import GanzooError
 from ganzoo.engine.checkpoint import load_checkpoint
-from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer
+
+from conftest import tiny_run
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-def tiny(tmp_path: Path, **overrides) -> RunConfig:
-    """A tiny run at lr 2e-4, the rate assert_same's tolerance was measured at (generation's default 1e-3 lets
-    Adam amplify the compiled graphs' reordered sums past it on some CPUs)."""
-    values = dict(arch="dcgan", batch_size=8, width=8, nz=16, lr=2e-4, steps=4, n_samples=4, progress=False,
-                  log_every=1, sample_every=1000, ckpt_every=1000, data_options={"n": 64}, out=str(tmp_path / "run"),
-                  device="cpu", ema=True, ema_decay=0.5)
-    values.update(overrides)
-    return RunConfig(**values)
+# lr 2e-4 is the rate assert_same's tolerance was measured at (generation's default 1e-3 lets Adam amplify the
+# compiled graphs' reordered sums past it on some CPUs)
+tiny = tiny_run(arch="dcgan", batch_size=8, width=8, nz=16, lr=2e-4, steps=4, data_options={"n": 64}, device="cpu",
+                ema=True, ema_decay=0.5)
 
 
 @pytest.fixture

@@ -22,16 +22,12 @@ from ganzoo_plugins.datasets.style_benchmark import style_filter
 from ganzoo_plugins.tasks.cyclegan import ImagePool
 from ganzoo_plugins.tasks.translate import translate_image
 from ganzoo_plugins.architectures.resnet_generator import upsampling
-from conftest import assert_same_logs, assert_same_weights, one_error_line
+from conftest import assert_same_logs, assert_same_weights, one_error_line, tiny_run
 
 
-def tiny(tmp_path: Path, name: str = "run", **overrides) -> RunConfig:
-    values = dict(task="cyclegan", arch="resnet-6blocks", dataset="style-benchmark", image_size=16, width=8,
-                  batch_size=2, steps=3, n_samples=4, progress=False, log_every=1, sample_every=2, ckpt_every=1000,
-                  device="cpu", arch_options={"n_layers": 2}, data_options={"n": 16, "n_test": 4},
-                  out=str(tmp_path / name))
-    values.update(overrides)
-    return RunConfig(**values)
+tiny = tiny_run(task="cyclegan", arch="resnet-6blocks", dataset="style-benchmark", image_size=16, width=8,
+                batch_size=2, steps=3, sample_every=2, device="cpu", arch_options={"n_layers": 2},
+                data_options={"n": 16, "n_test": 4})
 
 
 def write_image(path: Path, height: int, width: int, seed: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,17 +11,13 @@ from torch import nn
 import ganzoo
 from ganzoo.api import GanzooError, IncompatibleError
 from ganzoo.engine.checkpoint import load_checkpoint
-from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, assemble
-from conftest import assert_same_weights
+from conftest import assert_same_weights, tiny_run
 
 AUGMENTS = ["diffaugment", "ada"]
 
 
-def tiny(tmp_path: Path, **overrides) -> RunConfig:
-    values = dict(arch="dcgan", width=8, nz=8, batch_size=8, steps=4, n_samples=4, progress=False, log_every=1,
-                  sample_every=1000, ckpt_every=1000, data_options={"n": 64}, device="cpu", out=str(tmp_path / "run"))
-    return RunConfig(**{**values, **overrides})
+tiny = tiny_run(arch="dcgan", width=8, nz=8, batch_size=8, steps=4, data_options={"n": 64}, device="cpu")
 
 
 @pytest.mark.parametrize("name", AUGMENTS)

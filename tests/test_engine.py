@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,17 +16,13 @@ from ganzoo.cli import cli
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, load_for_inference, serving
-from conftest import assert_same_logs, assert_same_weights
+from conftest import assert_same_logs, assert_same_weights, tiny_run
 
 GENERATION_ARCHS = [name for name in serving(ganzoo.get("tasks", "unconditional")) if ganzoo.list("archs", name)[0].distribution == "ganzoo"]
 LOSSES = [e.name for e in ganzoo.list("losses") if e.distribution == "ganzoo"]
 
 
-def tiny(tmp_path: Path, **overrides) -> RunConfig:
-    values = dict(batch_size=8, width=8, nz=16, steps=2, n_samples=4, progress=False, log_every=1, sample_every=1000,
-                  ckpt_every=1000, data_options={"n": 64}, out=str(tmp_path / "run"))
-    values.update(overrides)
-    return RunConfig(**values)
+tiny = tiny_run(batch_size=8, width=8, nz=16, steps=2, data_options={"n": 64})
 
 
 @pytest.mark.parametrize("loss", LOSSES)

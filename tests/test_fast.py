@@ -24,20 +24,17 @@ from torch._dynamo.utils import counters
 
 from ganzoo.api import GanzooError
 from ganzoo.cli import cli
-from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer
 from ganzoo.kernels import BiasAct, bias_act, resolve_kernels, use_kernels
+
+from conftest import tiny_run
 
 ROOT = Path(__file__).resolve().parent.parent
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 LR = 2e-4
 
 
-def tiny(tmp_path: Path, **overrides) -> RunConfig:
-    values = dict(batch_size=8, width=8, nz=16, steps=4, n_samples=4, progress=False, log_every=1, sample_every=1000,
-                  ckpt_every=1000, data_options={"n": 64}, out=str(tmp_path / "run"), device="cpu")
-    values.update(overrides)
-    return RunConfig(**values)
+tiny = tiny_run(batch_size=8, width=8, nz=16, steps=4, data_options={"n": 64}, device="cpu")
 
 
 def run_steps(trainer: Trainer, steps: int, seed: int = 1) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:

@@ -15,22 +15,17 @@ from skimage.restoration import inpaint_biharmonic
 import ganzoo
 from ganzoo.api import GanzooError, IncompatibleError, NetConfig
 from ganzoo.cli import cli
-from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, load_for_inference
 from ganzoo_plugins.architectures.unet import UNet
 from ganzoo import draw_masks, hole_fraction
 from ganzoo_plugins.tasks.inpainting import complete, self_ensemble, smooth_fill
-from conftest import assert_same_logs, assert_same_weights, one_error_line
+from conftest import assert_same_logs, assert_same_weights, one_error_line, tiny_run
 
 MASKS = [e.name for e in ganzoo.list("masks") if e.distribution == "ganzoo"]
 
 
-def tiny(tmp_path: Path, **overrides) -> RunConfig:
-    values = dict(task="inpainting", arch="unet", dataset="shapes", image_size=16, channels=1, batch_size=8, width=8,
-                  steps=2, n_samples=4, progress=False, log_every=1, sample_every=1000, ckpt_every=1000,
-                  data_options={"n": 64}, out=str(tmp_path / "run"))
-    values.update(overrides)
-    return RunConfig(**values)
+tiny = tiny_run(task="inpainting", arch="unet", dataset="shapes", image_size=16, channels=1, batch_size=8, width=8,
+                steps=2, data_options={"n": 64})
 
 
 def test_all_mask_kinds_are_listed_with_their_area_range():

@@ -14,7 +14,7 @@ import torch
 from click.testing import CliRunner
 from skimage import io
 
-from conftest import PLUGINS, ganzoo_cli, one_error_line
+from conftest import PLUGINS, ganzoo_cli, one_error_line, tiny_run
 from ganzoo.cli import cli
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
@@ -25,11 +25,7 @@ TINY_ARGS = ["--steps", "2", "--width", "8", "--nz", "8", "--batch-size", "4", "
              "--device", "cpu"]
 
 
-def tiny(tmp_path: Path, name: str = "run", **overrides) -> RunConfig:
-    values = dict(batch_size=4, width=8, nz=8, steps=4, n_samples=4, progress=False, log_every=1, sample_every=2,
-                  ckpt_every=1000, data_options={"n": 16}, device="cpu", out=str(tmp_path / name))
-    values.update(overrides)
-    return RunConfig(**values)
+tiny = tiny_run(batch_size=4, width=8, nz=8, steps=4, sample_every=2, data_options={"n": 16}, device="cpu")
 
 
 def records(run: Path) -> list[dict]:

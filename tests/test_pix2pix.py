@@ -19,15 +19,11 @@ from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, assemble, load_for_inference
 from ganzoo.images import resize
 from ganzoo_plugins.datasets.style_benchmark import style_filter
-from conftest import assert_same_logs, assert_same_weights, one_error_line
+from conftest import assert_same_logs, assert_same_weights, one_error_line, tiny_run
 
 
-def tiny(tmp_path: Path, name: str = "run", **overrides) -> RunConfig:
-    values = dict(task="pix2pix", dataset="style-benchmark-aligned", image_size=16, width=8, batch_size=2, steps=3,
-                  n_samples=4, progress=False, log_every=1, sample_every=2, ckpt_every=1000, device="cpu",
-                  data_options={"n": 16, "n_test": 4}, out=str(tmp_path / name))
-    values.update(overrides)
-    return RunConfig(**values)
+tiny = tiny_run(task="pix2pix", dataset="style-benchmark-aligned", image_size=16, width=8, batch_size=2, steps=3,
+                sample_every=2, device="cpu", data_options={"n": 16, "n_test": 4})
 
 
 def write_image(path: Path, height: int, width: int, seed: int) -> np.ndarray:
