@@ -59,6 +59,13 @@ class BenchSpec:
     classifier: str | None = None
     out: str = "runs/bench"
 
+    def curve_metric_for(self, task: Any) -> str:
+        """The curve's figure: --curve-metric, else the first of --metrics where the task scores with metric
+        plugins, else the task's headline."""
+        if self.curve_metric:
+            return self.curve_metric
+        return self.metrics[0] if self.metrics and task.metric_plugins else task.headline
+
     def check(self) -> None:
         if (self.steps is None) == (self.seconds is None):
             both = ", not both" if self.steps is not None else ""
@@ -111,6 +118,7 @@ _BENCH_OWNS = frozenset({"log_every", "sample_every", "ckpt_every"})
 _NOT_A_VARIANT = {"seed": "--seed and --repeats choose it", "steps": "the budget is bench's --steps or --seconds",
                   "epochs": "the budget is bench's --steps or --seconds", "out": "bench's --out names the folder",
                   "progress": "bench shows no progress bar per row",
+                  "recipe": "bench's --recipes NAME adds a recipe's row",
                   **{key: "bench logs nothing between its scoring points" for key in _BENCH_OWNS}}
 
 
@@ -135,9 +143,9 @@ def planned_rows(spec: BenchSpec) -> list[tuple[str, RunConfig]]:
     for variant, config in rows:
         for key in ("task", "dataset"):
             if getattr(config, key) != getattr(spec.base, key):
-                raise GanzooError(f"bench row '{variant}' trains {key} '{getattr(config, key)}', the other rows "
-                                  f"'{getattr(spec.base, key)}'; pass --{key} {getattr(config, key)} to bench so every "
-                                  "row is scored on the same data")
+                raise GanzooError(f"bench row '{variant}' trains {key} '{getattr(config, key)}', but bench scores "
+                                  f"every row on {key} '{getattr(spec.base, key)}' (its --{key}); pass --{key} "
+                                  f"{getattr(config, key)} to bench so every row is scored on the same data")
     return rows
 
 
@@ -249,7 +257,7 @@ def row_label(row: dict[str, Any]) -> str:
 def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
             echo: Callable[[str], None]) -> dict[str, Any]:
     """Train one row's settings under the budget, scoring it along the way; returns the row."""
-    from .engine.runlog import eval_options
+    from .engine.runlog import RunLoggers, eval_options, logger_classes
     from .engine.trainer import Trainer, resolve_device
 
     arch, loss = base.arch, base.loss
@@ -263,13 +271,16 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
     trainer = Trainer(config)
     device = trainer.device
     batches = trainer.batch_stream()
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    loggers = RunLoggers(logger_classes(config), Path(run_dir), config, 0)  # a record per scoring point
+    logs: dict[str, torch.Tensor] = {}
     wall = cpu = peak = 0.0
     curve: list[dict[str, Any]] = []
     final: dict[str, Any] = {}
     options = dict(data_root=config.data_root, classifier=spec.classifier, seed=seed, num=spec.num)
     task = trainer.task
     options.update(eval_options(task, {}))
-    curve_metric = spec.curve_metric or task.headline
+    curve_metric = spec.curve_metric_for(task)
 
     def score(metrics: list[str] | None) -> dict[str, Any]:
         """The task's evaluation; metric plugins by name where the task scores with them."""
@@ -282,7 +293,7 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
         target = point / spec.evals * (spec.steps if spec.steps else spec.seconds)
         while not _reached(spec, target, trainer.step, cpu if device.type == "cpu" else wall):
             w0, c0 = time.perf_counter(), time.process_time()
-            trainer.train_step(batches)
+            logs = trainer.train_step(batches)
             if spec.seconds or trainer.step == round(target):
                 _sync(device)
             wall += time.perf_counter() - w0
@@ -301,13 +312,17 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
         curve.append({"step": trainer.step, "train_s": round(wall, 2), "cpu_s": round(cpu, 2), "value": value,
                       "figures": task.figures(source)})
         echo(f"  {name} step {trainer.step}: {figure} {_fmt(value)}")
+        losses = {k: v.item() for k, v in logs.items()}
+        loggers.log({"step": trainer.step, **{k: round(v, 5) if math.isfinite(v) else None for k, v in losses.items()},
+                     **{f"eval/{k}": round(float(v), 6) for k, v in task.figures(source).items()
+                        if not k.startswith("num_")}})
         if last:
             final = task.figures(scores)
         memory.reset()
+    loggers.close()
     trainer.config.steps = trainer.step
     for key in (*_BENCH_OWNS, "progress"):  # bench's own settings; a --resume of the row logs and saves as train does
         setattr(trainer.config, key, getattr(RunConfig(), key))
-    Path(run_dir).mkdir(parents=True, exist_ok=True)
     save_toml(trainer.config, Path(run_dir) / "config.toml")
     trainer.save()
     trainer.save_samples(trainer.fixed_inputs())
@@ -339,7 +354,7 @@ def run_bench(spec: BenchSpec, echo: Callable[[str], None] = print) -> list[dict
     refuse_unread(spec.base.task, task.eval_reads, BENCH_EVAL_FLAGS,
                   [key for key, value in (("classifier", spec.classifier), ("num", spec.num)) if value])
     if task.metric_plugins:
-        names = [*(spec.metrics or DEFAULT_METRICS), spec.curve_metric or task.headline]
+        names = [*(spec.metrics or DEFAULT_METRICS), spec.curve_metric_for(task)]
         refuse_unused_classifier({name: registry.get("metrics", name) for name in names}, spec.classifier)
     elif spec.metrics:
         raise GanzooError(f"--metrics: task '{spec.base.task}' is scored by its own evaluation, not by metric "
@@ -411,15 +426,16 @@ def machine() -> str:
 def markdown_report(rows: list[dict[str, Any]], spec: BenchSpec, command: str) -> str:
     budget = f"{spec.steps} generator steps" if spec.steps else f"{spec.seconds} s of training time per row"
     memory = rows[0]["memory_kind"] if rows else ""
+    counts = rows[0]["metrics"] if rows else {}
+    counted = (f"; metrics on {counts['num_generated']} generated vs {counts.get('num_real', 0)} held-out images"
+               if "num_generated" in counts else "")
     parts = [
         "# ganzoo bench", "",
         f"- command: `{command}`",
         f"- budget: {budget} (same for every row); dataset {spec.base.dataset}, device {spec.base.device}",
         f"- machine: {machine()}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d', time.gmtime())}",
         f"- img/s = images seen by D (steps x batch x n_critic) / training wall time (img/cpu-s: / process CPU "
-        f"time, steadier on a shared machine); peak_mem_MB = {memory} while training; "
-        f"metrics on {rows[0]['metrics'].get('num_generated', '?') if rows else '?'} generated vs "
-        f"{rows[0]['metrics'].get('num_real', '?') if rows else '?'} held-out images", "",
+        f"time, steadier on a shared machine); peak_mem_MB = {memory} while training{counted}", "",
         markdown_table(table_rows(rows)), "",
         "## Reproduce a row", "",
     ]

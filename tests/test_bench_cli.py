@@ -158,8 +158,8 @@ def test_bench_refuses_a_classifier_the_rows_would_not_read(classifier, tmp_path
     assert one_error_line(memorization) == "Error: --classifier: metrics memorization read no feature net; drop " \
         "--classifier"
     curve = CliRunner().invoke(cli, ["bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps", "1",
-                                     "--evals", "1", "--metrics", "memorization", "--classifier", str(classifier),
-                                     "--out", str(tmp_path / "c")])  # the fid curve reads it: accepted
+                                     "--evals", "1", "--metrics", "memorization", "--curve-metric", "fid",
+                                     "--classifier", str(classifier), "--out", str(tmp_path / "c")])  # fid reads it
     assert curve.exit_code == 0 and "memorization_ratio" in curve.output, curve.output
     assert not list((tmp_path / "p").iterdir()) and not list((tmp_path / "m").iterdir()), "no run started"
 
@@ -177,14 +177,19 @@ def test_a_pix2pix_rows_eval_command_scores_what_bench_scored(tmp_path):
         row["metrics"]["AtoB_ssim"], rel=1e-6)
 
 
-def test_a_bench_row_resumes_as_a_training_run(tmp_path):
-    """Bench logs nothing between its scoring points; the row's saved settings do not pass that on to a resume."""
-    invoke("bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps", "1", "--evals", "1", "--metrics",
-           "memorization", "--curve-metric", "memorization", "--out", str(tmp_path / "b"))
+def test_a_bench_row_logs_its_scoring_points_and_resumes_as_a_training_run(tmp_path):
+    """Bench logs a record at each scoring point only; the row's saved settings do not pass that on to a resume.
+    The curve follows the first of --metrics when no --curve-metric is given."""
+    result = invoke("bench", "--archs", "dcgan", "--losses", "bce", *TINY_BENCH, "--steps", "1", "--evals", "1",
+                    "--metrics", "memorization", "--out", str(tmp_path / "b"))
+    assert "dcgan-bce-s0 step 1: memorization" in result.output
     row = tmp_path / "b" / "dcgan-bce-s0"
+    logged = [json.loads(line) for line in (row / "log.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in logged] == [0, 1] and "d_loss" in logged[1]
+    assert all(any(key.startswith("eval/memorization") for key in record) for record in logged)
     invoke("train", "--resume", str(row), "--steps", "2", "--no-progress")
     logged = [json.loads(line) for line in (row / "log.jsonl").read_text().splitlines()]
-    assert [record["step"] for record in logged] == [2] and load_checkpoint(row)[1]["step"] == 2
+    assert [record["step"] for record in logged] == [0, 1, 2] and load_checkpoint(row)[1]["step"] == 2
     assert "log_every = 50\n" in (row / "config.toml").read_text(), "the default, not bench's never"
 
 
@@ -344,7 +349,8 @@ def test_bench_refuses_bad_variants_and_recipes_before_training(tmp_path):
     plugin = runner.invoke(cli, [*base, "--variant", "augment=diffaugmnt"])
     assert plugin.exit_code == 1 and "Did you mean: diffaugment" in plugin.output
     for variant, why in (("seed=3", "--seed and --repeats choose it"),
-                         ("augment=ada steps=7", "the budget is bench's --steps or --seconds")):
+                         ("augment=ada steps=7", "the budget is bench's --steps or --seconds"),
+                         ("recipe=seed001", "bench's --recipes NAME adds a recipe's row")):
         owned = runner.invoke(cli, [*base, "--variant", variant])
         key = variant.split()[-1].split("=")[0]
         assert one_error_line(owned) == (f"Error: --variant '{variant}': bench sets {key} on every row ({why}); "
