@@ -88,6 +88,31 @@ def test_explicit_options_override_the_recipe_and_tables_merge(tmp_path):
     assert (config.arch, config.loss, config.batch_size, config.n_critic) == ("resnet-sn", "hinge", 32, 1)
 
 
+def test_another_plugin_than_the_recipes_drops_the_recipes_settings_for_it(tmp_path):
+    config, _ = build_config(None, {"recipe": "wgan-gp", "loss": "hinge"})
+    assert config.loss == "hinge" and config.loss_options == {} and config.n_critic == 5, "the rest of it stays"
+    assemble(config)  # no '--loss-opt gp_weight: loss hinge has no such option' from options the user never gave
+    config, _ = build_config(None, {"recipe": "inpainting", "dataset": "shapes"})
+    assert (config.dataset, config.data_options, config.data_root, config.channels) == ("shapes", {}, None, None)
+    assert config.task_options == {"mask": "mixture", "prefill": "biharmonic"} and config.arch == "unet"
+    config, _ = build_config(None, {"recipe": "inpainting", "dataset": "mnist"})
+    assert (config.data_options, config.channels) == ({"holdout": 2000}, 1), "the recipe's own dataset keeps them"
+    config, _ = build_config(None, {"recipe": "seed001", "dataset": "mnist"})
+    assert config.channels is None and config.nz == 100, "seed001's 3 channels were those of its own data"
+
+
+def test_a_recipe_on_the_command_line_overrides_a_config_file_and_one_in_the_file_does_not(tmp_path):
+    toml = tmp_path / "config.toml"
+    toml.write_text('loss = "bce"\nlr = 0.002\nwidth = 8\nsteps = 50\nloss_options = {}\n')
+    config, given = build_config(str(toml), {"recipe": "wgan-gp", "beta2": 0.99})
+    assert (config.loss, config.lr, config.loss_options, config.beta2) == ("wgan-gp", 1e-4, {"gp_weight": 10.0}, 0.99)
+    assert (config.width, config.steps) == (64, 50), "the recipe's width over the file's; the file's budget kept"
+    assert given == {"loss", "lr", "width", "steps", "loss_options", "recipe", "beta2"}
+    toml.write_text('recipe = "wgan-gp"\nlr = 0.002\n')
+    config, _ = build_config(str(toml), {})
+    assert (config.loss, config.lr) == ("wgan-gp", 0.002)
+
+
 def test_readme_recipe_example_is_the_tested_one():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     source = (Path(__file__).parent / "plugins" / "ganzoo-recipe" / "ganzoo_recipe.py").read_text().rstrip()

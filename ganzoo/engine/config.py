@@ -128,7 +128,8 @@ class RunConfig:
     """
 
     recipe: str | None = setting(help="Named settings from a paper or a seed (ganzoo list recipes); any option "
-                                      "given overrides the recipe's.", group=MODEL, shown="none", names="recipes")
+                                      "given overrides the recipe's, and another --task, --arch, --loss, --dataset, "
+                                      "--augment or --reg drops the recipe's options for its own.", group=MODEL, shown="none", names="recipes")
     arch: str | None = setting(help="Architecture (ganzoo list archs).", group=MODEL,
                                shown="the task's default: dcgan for generation", names="archs")
     loss: str | None = setting(help="Adversarial loss (ganzoo list losses).", group=MODEL, shown="task default",
@@ -389,6 +390,11 @@ def warn_if_schedule_moves(saved: RunConfig, resumed: RunConfig, resume: str | P
 
 # Recipe settings that name a registered plugin, and its kind: a recipe from a plugin not installed is one line.
 RECIPE_NAMES = {"task": "tasks", "arch": "archs", "loss": "losses", "dataset": "datasets", "augment": "augments"}
+# A recipe's settings that describe one of its plugins, dropped with it when the user names another: --loss hinge
+# over wgan-gp's loss takes none of its --loss-opt values, --dataset shapes none of mnist's data options.
+RECIPE_TIED = {"task": ("task_options",), "arch": ("arch_options",), "loss": ("loss_options",),
+               "dataset": ("data_options", "data_root", "channels"), "augment": ("augment_options",),
+               "reg": ("reg_options",)}
 
 
 def check_plugin_defaults(owner: str, defaults: dict[str, Any]) -> None:
@@ -440,6 +446,10 @@ def apply_recipe(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
     for budget, other in (("steps", "epochs"), ("epochs", "steps")):
         if budget in values:  # a budget the user gives replaces the recipe's, whichever kind it is
             settings.pop(other, None)
+    for key, tied in RECIPE_TIED.items():  # another plugin than the recipe's: the recipe's settings for it go too
+        if key in values and values[key] != settings.get(key, getattr(RunConfig(), key)):
+            for name in tied:
+                settings.pop(name, None)
     merged = {**settings, **values}
     for key, table in recipe.settings.items():
         if isinstance(table, dict) and isinstance(values.get(key), dict):
