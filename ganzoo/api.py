@@ -408,6 +408,8 @@ class DatasetSpec:
     ``count_classes``, for a dataset whose classes depend on its files (``folder``:
     one per subfolder), counts them for given options (0: unlabelled) without
     building the dataset; ``num_classes`` is then what :meth:`with_classes` returns.
+    ``default_root`` is where its files are when no ``--data-root`` is given; a new run records it as an absolute
+    path, so eval, probe and resume read the same files from any directory.
     """
 
     build: Callable[[DataOptions], torch.utils.data.Dataset]

@@ -3,14 +3,17 @@ of an exact-resume test with the checks that compare them."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pytest
 import torch
 
@@ -36,6 +39,29 @@ def installed(tmp_path_factory):
             return target
 
     return Installed()
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
+    """An MNIST IDX file (gzipped where the name ends in .gz)."""
+    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+
+
+def write_fake_mnist(folder: Path) -> Path:
+    """100 'digits' as MNIST's t10k files in ``folder``: image i is filled with 20 * (i % 10), its label i % 10."""
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = np.arange(100) % 10
+    images = np.repeat((labels * 20)[:, None, None], 28, axis=1).repeat(28, axis=2)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", images, 0x803)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels, 0x801)
+    return folder
+
+
+@pytest.fixture
+def fake_mnist(tmp_path: Path) -> Path:
+    """tmp_path holding :func:`write_fake_mnist`'s 100 digits."""
+    return write_fake_mnist(tmp_path)
 
 
 def ganzoo_cli(*args: str, sites: list[Path] = (), env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

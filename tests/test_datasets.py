@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import re
-import struct
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -18,6 +16,8 @@ from torch.utils.data import DataLoader
 import ganzoo
 from ganzoo.api import DataOptions, GanzooError, GanzooWarning
 from ganzoo.images import list_images, read_image, resize, save_grid, save_image, to_uint8
+
+from conftest import write_idx
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(
@@ -37,12 +37,6 @@ def check_item(item: dict, channels: int, size: int) -> None:
     assert image.shape == (channels, size, size) and image.dtype == torch.float32
     assert image.min() >= -1 and image.max() <= 1
     assert label.dtype == torch.long and label.dim() == 0
-
-
-def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
-    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
-    data = header + array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
 
 
 def test_all_datasets_registered():

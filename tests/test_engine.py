@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from ganzoo.cli import cli
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.config import RunConfig
 from ganzoo.engine.trainer import Trainer, load_for_inference, serving
-from conftest import assert_same_logs, assert_same_weights, tiny_run
+from conftest import assert_same_logs, assert_same_weights, tiny_run, write_fake_mnist
 
 GENERATION_ARCHS = [name for name in serving(ganzoo.get("tasks", "unconditional")) if ganzoo.list("archs", name)[0].distribution == "ganzoo"]
 LOSSES = [e.name for e in ganzoo.list("losses") if e.distribution == "ganzoo"]
@@ -287,6 +288,17 @@ def test_resume_past_the_end_says_so_and_data_root_is_stored_absolute(tmp_path, 
     assert f'data_root = "{root.resolve()}"' in (tmp_path / "run" / "config.toml").read_text()
     result = runner.invoke(cli, ["train", "--resume", "run", "--steps", "1", "--no-progress"])
     assert result.exit_code == 1 and "at step 2 and --steps is 1: nothing to train" in result.output
+
+
+def test_a_datasets_default_root_is_stored_absolute_too(tmp_path, monkeypatch):
+    """A run given no --data-root records where its dataset looks, so eval and resume work from any directory."""
+    default = Path(ganzoo.get("datasets", "mnist").default_root)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    write_fake_mnist(tmp_path / "work" / default)
+    config = Trainer(tiny(tmp_path, dataset="mnist", data_options={}, steps=1)).config
+    assert config.data_root == str((tmp_path / "work" / default).resolve())
+    assert Trainer(tiny(tmp_path, steps=1)).config.data_root is None, "shapes draws its images: no root"
 
 
 def test_sample_refuses_lossy_or_nameless_outputs_and_empty_grids(tmp_path):

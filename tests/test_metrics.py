@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
 import math
-import struct
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 
@@ -340,21 +337,6 @@ def test_per_channel_classifier_reads_a_digit_triple():
     assert model.predict(x).tolist() == (digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]).tolist()
     assert torch.exp(model(x)).sum(1).sub(1).abs().max() < 1e-4  # a proper distribution over 1000 modes
     assert model.features(x).shape == (6, 3 * 16)
-
-
-def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
-    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-
-
-@pytest.fixture
-def fake_mnist(tmp_path: Path) -> Path:
-    """100 'digits': image i is filled with 20 * (i % 10), its label i % 10."""
-    labels = np.arange(100) % 10
-    images = np.repeat((labels * 20)[:, None, None], 28, axis=1).repeat(28, axis=2)
-    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images, 0x803)
-    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels, 0x801)
-    return tmp_path
 
 
 @pytest.mark.filterwarnings("ignore:mnist. no train")

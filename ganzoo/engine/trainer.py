@@ -472,6 +472,8 @@ class Trainer:
                 warn_if_schedule_moves(ckpt.config, config, resume, ckpt.meta["step"])
             self.resume_state = (ckpt.tensors(), ckpt.meta)
             self.source = ckpt.path  # the checkpoint resumed from
+        if resume is None and not config.data_root:  # the dataset's own default, recorded like a given one
+            config.data_root = get_registry().get("datasets", config.dataset).default_root
         if config.data_root:  # absolute, so eval, probe and resume find the data from any directory
             config.data_root = str(Path(config.data_root).expanduser().resolve())
         self.config = config

@@ -67,8 +67,13 @@ def _find(directory: Path, prefix: str) -> tuple[Path, Path] | None:
     return None
 
 
+def default_root() -> str:
+    """Where the files are when a run gives no --data-root (a run records it; see DatasetSpec)."""
+    return os.environ.get(ENV_ROOT) or DEFAULT_ROOT
+
+
 def _root(options: DataOptions) -> Path:
-    return Path(options.root or os.environ.get(ENV_ROOT) or DEFAULT_ROOT)
+    return Path(options.root or default_root())
 
 
 def _load_pair(root: Path, prefix: str, download: bool) -> tuple[np.ndarray, np.ndarray] | None:
@@ -180,7 +185,7 @@ def register_datasets(register: Register) -> None:
             channels=1,
             num_classes=10,
             needs_root=True,
-            default_root=DEFAULT_ROOT,
+            default_root=default_root(),
             options={"holdout": 0, "train_size": 0},
         ),
     )
