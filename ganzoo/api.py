@@ -408,8 +408,9 @@ class DatasetSpec:
     ``count_classes``, for a dataset whose classes depend on its files (``folder``:
     one per subfolder), counts them for given options (0: unlabelled) without
     building the dataset; ``num_classes`` is then what :meth:`with_classes` returns.
-    ``default_root`` is where its files are when no ``--data-root`` is given; a new run records it as an absolute
-    path, so eval, probe and resume read the same files from any directory.
+    ``default_root`` is where its files are when no ``--data-root`` is given, or a function that says so when a
+    run starts (e.g. from an environment variable); a new run records it as an absolute path, so eval, probe and
+    resume read the same files from any directory.
     """
 
     build: Callable[[DataOptions], torch.utils.data.Dataset]
@@ -418,9 +419,13 @@ class DatasetSpec:
     num_classes: int = 0
     layout: str = "image"
     needs_root: bool = False
-    default_root: str | None = None
+    default_root: str | Callable[[], str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     count_classes: Callable[[DataOptions], int] | None = None
+
+    def root(self) -> str | None:
+        """:attr:`default_root`, read now."""
+        return self.default_root() if callable(self.default_root) else self.default_root
 
     def with_classes(self, name: str, options: DataOptions) -> DatasetSpec:
         """This spec with ``num_classes`` counted from the data ``options`` point at, where it has ``count_classes``."""

@@ -118,7 +118,6 @@ _BENCH_OWNS = frozenset({"log_every", "sample_every", "ckpt_every"})
 _NOT_A_VARIANT = {"seed": "--seed and --repeats choose it", "steps": "the budget is bench's --steps or --seconds",
                   "epochs": "the budget is bench's --steps or --seconds", "out": "bench's --out names the folder",
                   "progress": "bench shows no progress bar per row",
-                  "recipe": "bench's --recipes NAME adds a recipe's row",
                   **{key: "bench logs nothing between its scoring points" for key in _BENCH_OWNS}}
 
 
@@ -130,6 +129,9 @@ def planned_rows(spec: BenchSpec) -> list[tuple[str, RunConfig]]:
         for loss in spec.losses:
             for variant in spec.variants or [""]:
                 overrides = parse_variant(variant)
+                if "recipe" in overrides:
+                    raise GanzooError(f"--variant '{variant}': a variant cannot name a recipe; bench's --recipes "
+                                      f"{overrides['recipe']} adds the recipe's row")
                 for key in overrides.keys() & _NOT_A_VARIANT.keys():
                     raise GanzooError(f"--variant '{variant}': bench sets {key} on every row ({_NOT_A_VARIANT[key]}); "
                                       f"drop {key} from the variant")
@@ -257,7 +259,7 @@ def row_label(row: dict[str, Any]) -> str:
 def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
             echo: Callable[[str], None]) -> dict[str, Any]:
     """Train one row's settings under the budget, scoring it along the way; returns the row."""
-    from .engine.runlog import RunLoggers, eval_options, logger_classes
+    from .engine.runlog import RunLoggers, eval_figures, eval_options, finite_record, logger_classes
     from .engine.trainer import Trainer, resolve_device
 
     arch, loss = base.arch, base.loss
@@ -271,8 +273,7 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
     trainer = Trainer(config)
     device = trainer.device
     batches = trainer.batch_stream()
-    Path(run_dir).mkdir(parents=True, exist_ok=True)
-    loggers = RunLoggers(logger_classes(config), Path(run_dir), config, 0)  # a record per scoring point
+    loggers: RunLoggers | None = None  # a record per scoring point, from the first that scored
     logs: dict[str, torch.Tensor] = {}
     wall = cpu = peak = 0.0
     curve: list[dict[str, Any]] = []
@@ -312,10 +313,11 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
         curve.append({"step": trainer.step, "train_s": round(wall, 2), "cpu_s": round(cpu, 2), "value": value,
                       "figures": task.figures(source)})
         echo(f"  {name} step {trainer.step}: {figure} {_fmt(value)}")
-        losses = {k: v.item() for k, v in logs.items()}
-        loggers.log({"step": trainer.step, **{k: round(v, 5) if math.isfinite(v) else None for k, v in losses.items()},
-                     **{f"eval/{k}": round(float(v), 6) for k, v in task.figures(source).items()
-                        if not k.startswith("num_")}})
+        if loggers is None:
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+            loggers = RunLoggers(logger_classes(config), Path(run_dir), config, 0)
+        figures = eval_figures({**task.figures(scores), **task.figures(source)})
+        loggers.log(finite_record(trainer.step, {**{k: v.item() for k, v in logs.items()}, **figures}, 6))
         if last:
             final = task.figures(scores)
         memory.reset()

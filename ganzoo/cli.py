@@ -25,8 +25,8 @@ from click.shell_completion import CompletionItem
 from . import __version__, plugincache
 from .errors import GanzooError, GanzooWarning
 from .engine.config import (
-    SETTING, SETTINGS, RunConfig, Setting, apply_recipe, load_toml, option_flag, parse_names, parse_options, resume_config,
-    setting_help, setting_kind,
+    SETTING, SETTINGS, RunConfig, Setting, apply_recipe, laid_over, load_toml, option_flag, parse_names, parse_options,
+    resume_config, setting_help, setting_kind,
 )
 from .registry import KINDS, ALIASES, Registry, get_registry
 from .runs import CONTEXT, SEED, require_command
@@ -345,8 +345,8 @@ class SettingsCommand(click.Command):
 
 def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[RunConfig, set[str]]:
     """Defaults < recipe < TOML file < command line, or, for a --recipe given on the command line, defaults < TOML
-    file < recipe < command line (so ``--config RUN/config.toml --recipe X`` trains X); also returns the settings
-    given (by the file or the command line)."""
+    file < recipe < command line (``--config RUN/config.toml --recipe X``: X's settings over the run's), each
+    layer over the one below as :func:`laid_over` says; also returns the settings given (file or command line)."""
     written: dict[str, Any] = load_toml(config_file) if config_file else {}
     budgets = [key for key in ("steps", "epochs") if cli_values.get(key) is not None]
     if len(budgets) == 2:
@@ -364,28 +364,12 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
             given[key] = value
     if given.get("recipe"):
         top, from_recipe = apply_recipe(given)
-        merged = _laid_over(written, top)
+        merged = laid_over(written, top)
     else:
-        merged, from_recipe = apply_recipe(_laid_over(written, given))
+        merged, from_recipe = apply_recipe(laid_over(written, given))
     source = f"config file '{config_file}'" if config_file else "command line"
     origins = {key: source for key, value in written.items() if merged.get(key) is value}
-    return RunConfig.from_dict(merged, source, {**from_recipe, **origins}), set(written) | set(given)
-
-
-def _laid_over(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
-    """``upper``'s settings over ``lower``'s: option tables merged key by key, and a budget (steps or epochs) in
-    ``upper`` replacing ``lower``'s, whichever kind it is."""
-    merged = dict(lower)
-    if "steps" in upper or "epochs" in upper:
-        merged.pop("steps", None)
-        merged.pop("epochs", None)
-    for key, value in upper.items():
-        base = merged.get(key)
-        if isinstance(value, dict) and key in merged:  # a TOML value that is no table is left for RunConfig to refuse
-            merged[key] = {**base, **value} if isinstance(base, dict) else base
-        else:
-            merged[key] = value
-    return merged
+    return RunConfig.from_dict(merged, source, {**from_recipe, **origins}), (set(written) & set(merged)) | set(given)
 
 
 def _naming_the_file(message: str, config_file: str | None, cli_values: dict[str, Any]) -> str:
@@ -714,8 +698,9 @@ BENCH_SETTINGS = ("task", "dataset", "data_root", "data_options", "arch_options"
 @click.option("--evals", default=4, show_default=True, help="Quality points along each run (for the curve).")
 @click.option("--metrics", help="Metrics at the end (tasks scored by metric plugins). [fid,kid,is,pr,dc,modes for "
               "generation; other tasks give their own scores]")
-@click.option("--curve-metric", help="Metric for the quality-vs-steps curve (ganzoo list metrics). [the first of "
-              "--metrics, else the task's headline: fid for generation]")
+@click.option("--curve-metric", help="Figure for the quality-vs-steps curve: a metric (ganzoo list metrics) where "
+              "the task scores with them, else one of its own figures. [the first of --metrics, else the task's "
+              "headline: fid for generation]")
 @click.option("-n", "--num", type=click.IntRange(min=2), help="Generated samples per evaluation. [2000]")
 @click.option("--classifier", type=click.Path(dir_okay=False),
               help="Feature net: a `ganzoo features train` file, or inception[:PATH] (weights on disk).")

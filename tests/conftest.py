@@ -3,6 +3,7 @@ of an exact-resume test with the checks that compare them."""
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import os
@@ -103,7 +104,7 @@ def tiny_run(**settings: Any) -> Callable[..., Any]:
     from ganzoo.engine.config import RunConfig
 
     def tiny(tmp_path: Path, name: str = "run", **overrides: Any) -> RunConfig:
-        return RunConfig(**{**QUIET, **settings, "out": str(tmp_path / name), **overrides})
+        return RunConfig(**copy.deepcopy({**QUIET, **settings, "out": str(tmp_path / name), **overrides}))
 
     return tiny
 

@@ -349,12 +349,14 @@ def test_bench_refuses_bad_variants_and_recipes_before_training(tmp_path):
     plugin = runner.invoke(cli, [*base, "--variant", "augment=diffaugmnt"])
     assert plugin.exit_code == 1 and "Did you mean: diffaugment" in plugin.output
     for variant, why in (("seed=3", "--seed and --repeats choose it"),
-                         ("augment=ada steps=7", "the budget is bench's --steps or --seconds"),
-                         ("recipe=seed001", "bench's --recipes NAME adds a recipe's row")):
+                         ("augment=ada steps=7", "the budget is bench's --steps or --seconds")):
         owned = runner.invoke(cli, [*base, "--variant", variant])
         key = variant.split()[-1].split("=")[0]
         assert one_error_line(owned) == (f"Error: --variant '{variant}': bench sets {key} on every row ({why}); "
                                          f"drop {key} from the variant")
+    as_variant = runner.invoke(cli, [*base, "--variant", "recipe=seed001"])
+    assert one_error_line(as_variant) == ("Error: --variant 'recipe=seed001': a variant cannot name a recipe; bench's "
+                                          "--recipes seed001 adds the recipe's row")
     recipe = runner.invoke(cli, [*base, "--recipes", "sngann"])
     assert recipe.exit_code == 1 and "Did you mean: sngan" in recipe.output
     other_data = runner.invoke(cli, ["bench", "--recipes", "seed002", "--steps", "1", "--out", str(tmp_path)])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -291,13 +290,17 @@ def test_resume_past_the_end_says_so_and_data_root_is_stored_absolute(tmp_path, 
 
 
 def test_a_datasets_default_root_is_stored_absolute_too(tmp_path, monkeypatch):
-    """A run given no --data-root records where its dataset looks, so eval and resume work from any directory."""
-    default = Path(ganzoo.get("datasets", "mnist").default_root)
+    """A run given no --data-root records where its dataset looks, so eval and resume work from any directory:
+    $GANZOO_MNIST_ROOT as it is when the run starts, else MNIST's default, relative to the working directory."""
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
-    write_fake_mnist(tmp_path / "work" / default)
+    monkeypatch.setenv("GANZOO_MNIST_ROOT", str(write_fake_mnist(tmp_path / "digits")))
     config = Trainer(tiny(tmp_path, dataset="mnist", data_options={}, steps=1)).config
-    assert config.data_root == str((tmp_path / "work" / default).resolve())
+    assert config.data_root == str((tmp_path / "digits").resolve())
+    monkeypatch.delenv("GANZOO_MNIST_ROOT")
+    write_fake_mnist(tmp_path / "shared" / "data" / "mnist")  # ../shared/data/mnist from work/
+    config = Trainer(tiny(tmp_path, dataset="mnist", data_options={}, steps=1)).config
+    assert config.data_root == str((tmp_path / "shared" / "data" / "mnist").resolve())
     assert Trainer(tiny(tmp_path, steps=1)).config.data_root is None, "shapes draws its images: no root"
 
 

@@ -248,3 +248,12 @@ def test_readme_logger_example_is_the_tested_one():
     for name in ("ganzoo_wandb.py", "pyproject.toml"):
         source = (PLUGINS / "ganzoo-wandb" / name).read_text().rstrip()
         assert source in readme, f"README's logger example drifted from tests/plugins/ganzoo-wandb/{name}"
+
+
+def test_a_log_record_rounds_and_names_what_is_not_finite():
+    """JSON has no NaN: a diverged loss or a NaN figure (a bench row, --eval-every) is null and named."""
+    from ganzoo.engine.runlog import eval_figures, finite_record
+
+    record = finite_record(3, {"d_loss": 0.123456, "eval/fid": float("nan"), "g_loss": float("inf")}, 3)
+    assert record == {"step": 3, "d_loss": 0.123, "eval/fid": None, "g_loss": None, "not_finite": ["eval/fid", "g_loss"]}
+    assert eval_figures({"fid": 12, "num_generated": 64}) == {"eval/fid": 12.0}

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import ganzoo
 from conftest import ganzoo_cli
 from ganzoo.cli import build_config, cli
+from ganzoo.engine.config import laid_over
 from ganzoo.engine.checkpoint import load_checkpoint
 from ganzoo.engine.trainer import assemble
 
@@ -99,6 +100,15 @@ def test_another_plugin_than_the_recipes_drops_the_recipes_settings_for_it(tmp_p
     assert (config.data_options, config.channels) == ({"holdout": 2000}, 1), "the recipe's own dataset keeps them"
     config, _ = build_config(None, {"recipe": "seed001", "dataset": "mnist"})
     assert config.channels is None and config.nz == 100, "seed001's 3 channels were those of its own data"
+    config, _ = build_config(None, {"recipe": "wgan-gp", "loss": "hinge", "loss_options": ("n_critic=2",)})
+    assert config.loss_options == {"n_critic": 2}, "the user's table for the new loss, without the recipe's"
+    config, _ = build_config(None, {"recipe": "inpainting", "dataset": "shapes", "data_options": ("n=64",)})
+    assert config.data_options == {"n": 64}
+    assert laid_over({"reg": "r1", "reg_options": {"r1.gamma": 1}}, {"reg": "r1, lecam"})["reg_options"] == {
+        "r1.gamma": 1}, "r1 is still named: its options stay"
+    assert laid_over({"reg": ["r1"], "reg_options": {"r1.gamma": 1}}, {"reg": "ganzoo:r1"})["reg_options"] == {
+        "r1.gamma": 1}
+    assert laid_over({"reg": "r1", "reg_options": {"r1.gamma": 1}}, {"reg": "lecam"})["reg_options"] == {}
 
 
 def test_a_recipe_on_the_command_line_overrides_a_config_file_and_one_in_the_file_does_not(tmp_path):
@@ -108,6 +118,15 @@ def test_a_recipe_on_the_command_line_overrides_a_config_file_and_one_in_the_fil
     assert (config.loss, config.lr, config.loss_options, config.beta2) == ("wgan-gp", 1e-4, {"gp_weight": 10.0}, 0.99)
     assert (config.width, config.steps) == (64, 50), "the recipe's width over the file's; the file's budget kept"
     assert given == {"loss", "lr", "width", "steps", "loss_options", "recipe", "beta2"}
+    toml.write_text('dataset = "shapes"\nloss = "bce"\nsteps = 50\n[data_options]\nn = 64\n[loss_options]\n'
+                    'smooth = 0.1\n')
+    config, given = build_config(str(toml), {"recipe": "inpainting", "epochs": 2})
+    assert (config.dataset, config.data_options, config.loss, config.loss_options) == (
+        "mnist", {"holdout": 2000}, "hinge", {}), "the file's tables went with its dataset and loss"
+    assert "steps" not in given and config.epochs == 2, "the command line's budget replaced the file's"
+    toml.write_text('dataset = "mnist"\ndata_root = "/data/mnist"\nchannels = 1\n')
+    config, _ = build_config(str(toml), {"dataset": "shapes"})
+    assert (config.data_root, config.channels) == (None, None), "no mnist root for shapes"
     toml.write_text('recipe = "wgan-gp"\nlr = 0.002\n')
     config, _ = build_config(str(toml), {})
     assert (config.loss, config.lr) == ("wgan-gp", 0.002)

@@ -128,8 +128,9 @@ class RunConfig:
     """
 
     recipe: str | None = setting(help="Named settings from a paper or a seed (ganzoo list recipes); any option "
-                                      "given overrides the recipe's, and another --task, --arch, --loss, --dataset, "
-                                      "--augment or --reg drops the recipe's options for its own.", group=MODEL, shown="none", names="recipes")
+                                      "given overrides the recipe's, and another --task, --arch, --loss, "
+                                      "--dataset, --augment or --reg drops the recipe's options for its own.",
+                                 group=MODEL, shown="none", names="recipes")
     arch: str | None = setting(help="Architecture (ganzoo list archs).", group=MODEL,
                                shown="the task's default: dcgan for generation", names="archs")
     loss: str | None = setting(help="Adversarial loss (ganzoo list losses).", group=MODEL, shown="task default",
@@ -184,7 +185,8 @@ class RunConfig:
                            group=TRAINING, choices=("split", "joint"))
     ema: bool | None = setting(help="Keep an EMA of G for sampling.", group=TRAINING,
                                shown="off; on for unconditional generation", recipe=False)
-    ema_decay: float = setting(0.999, help="Decay of G's EMA (warmed up over the first steps).", group=TRAINING,
+    ema_decay: float = setting(0.999, help="Decay of G's EMA, at most (1 + n) / (10 + n) after n steps: 0.999 "
+                               "takes effect from step ~9000, 0.9995 from ~18000.", group=TRAINING,
                                low=0, high=1)
     device: str = setting("auto", help="cpu, cuda, cuda:1, mps or auto.", group=SPEED, resume=True)
     precision: str = setting("fp32", help="Autocast precision.", group=SPEED, choices=("fp32", "bf16", "fp16"))
@@ -390,8 +392,8 @@ def warn_if_schedule_moves(saved: RunConfig, resumed: RunConfig, resume: str | P
 
 # Recipe settings that name a registered plugin, and its kind: a recipe from a plugin not installed is one line.
 RECIPE_NAMES = {"task": "tasks", "arch": "archs", "loss": "losses", "dataset": "datasets", "augment": "augments"}
-# A recipe's settings that describe one of its plugins, dropped with it when the user names another: --loss hinge
-# over wgan-gp's loss takes none of its --loss-opt values, --dataset shapes none of mnist's data options.
+# Settings that describe one plugin, dropped with it when a higher layer names another (see laid_over): --loss hinge
+# over wgan-gp's loss takes none of its --loss-opt values, --dataset shapes none of mnist's data options or root.
 RECIPE_TIED = {"task": ("task_options",), "arch": ("arch_options",), "loss": ("loss_options",),
                "dataset": ("data_options", "data_root", "channels"), "augment": ("augment_options",),
                "reg": ("reg_options",)}
@@ -442,19 +444,44 @@ def apply_recipe(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
                          if unselected else "")
                 raise GanzooError(f"recipe '{name}' needs {key} '{wanted}', which is not "
                                   f"{'registered' if unselected else 'installed'}{where} ({exc})") from None
-    settings = dict(recipe.settings)
-    for budget, other in (("steps", "epochs"), ("epochs", "steps")):
-        if budget in values:  # a budget the user gives replaces the recipe's, whichever kind it is
-            settings.pop(other, None)
-    for key, tied in RECIPE_TIED.items():  # another plugin than the recipe's: the recipe's settings for it go too
-        if key in values and values[key] != settings.get(key, getattr(RunConfig(), key)):
-            for name in tied:
-                settings.pop(name, None)
-    merged = {**settings, **values}
-    for key, table in recipe.settings.items():
-        if isinstance(table, dict) and isinstance(values.get(key), dict):
-            merged[key] = {**table, **values[key]}
-    return merged, {key: f"recipe '{name}'" for key in settings if key not in values}
+    merged = laid_over(dict(recipe.settings), values)
+    return merged, {key: f"recipe '{name}'" for key in recipe.settings if key in merged and key not in values}
+
+
+def laid_over(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
+    """``upper``'s settings over ``lower``'s (the command line over a file or a recipe, a recipe over a file).
+
+    A budget in ``upper`` (steps or epochs) replaces ``lower``'s of either kind; another plugin in ``upper`` than
+    ``lower``'s takes none of ``lower``'s settings for it (:data:`RECIPE_TIED`; for ``reg``, the options of the
+    regularisers no longer named); option tables merge key by key.
+    """
+    merged = dict(lower)
+    if "steps" in upper or "epochs" in upper:
+        merged.pop("steps", None)
+        merged.pop("epochs", None)
+    for key, tied in RECIPE_TIED.items():
+        before = merged.get(key, getattr(RunConfig(), key))
+        if key not in upper or before is None or _plugin_names(before) == _plugin_names(upper[key]):
+            continue
+        if key == "reg" and isinstance(merged.get("reg_options"), dict):
+            named = set(_plugin_names(upper[key]))
+            merged["reg_options"] = {k: v for k, v in merged["reg_options"].items() if k.partition(".")[0] in named}
+        else:
+            for setting_name in tied:
+                merged.pop(setting_name, None)
+    for key, value in upper.items():
+        base = merged.get(key)
+        if isinstance(value, dict) and key in merged:  # a TOML value that is no table is left for RunConfig to refuse
+            merged[key] = {**base, **value} if isinstance(base, dict) else base
+        else:
+            merged[key] = value
+    return merged
+
+
+def _plugin_names(value: Any) -> list[str]:
+    """The plugin names a setting gives, however spelled: ``"r1, lecam"``, ``["r1", "lecam"]``, ``"ganzoo:r1"``."""
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
+    return [str(item).strip().rpartition(":")[2] for item in items if str(item).strip()]
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ as ``eval/<figure>`` records beside the training figures.
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 from typing import Any
 
@@ -140,5 +141,20 @@ def evaluate_now(task: Task, nets: dict[str, nn.Module], device: torch.device, c
     finally:
         for name, net in nets.items():
             net.train(modes[name])
-    figures = {k: v for k, v in task.figures(results).items() if not k.startswith("num_")}  # counts say how many
-    return {"step": step, **{f"eval/{k}": round(float(v), 6) for k, v in figures.items()}}
+    return finite_record(step, eval_figures(task.figures(results)), 6)
+
+
+def eval_figures(figures: dict[str, Any]) -> dict[str, float]:
+    """A task's figures as log keys ``eval/<figure>``, without the sample counts (``num_*``)."""
+    return {f"eval/{k}": float(v) for k, v in figures.items() if not k.startswith("num_")}
+
+
+def finite_record(step: int, values: dict[str, float], digits: int) -> dict[str, Any]:
+    """A log.jsonl record: values rounded to ``digits``, each non-finite one null and named under ``not_finite``
+    (JSON has no NaN)."""
+    broken = [k for k, v in values.items() if not math.isfinite(v)]
+    record: dict[str, Any] = {"step": step, **{k: None if k in broken else round(v, digits)
+                                               for k, v in values.items()}}
+    if broken:
+        record["not_finite"] = broken
+    return record

@@ -54,7 +54,7 @@ from .config import (ENGINE_DEFAULTS, RunConfig, check_plugin_defaults, resume_c
                      warn_if_schedule_moves)
 from .distributed import World, convert_sync_batchnorm
 from .rundir import carry_history, claim_run_dir
-from .runlog import RunLoggers, check_evaluation, evaluate_now, logger_classes
+from .runlog import RunLoggers, check_evaluation, evaluate_now, finite_record, logger_classes
 from .runpage import write_page
 
 log = logging.getLogger("ganzoo")
@@ -473,7 +473,7 @@ class Trainer:
             self.resume_state = (ckpt.tensors(), ckpt.meta)
             self.source = ckpt.path  # the checkpoint resumed from
         if resume is None and not config.data_root:  # the dataset's own default, recorded like a given one
-            config.data_root = get_registry().get("datasets", config.dataset).default_root
+            config.data_root = get_registry().get("datasets", config.dataset).root()
         if config.data_root:  # absolute, so eval, probe and resume find the data from any directory
             config.data_root = str(Path(config.data_root).expanduser().resolve())
         self.config = config
@@ -816,12 +816,8 @@ class Trainer:
                     broken = [k for k, v in values.items() if not math.isfinite(v)]
                 if main and logging_now:
                     now = time.perf_counter()
-                    record = {"step": self.step,
-                              **{k: round(v, 5) if k not in broken else None for k, v in values.items()},
-                              "lr": self.scheds[1].get_last_lr()[0],
+                    record = {**finite_record(self.step, values, 5), "lr": self.scheds[1].get_last_lr()[0],
                               "img_per_s": round(images_per_step * (self.step - tick_step) / max(now - tick, 1e-9), 1)}
-                    if broken:
-                        record["not_finite"] = broken
                     tick, tick_step = now, self.step
                     self.loggers.log(record)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in record.items()

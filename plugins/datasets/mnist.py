@@ -185,7 +185,7 @@ def register_datasets(register: Register) -> None:
             channels=1,
             num_classes=10,
             needs_root=True,
-            default_root=default_root(),
+            default_root=default_root,
             options={"holdout": 0, "train_size": 0},
         ),
     )

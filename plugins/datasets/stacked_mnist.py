@@ -58,7 +58,7 @@ def register_datasets(register: Register) -> None:
             channels=CHANNELS,
             num_classes=10**CHANNELS,
             needs_root=True,
-            default_root=default_root(),
+            default_root=default_root,
             options={"n": 60000, "holdout": 0},
         ),
     )
