@@ -156,6 +156,10 @@ def test_stacked_mnist_metric_counts_modes_and_kl_to_uniform():
     result = metric("stacked-mnist").compute(None, fake)
     assert result["stacked_modes"] == 100
     assert result["stacked_kl"] == pytest.approx(math.log(10), rel=1e-6)  # log(1000 / 100)
+    assert result["stacked_kl_digits"] == pytest.approx(math.log(10), rel=1e-6)  # the last digit is always 0
+    mixed = metric("stacked-mnist").compute(None, logits_for([0, 111, 222, 333, 444, 555, 666, 777, 888, 999], 1000))
+    assert mixed["stacked_kl_digits"] == pytest.approx(0, abs=1e-9) and mixed["stacked_kl"] == pytest.approx(
+        math.log(100)), "every digit as often in every channel, but only 10 of the 1000 triples"
     assert result["stacked_confidence"] > 0.99
     noise = ImageSet(torch.zeros(2, 3, 4, 4), torch.zeros(2, 2), torch.zeros(2, 1000))  # every class equally likely
     assert metric("stacked-mnist").compute(None, noise)["stacked_confidence"] == pytest.approx(1e-3)
