@@ -141,7 +141,10 @@ def test_skimage_patches_test_sources_keep_whole_photos_out_of_training():
 
 
 @needs_mnist
-def test_mnist_reads_real_test_set():
+def test_mnist_reads_real_test_set(monkeypatch):
+    from ganzoo_plugins.datasets import mnist
+
+    monkeypatch.setattr(mnist, "_WARNED", set())  # an earlier test in this process may have read these files
     with pytest.warns(UserWarning, match="t10k"):
         ds = build("mnist", root=str(MNIST_DIR), image_size=28)
     assert len(ds) == 10000

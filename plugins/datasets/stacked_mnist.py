@@ -16,7 +16,6 @@ from torch.utils.data import Dataset
 import ganzoo
 from ganzoo.api import DataOptions, DatasetSpec, GanzooError, item_count, item_rng, split_id
 from ganzoo.hookspecs import Register, hookimpl
-from ganzoo_plugins.datasets.mnist import default_root
 
 CHANNELS = 3
 
@@ -58,7 +57,7 @@ def register_datasets(register: Register) -> None:
             channels=CHANNELS,
             num_classes=10**CHANNELS,
             needs_root=True,
-            default_root=default_root,
+            default_root=lambda: ganzoo.get("datasets", "mnist").root(),  # its digits' files
             options={"n": 60000, "holdout": 0},
         ),
     )
