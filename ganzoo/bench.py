@@ -309,15 +309,16 @@ def run_one(spec: BenchSpec, variant: str, base: RunConfig, seed: int,
         source = scores
         if last and task.metric_plugins and curve_metric not in scores:  # e.g. pr: its figures are precision, recall
             source = score([curve_metric])
-        figure, value = curve_figure(curve_metric, task.figures(source))
+        figures = task.figures(source)
+        figure, value = curve_figure(curve_metric, figures)
         curve.append({"step": trainer.step, "train_s": round(wall, 2), "cpu_s": round(cpu, 2), "value": value,
-                      "figures": task.figures(source)})
+                      "figures": figures})
         echo(f"  {name} step {trainer.step}: {figure} {_fmt(value)}")
         if loggers is None:
             Path(run_dir).mkdir(parents=True, exist_ok=True)
             loggers = RunLoggers(logger_classes(config), Path(run_dir), config, 0)
-        figures = eval_figures({**task.figures(scores), **task.figures(source)})
-        loggers.log(finite_record(trainer.step, {**{k: v.item() for k, v in logs.items()}, **figures}, 6))
+        scored = eval_figures({**task.figures(scores), **figures})
+        loggers.log(finite_record(trainer.step, {**{k: v.item() for k, v in logs.items()}, **scored}, 6))
         if last:
             final = task.figures(scores)
         memory.reset()

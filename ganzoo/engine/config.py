@@ -394,7 +394,7 @@ def warn_if_schedule_moves(saved: RunConfig, resumed: RunConfig, resume: str | P
 RECIPE_NAMES = {"task": "tasks", "arch": "archs", "loss": "losses", "dataset": "datasets", "augment": "augments"}
 # Settings that describe one plugin, dropped with it when a higher layer names another (see laid_over): --loss hinge
 # over wgan-gp's loss takes none of its --loss-opt values, --dataset shapes none of mnist's data options or root.
-RECIPE_TIED = {"task": ("task_options",), "arch": ("arch_options",), "loss": ("loss_options",),
+TIED_SETTINGS = {"task": ("task_options",), "arch": ("arch_options",), "loss": ("loss_options",),
                "dataset": ("data_options", "data_root", "channels"), "augment": ("augment_options",),
                "reg": ("reg_options",)}
 
@@ -452,15 +452,16 @@ def laid_over(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
     """``upper``'s settings over ``lower``'s (the command line over a file or a recipe, a recipe over a file).
 
     A budget in ``upper`` (steps or epochs) replaces ``lower``'s of either kind; another plugin in ``upper`` than
-    ``lower``'s takes none of ``lower``'s settings for it (:data:`RECIPE_TIED`; for ``reg``, the options of the
+    ``lower``'s takes none of ``lower``'s settings for it (:data:`TIED_SETTINGS`; for ``reg``, the options of the
     regularisers no longer named); option tables merge key by key.
     """
     merged = dict(lower)
     if "steps" in upper or "epochs" in upper:
         merged.pop("steps", None)
         merged.pop("epochs", None)
-    for key, tied in RECIPE_TIED.items():
-        before = merged.get(key, getattr(RunConfig(), key))
+    defaults = RunConfig()
+    for key, tied in TIED_SETTINGS.items():
+        before = merged.get(key, getattr(defaults, key))
         if key not in upper or before is None or _plugin_names(before) == _plugin_names(upper[key]):
             continue
         if key == "reg" and isinstance(merged.get("reg_options"), dict):
@@ -480,8 +481,8 @@ def laid_over(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
 
 def _plugin_names(value: Any) -> list[str]:
     """The plugin names a setting gives, however spelled: ``"r1, lecam"``, ``["r1", "lecam"]``, ``"ganzoo:r1"``."""
-    items = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
-    return [str(item).strip().rpartition(":")[2] for item in items if str(item).strip()]
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [name.rpartition(":")[2] for name in parse_names(tuple(map(str, items)))]
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
