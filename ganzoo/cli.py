@@ -25,8 +25,8 @@ from click.shell_completion import CompletionItem
 from . import __version__, plugincache
 from .errors import GanzooError, GanzooWarning
 from .engine.config import (
-    SETTING, SETTINGS, RunConfig, Setting, apply_recipe, laid_over, load_toml, option_flag, parse_names, parse_options,
-    resume_config, setting_help, setting_kind,
+    RECIPE_NAMES, SETTING, SETTINGS, RunConfig, Setting, apply_recipe, laid_over, load_toml, option_flag, parse_names,
+    parse_options, resume_config, setting_help, setting_kind,
 )
 from .registry import KINDS, ALIASES, Registry, get_registry
 from .runs import CONTEXT, SEED, require_command
@@ -373,10 +373,17 @@ def build_config(config_file: str | None, cli_values: dict[str, Any]) -> tuple[R
 
 
 def _naming_the_file(message: str, config_file: str | None, cli_values: dict[str, Any]) -> str:
-    """A plugin's option error names its flag (``--data-opt max_shapes=abc: ...``); where that table came from
-    the --config file alone, say so, since the user typed no such flag."""
+    """A plugin's option error names its flag (``--data-opt max_shapes=abc: ...``) and an unknown plugin its
+    name (``unknown recipe 'sngn'``); where that came from the --config file alone, say so, since the user typed
+    no such flag."""
     if not config_file:
         return message
+    written = load_toml(config_file)
+    for key in ("recipe", "reg", *RECIPE_NAMES):
+        value = written.get(key)
+        if isinstance(value, str) and not cli_values.get(key) and any(f"'{name}'" in message
+                                                                        for name in parse_names((value,))):
+            return f"{message} (set by {key} = \"{value}\" in --config {config_file})"
     for key in SETTINGS:
         flag = option_flag(key) + " "
         if key.endswith("_options") and message.startswith(flag):
@@ -461,7 +468,10 @@ def train_cmd(config_file: str | None, resume: str | None, nproc: int, overwrite
     from .engine.rundir import check_not_in_use, check_run_dir
     from .engine.trainer import Trainer, TrainingInterrupted, read_run
 
-    config, given = build_config(config_file, values)
+    try:
+        config, given = build_config(config_file, values)
+    except GanzooError as exc:
+        raise GanzooError(_naming_the_file(str(exc), config_file, values)) from None
     source = resolve_checkpoint(resume).parent if resume is not None else None
     if config.out or source is not None:  # refused before anything is built; the claim comes when training starts
         check_not_in_use(Path(config.out) if config.out else source)

@@ -194,6 +194,23 @@ def test_a_plugin_option_from_the_config_file_is_blamed_on_the_file(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(("toml", "message"), [
+    ('recipe = "sngn"', "unknown recipe 'sngn'"),  # raised while the settings are layered
+    ('arch = "dcgna"', "unknown architecture 'dcgna'"),  # raised when the run is built
+    ('reg = "r1, r3"', "unknown regulariser 'r3'"),
+])
+def test_a_plugin_name_from_the_config_file_is_blamed_on_the_file(tmp_path, toml, message):
+    (tmp_path / "run.toml").write_text(toml + "\n")
+    args = ["train", "--config", str(tmp_path / "run.toml"), *TINY, "--out", str(tmp_path / "run")]
+    line = one_error_line(CliRunner().invoke(cli, args))
+    assert line.startswith(f"Error: {message}. Did you mean")
+    assert line.endswith(f"(set by {toml} in --config {tmp_path / 'run.toml'})")
+    key = toml.split(" = ")[0]
+    typed = one_error_line(CliRunner().invoke(cli, [*args, f"--{key}", toml.split('"')[1]]))  # typed: no file blamed
+    assert "--config" not in typed and message in typed
+    assert not (tmp_path / "run").exists()
+
+
 def test_one_budget_steps_or_epochs(tmp_path, capture_trainer):
     both = CliRunner().invoke(cli, ["train", *TINY, "--epochs", "2", "--out", str(tmp_path / "run")])
     assert one_error_line(both) == "Error: --steps and --epochs both say how long to train; give one"
